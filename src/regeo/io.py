@@ -1,0 +1,113 @@
+"""File I/O that never leaves a half-written file under a final name.
+
+Every writer goes through :func:`atomic_path`: the data is written to a temporary sibling and
+renamed into place, so a process killed mid-write leaves only a ``.tmp`` file behind. Tensors are
+read with safetensors only (never pickle), and a damaged file is reported by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+
+class RegeoInputError(ValueError):
+    """Bad input (config, data file, checkpoint): the message names the file and the field."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix + ".tmp", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory next to ``path``; it replaces ``path`` only on success."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    with atomic_path(path, ".parquet") as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def write_json(obj, path: str | os.PathLike) -> None:
+    with atomic_path(path, ".json") as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_text(text: str, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict | None = None) -> None:
+    contiguous = {name: t.detach().contiguous().cpu() for name, t in tensors.items()}
+    meta = {k: str(v) for k, v in (metadata or {}).items()}
+    with atomic_path(path, ".safetensors") as tmp:
+        save_file(contiguous, str(tmp), metadata=meta)
+
+
+def load_tensors(path: str | os.PathLike, keys: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """Load a safetensors file; a missing, truncated or corrupt file raises RegeoInputError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise RegeoInputError(f"{path}: tensor file does not exist")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise RegeoInputError(f"{path}: not a readable safetensors file (truncated or corrupt?): {err}") from err
+    missing = [k for k in keys if k not in tensors]
+    if missing:
+        raise RegeoInputError(f"{path}: missing tensor(s) {missing}; found {sorted(tensors)}")
+    for name, t in tensors.items():
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise RegeoInputError(f"{path}: tensor '{name}' contains NaN or inf")
+    return tensors
+
+
+def read_parquet(path: str | os.PathLike, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a parquet file, naming the file and the missing column on failure."""
+    path = Path(path)
+    if not path.is_file():
+        raise RegeoInputError(f"{path}: file does not exist")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several unrelated types for damaged files
+        raise RegeoInputError(f"{path}: not a readable parquet file: {err}") from err
+    if columns:
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise RegeoInputError(f"{path}: missing column(s) {missing}; found {list(df.columns)}")
+    return df
