@@ -1,0 +1,186 @@
+"""Config loading: JSON-schema validation with defaults, then checks the schema cannot express.
+
+Errors name the config field (``training.runs[1].presets[0]``), the bad value and what is
+allowed, and are collected so that one run reports every problem at once.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from regeo.registers import ALL_LABELS, is_known_class
+from regeo.train.presets import PRESETS
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """An invalid config; the message lists every problem, one per line."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One trained model: subset x preset x seed."""
+
+    subset: str
+    preset: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.subset}-{self.preset}-s{self.seed}"
+
+
+def _field(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _with_defaults(validator_class):
+    """A validator that fills in schema defaults while it validates (jsonschema FAQ recipe)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = f"config.{_field(error.absolute_path)}" if error.absolute_path else "config"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        return f"{where}: {error.message}" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+    if error.validator == "enum":
+        return f"{where}: {error.instance!r} is not allowed; allowed: {', '.join(map(str, error.validator_value))}"
+    return f"{where}: {error.message}"
+
+
+def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
+    """Return a validated copy of ``config`` with defaults filled in; raise ConfigError otherwise."""
+    config = copy.deepcopy(config or {})
+    schema = load_schema(schema_path)
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [_describe(e) for e in errors]
+    if not problems:
+        problems = _semantic_problems(config)
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+    return config
+
+
+def _semantic_problems(cfg: dict) -> list[str]:
+    problems: list[str] = []
+    reg = cfg["registers"]
+    for i, code in enumerate(reg["keep_subregisters"]):
+        if code not in ALL_LABELS or code.isupper():
+            problems.append(f"config.registers.keep_subregisters[{i}]: {code!r} is not a CORE sub-register; "
+                            f"allowed: {', '.join(l for l in ALL_LABELS if not l.isupper())}")
+    for i, code in enumerate(reg["keep_hybrids"]):
+        if "-" not in code or not is_known_class(code):
+            problems.append(f"config.registers.keep_hybrids[{i}]: {code!r} is not a hybrid of CORE main registers "
+                            "(main codes joined by '-', e.g. HI-IN)")
+    subsets = cfg["subsets"]
+    for i, code in enumerate(subsets["registers"]):
+        if not is_known_class(code):
+            problems.append(f"config.subsets.registers[{i}]: unknown register {code!r}; allowed: CORE labels "
+                            f"({', '.join(ALL_LABELS)}) or kept hybrids such as HI-IN")
+    for name, shares in subsets["mixes"].items():
+        for code in shares:
+            if not is_known_class(code):
+                problems.append(f"config.subsets.mixes.{name}: unknown register {code!r}")
+        total = sum(shares.values())
+        if abs(total - 1.0) > 1e-6:
+            problems.append(f"config.subsets.mixes.{name}: shares sum to {total:g}, must sum to 1")
+        if name in subsets["registers"]:
+            problems.append(f"config.subsets.mixes.{name}: name clashes with a register subset")
+    names = subset_names(cfg)
+    presets = {**PRESETS, **cfg["training"]["presets"]}
+    for i, group in enumerate(cfg["training"]["runs"]):
+        chosen = group.get("subsets", "all")
+        if chosen != "all":
+            for j, s in enumerate(chosen):
+                if s not in names:
+                    problems.append(f"config.training.runs[{i}].subsets[{j}]: unknown subset {s!r}; "
+                                    f"defined subsets: {', '.join(names)}")
+        for j, p in enumerate(group["presets"]):
+            if p not in presets:
+                problems.append(f"config.training.runs[{i}].presets[{j}]: unknown preset {p!r}; "
+                                f"known: {', '.join(sorted(presets))}")
+    for name, fields in cfg["training"]["presets"].items():
+        merged = {**PRESETS.get(name, {}), **fields}
+        for key in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"):
+            if key not in merged:
+                problems.append(f"config.training.presets.{name}: missing {key!r}")
+        if "hidden_size" in merged and "num_attention_heads" in merged \
+                and merged["hidden_size"] % merged["num_attention_heads"]:
+            problems.append(f"config.training.presets.{name}: hidden_size {merged['hidden_size']} is not "
+                            f"divisible by num_attention_heads {merged['num_attention_heads']}")
+    train = cfg["training"]
+    if train["checkpoint_every"] > train["steps"]:
+        problems.append(f"config.training.checkpoint_every: {train['checkpoint_every']} is past the last step "
+                        f"(training.steps = {train['steps']})")
+    if train["warmup_steps"] >= train["steps"]:
+        problems.append(f"config.training.warmup_steps: {train['warmup_steps']} must be below training.steps "
+                        f"({train['steps']})")
+    vocab = cfg["tokenizer"]["vocab_size"] if cfg["tokenizer"]["kind"] == "bpe" else 50257
+    ks = cfg["geometry"]["id"]["ks"] + [cfg["geometry"]["id"]["local_pca_k"]]
+    if max(ks) >= vocab:
+        problems.append(f"config.geometry.id.ks: k = {max(ks)} must be below the number of tokens ({vocab})")
+    if cfg["corpus"]["source"] == "hub" and cfg["corpus"]["max_documents"] is None:
+        problems.append("config.corpus.max_documents: required for source 'hub' (a streamed corpus has no end)")
+    if cfg["corpus"]["source"] == "local" and not cfg["corpus"]["paths"]:
+        problems.append("config.corpus.paths: source 'local' needs at least one glob pattern")
+    if cfg["corpus"]["source"] == "builtin" and cfg["registers"]["method"] != "metadata":
+        problems.append(f"config.registers.method: {cfg['registers']['method']!r} does not apply to the builtin "
+                        "corpus, whose registers come from its sources; use 'metadata'")
+    if cfg["corpus"]["source"] != "builtin" and cfg["registers"]["method"] == "metadata":
+        problems.append(f"config.registers.method: 'metadata' needs corpus.source 'builtin'; "
+                        f"use 'classifier' or 'precomputed' for source {cfg['corpus']['source']!r}")
+    return problems
+
+
+def subset_names(cfg: dict) -> list[str]:
+    return list(cfg["subsets"]["registers"]) + list(cfg["subsets"]["mixes"])
+
+
+def runs(cfg: dict) -> dict[str, Run]:
+    """Every run named in ``training.runs``, by name, in config order."""
+    out: dict[str, Run] = {}
+    for group in cfg["training"]["runs"]:
+        chosen = group.get("subsets", "all")
+        for subset in subset_names(cfg) if chosen == "all" else chosen:
+            for preset in group["presets"]:
+                for seed in group["seeds"]:
+                    run = Run(subset, preset, seed)
+                    out[run.name] = run
+    return out
+
+
+def load_config_file(path: str | Path) -> dict:
+    """Read and validate a YAML config file, naming the file in every error."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: cannot read config: {err}") from err
+    try:
+        return validate_config(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from err

@@ -1,0 +1,1 @@
+"""Corpus reading, register labeling and subset cutting."""

@@ -1,0 +1,35 @@
+"""Logging for Snakemake scripts: everything (logging, prints, tracebacks, progress bars) into the rule's log."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def log_to(path: str | Path | None) -> Iterator[None]:
+    """Send stdout, stderr and logging to ``path`` (append) for the duration of a script."""
+    if path is None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", buffering=1) as handle:
+        old_out, old_err = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = handle
+        root = logging.getLogger()
+        handler = logging.StreamHandler(handle)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        try:
+            yield
+        except BaseException:
+            logging.getLogger("regeo").exception("failed")
+            raise
+        finally:
+            root.removeHandler(handler)
+            sys.stdout, sys.stderr = old_out, old_err

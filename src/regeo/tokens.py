@@ -1,0 +1,70 @@
+"""Token files: one flat memmap of token ids per (subset, split), documents joined by EOS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from regeo.io import RegeoInputError, atomic_path, write_json
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16) if vocab_size <= np.iinfo(np.uint16).max + 1 else np.dtype(np.uint32)
+
+
+def encode_documents(tokenizer, texts: list[str], budget: int, where: str) -> np.ndarray:
+    """The first ``budget`` ids of the texts joined by EOS; fails (naming ``where``) if short."""
+    eos = tokenizer.eos_token_id
+    pieces, total = [], 0
+    for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+        pieces.append(np.asarray(ids + [eos], dtype=np.int64))
+        total += len(ids) + 1
+        if total >= budget:
+            break
+    if total < budget:
+        raise RegeoInputError(
+            f"{where}: only {total:,} tokens, below the budget of {budget:,}; raise "
+            f"subsets.chars_per_token (more text is picked) or lower the budget")
+    return np.concatenate(pieces)[:budget]
+
+
+def write_tokens(ids: np.ndarray, vocab_size: int, path: str | Path) -> dict:
+    dtype = token_dtype(vocab_size)
+    with atomic_path(path, ".bin") as tmp:
+        ids.astype(dtype).tofile(tmp)
+    return {"dtype": dtype.name, "n_tokens": int(len(ids)), "vocab_size": int(vocab_size)}
+
+
+def tokenize_subset(tokenizer, train: pd.DataFrame, val: pd.DataFrame, train_tokens: int, val_tokens: int,
+                    train_path: str | Path, val_path: str | Path, counts_path: str | Path, meta_path: str | Path) -> dict:
+    vocab = len(tokenizer)
+    train_ids = encode_documents(tokenizer, train["text"].tolist(), train_tokens, str(train_path))
+    val_ids = encode_documents(tokenizer, val["text"].tolist(), val_tokens, str(val_path))
+    meta = {"vocab_size": vocab, "train": write_tokens(train_ids, vocab, train_path),
+            "val": write_tokens(val_ids, vocab, val_path)}
+    counts = np.bincount(train_ids, minlength=vocab)
+    with atomic_path(counts_path, ".parquet") as tmp:
+        pd.DataFrame({"token_id": np.arange(vocab), "count": counts}).to_parquet(tmp, index=False)
+    meta["train"]["distinct_tokens"] = int((counts > 0).sum())
+    write_json(meta, meta_path)
+    return meta
+
+
+def load_tokens(path: str | Path, meta_path: str | Path | None = None) -> np.memmap:
+    """Memory-map a token file; its dtype and length are checked against meta.json."""
+    path = Path(path)
+    meta_path = Path(meta_path) if meta_path else path.parent / "meta.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+        split = meta[path.stem]
+        dtype, n = np.dtype(split["dtype"]), split["n_tokens"]
+    except (OSError, ValueError, KeyError) as err:
+        raise RegeoInputError(f"{meta_path}: cannot read the token metadata for '{path.stem}': {err}") from err
+    size = path.stat().st_size if path.is_file() else -1
+    if size != n * dtype.itemsize:
+        raise RegeoInputError(f"{path}: {size} bytes, expected {n} tokens x {dtype.itemsize} bytes "
+                              f"({n * dtype.itemsize}) from {meta_path}; truncated or stale file")
+    return np.memmap(path, dtype=dtype, mode="r")

@@ -1,0 +1,254 @@
+"""Training one causal LM with embedding dumps on a Pythia-style schedule, resumable after a kill.
+
+Snakemake deletes a job's declared outputs before it runs, so everything a resumed job needs
+lives in ``state_dir`` (never a declared output): the latest model and optimizer state, the log
+rows up to it, and every embedding dump written so far. Dumps are hard-linked from there into
+the output directory, so a retry restores them for free. Batches are a function of
+(seed, step), so a resumed run is bitwise identical to an uninterrupted one on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from regeo.io import RegeoInputError, atomic_dir, atomic_path, load_tensors, save_tensors, write_json
+from regeo.tokenizer import load_tokenizer
+from regeo.tokens import load_tokens
+from regeo.train.config import TrainConfig
+from regeo.train.data import eval_batches, train_batch
+from regeo.train.schedule import checkpoint_steps, dump_name
+
+log = logging.getLogger(__name__)
+LOG_COLUMNS = ["step", "loss", "val_loss", "tokens", "tokens_per_s", "lr"]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or inf; the last good state is kept."""
+
+
+class Interrupted(SystemExit):
+    """SIGTERM/SIGINT (SLURM time limit or preemption): state saved, exit so that a retry resumes."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("training.device is 'cuda' but no CUDA device is visible")
+    return torch.device(name)
+
+
+def build_model(cfg: TrainConfig, vocab_size: int, eos_id: int) -> LlamaForCausalLM:
+    torch.manual_seed(cfg.seed)
+    config = LlamaConfig(**cfg.model, vocab_size=vocab_size, max_position_embeddings=cfg.seq_len,
+                         bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id)
+    return LlamaForCausalLM(config)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    # Decay matrices (embeddings included, as in nanoGPT), not norm gains.
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), eps=1e-8, foreach=False)
+
+
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio * lr`` at the last step."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+
+
+def embedding_tensors(model: LlamaForCausalLM) -> dict[str, torch.Tensor]:
+    """Input (V, d) and, when untied, output (V, d) embedding matrices as float32 copies."""
+    tensors = {"input": model.get_input_embeddings().weight.detach().float().cpu().clone()}
+    if not model.config.tie_word_embeddings:
+        tensors["output"] = model.get_output_embeddings().weight.detach().float().cpu().clone()
+    return tensors
+
+
+def load_dump(path: str | Path, which: str = "input") -> torch.Tensor:
+    """One embedding matrix from a dump; ``output`` of a tied model is its input matrix."""
+    tensors = load_tensors(path, keys=("input",))
+    if which == "output" and "output" not in tensors:
+        return tensors["input"]
+    if which not in tensors:
+        raise RegeoInputError(f"{path}: no '{which}' embedding matrix")
+    return tensors[which]
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+class _StopFlag:
+    """Turns SIGTERM/SIGINT into a flag checked between steps, so state is saved cleanly."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> "_StopFlag":
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.signal = signum
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class _State:
+    """The resumable state of one run under ``root``."""
+
+    def __init__(self, root: Path, fingerprint: str) -> None:
+        self.root = root
+        self.fingerprint = fingerprint
+        self.latest = root / "latest"
+        self.dumps = root / "embeddings"
+
+    def load(self, model, optimizer) -> tuple[int, list[dict]]:
+        """Restore the latest state if it belongs to this config; returns (step, log rows)."""
+        info_path = self.latest / "progress.json"
+        if not info_path.is_file():
+            return 0, []
+        info = json.loads(info_path.read_text())
+        if info.get("fingerprint") != self.fingerprint:
+            log.warning("state in %s is from another config (%s != %s); starting over",
+                        self.root, info.get("fingerprint"), self.fingerprint)
+            shutil.rmtree(self.root)
+            return 0, []
+        model.load_state_dict(load_tensors(self.latest / "model.safetensors"))
+        try:
+            optimizer.load_state_dict(torch.load(self.latest / "optimizer.pt", weights_only=True))
+        except Exception as err:
+            raise RegeoInputError(f"{self.latest / 'optimizer.pt'}: unreadable optimizer state: {err}") from err
+        rows = pd.read_csv(self.latest / "log.csv").to_dict("records") if info["step"] > 0 else []
+        return int(info["step"]), rows
+
+    def save(self, step: int, model, optimizer, rows: list[dict]) -> None:
+        with atomic_dir(self.latest) as tmp:
+            save_tensors(model.state_dict(), tmp / "model.safetensors")
+            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+            pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(tmp / "log.csv", index=False)
+            write_json({"step": step, "fingerprint": self.fingerprint}, tmp / "progress.json")
+
+
+@torch.no_grad()
+def mean_loss(model, tokens: np.ndarray, batch_size: int, seq_len: int, max_batches: int | None,
+              device: torch.device, autocast: torch.dtype | None) -> float:
+    """Mean next-token cross-entropy over consecutive windows of ``tokens``."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for x, y in eval_batches(tokens, batch_size, seq_len, max_batches):
+        with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+            logits = model(input_ids=x.to(device)).logits  # (B, T, V)
+        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="sum")
+        total += loss.item()
+        count += y.numel()
+    model.train(was_training)
+    return total / max(1, count)
+
+
+def train(cfg: TrainConfig, train_tokens: str | Path, val_tokens: str | Path, tokenizer_dir: str | Path,
+          model_dir: str | Path, dumps_dir: str | Path, log_csv: str | Path, state_dir: str | Path) -> None:
+    """Train one run; resumes from ``state_dir`` when it holds a state of this same config."""
+    torch.set_num_threads(cfg.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    device = resolve_device(cfg.device)
+    autocast = torch.bfloat16 if device.type == "cuda" and cfg.precision == "bf16" else None
+    tokenizer = load_tokenizer(tokenizer_dir)
+    train_ids, val_ids = load_tokens(train_tokens), load_tokens(val_tokens)
+    if len(train_ids) <= cfg.seq_len + 1:
+        raise RegeoInputError(f"{train_tokens}: {len(train_ids)} tokens, fewer than seq_len + 1 = {cfg.seq_len + 1}")
+
+    model = build_model(cfg, len(tokenizer), tokenizer.eos_token_id).to(device)
+    optimizer = make_optimizer(model, cfg)
+    state = _State(Path(state_dir), cfg.fingerprint())
+    start, rows = state.load(model, optimizer)
+    saved = start
+    dumps_dir, schedule = Path(dumps_dir), checkpoint_steps(cfg.steps, cfg.checkpoint_every)
+    for step in schedule:  # restore the dumps written before a kill (Snakemake deleted the outputs)
+        if step <= start and (state.dumps / dump_name(step)).is_file():
+            _link_or_copy(state.dumps / dump_name(step), dumps_dir / dump_name(step))
+    log.info("run %s on %s: %d parameters, steps %d..%d, %d dumps scheduled", cfg.run, device,
+             sum(p.numel() for p in model.parameters()), start, cfg.steps, len(schedule))
+    write_json(asdict(cfg), state.root / "train_config.json")
+
+    tokens_per_step = cfg.batch_size * cfg.seq_len
+    model.train()
+    timer = time.perf_counter()
+    with _StopFlag() as stop, tqdm(total=cfg.steps, initial=start, desc=cfg.run, mininterval=2.0) as bar:
+        for step in range(start, cfg.steps + 1):
+            if step in schedule and not (dumps_dir / dump_name(step)).is_file():
+                save_tensors(embedding_tensors(model), state.dumps / dump_name(step),
+                             metadata={"run": cfg.run, "step": step, "tokens": step * tokens_per_step,
+                                       "tied": model.config.tie_word_embeddings})
+                _link_or_copy(state.dumps / dump_name(step), dumps_dir / dump_name(step))
+            if step == cfg.steps:
+                break
+            lr = learning_rate(step, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x, y = train_batch(train_ids, step, cfg.seed, cfg.batch_size, cfg.seq_len)
+            with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+                logits = model(input_ids=x.to(device)).logits  # (B, T, V)
+            loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten())
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"run {cfg.run}: loss is {loss.item()} at step {step}; the last good state "
+                    f"(step {saved}) is kept in {state.root}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            done = step + 1
+            elapsed, timer = time.perf_counter() - timer, time.perf_counter()
+            val = (mean_loss(model, val_ids, cfg.batch_size, cfg.seq_len, cfg.eval_batches, device, autocast)
+                   if done % cfg.eval_every == 0 or done == cfg.steps else float("nan"))
+            rows.append({"step": done, "loss": loss.item(), "val_loss": val, "tokens": done * tokens_per_step,
+                         "tokens_per_s": tokens_per_step / max(elapsed, 1e-9), "lr": lr})
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            if done % cfg.state_every == 0 or stop.signal is not None:
+                state.save(done, model, optimizer, rows)
+                saved = done
+            if stop.signal is not None:
+                log.warning("run %s: signal %d at step %d; state saved, exiting for a retry", cfg.run, stop.signal, done)
+                raise Interrupted(128 + stop.signal)
+
+    with atomic_dir(model_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        write_json(asdict(cfg), tmp / "regeo_train_config.json")
+    with atomic_path(log_csv, ".csv") as tmp:
+        pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(tmp, index=False)
+    # The finished outputs hold every dump (hard links), so the resumable state can go.
+    shutil.rmtree(state.root, ignore_errors=True)
