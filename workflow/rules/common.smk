@@ -1,0 +1,105 @@
+# Config validation and the helpers every stage uses. The rule graph depends on the config alone.
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from snakemake.exceptions import WorkflowError
+
+from regeo.config import ConfigError, runs as config_runs, subset_names, validate_config
+from regeo.train.presets import resolve_preset
+from regeo.train.schedule import checkpoint_steps, dump_name
+
+try:
+    _validated = validate_config(config)
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+config.clear()
+config.update(_validated)
+
+RUNS = config_runs(config)
+SUBSETS = subset_names(config)
+SUBSET_SHARES = {
+    **{name: {name: 1.0} for name in config["subsets"]["registers"]},
+    **config["subsets"]["mixes"],
+}
+DUMP_NAMES = [
+    dump_name(step)
+    for step in checkpoint_steps(
+        config["training"]["steps"], config["training"]["checkpoint_every"]
+    )
+]
+
+
+def _alternatives(names):
+    return "|".join(re.escape(n) for n in names)
+
+
+wildcard_constraints:
+    run=_alternatives(RUNS),
+    subset=_alternatives(SUBSETS),
+
+
+def run_table():
+    """run -> {subset, preset, seed}, for tables and figures."""
+    return {
+        name: {"subset": r.subset, "preset": r.preset, "seed": r.seed}
+        for name, r in RUNS.items()
+    }
+
+
+def registers_params():
+    """Only the registers values that change the labels of the configured method."""
+    keys = ["method", "threshold", "keep_subregisters", "keep_hybrids", "min_chars"]
+    if config["registers"]["method"] == "classifier":
+        keys += ["classifier_model", "classifier_revision"]
+    if config["registers"]["method"] == "precomputed":
+        keys += ["probabilities_field"]
+    return {k: config["registers"][k] for k in keys}
+
+
+def subset_params():
+    keys = ["train_tokens", "val_tokens", "chars_per_token", "seed"]
+    return {k: config["subsets"][k] for k in keys}
+
+
+def tokenizer_params():
+    tok = config["tokenizer"]
+    if tok["kind"] == "bpe":
+        return {k: tok[k] for k in ("kind", "vocab_size", "sample_chars")}
+    return {"kind": "gpt2", "gpt2_source": tok["gpt2_source"]}
+
+
+def train_params(run):
+    """Everything that shapes one run's trajectory (run groups and other presets excluded)."""
+    r = RUNS[run]
+    training = {
+        k: v for k, v in config["training"].items() if k not in ("runs", "presets")
+    }
+    model = resolve_preset(r.preset, config["training"]["presets"])
+    return {"run": run, "preset": r.preset, "seed": r.seed, "model": model, "training": training}
+
+
+def run_dumps(run):
+    return [f"results/runs/{run}/embeddings/{name}" for name in DUMP_NAMES]
+
+
+def run_subset(run):
+    return RUNS[run].subset
+
+
+FIGURES = [
+    "results/figures/id_over_training.pdf",
+    "results/figures/cross_register_loss.pdf",
+]
+
+
+def final_outputs():
+    return (
+        FIGURES
+        + [f.replace(".pdf", ".png") for f in FIGURES]
+        + ["results/eval/cross_register.parquet"]
+        + expand("results/geometry/id/{run}.parquet", run=RUNS)
+        + expand("results/subsets/{subset}/stats.json", subset=SUBSETS)
+    )

@@ -1,0 +1,36 @@
+# One tokenizer shared by every run (so embedding rows align across models), then token files.
+
+
+rule tokenizer:
+    input:
+        expand("results/subsets/{subset}/train.parquet", subset=SUBSETS),
+    output:
+        directory("results/tokenizer"),
+    log:
+        "logs/tokenizer.log",
+    params:
+        tokenizer=tokenizer_params(),
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/tokenizer.py"
+
+
+rule tokens:
+    input:
+        tokenizer="results/tokenizer",
+        train="results/subsets/{subset}/train.parquet",
+        val="results/subsets/{subset}/val.parquet",
+    output:
+        train="results/tokens/{subset}/train.bin",
+        val="results/tokens/{subset}/val.bin",
+        counts="results/tokens/{subset}/counts.parquet",
+        meta="results/tokens/{subset}/meta.json",
+    log:
+        "logs/tokens/{subset}.log",
+    params:
+        budget=subset_params(),
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/tokens.py"

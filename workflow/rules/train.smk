@@ -1,0 +1,25 @@
+# One causal LM per run = (subset, preset, seed), with embedding dumps on a Pythia-style schedule.
+# The resumable state lives in params.state_dir, never in the outputs: Snakemake deletes a job's
+# outputs before it starts, and a retry must find the state of the killed attempt.
+
+
+rule train:
+    input:
+        tokenizer="results/tokenizer",
+        train=lambda wc: f"results/tokens/{run_subset(wc.run)}/train.bin",
+        val=lambda wc: f"results/tokens/{run_subset(wc.run)}/val.bin",
+        meta=lambda wc: f"results/tokens/{run_subset(wc.run)}/meta.json",
+    output:
+        dumps=[f"results/runs/{{run}}/embeddings/{name}" for name in DUMP_NAMES],
+        model=directory("results/runs/{run}/model"),
+        log_csv="results/runs/{run}/train_log.csv",
+    log:
+        "logs/train/{run}.log",
+    params:
+        train=lambda wc: train_params(wc.run),
+        state_dir=lambda wc: f"results/runs/{wc.run}/state",
+    threads: config["training"]["threads"]
+    conda:
+        "../../envs/train.yaml"
+    script:
+        "../scripts/train.py"
