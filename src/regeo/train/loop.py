@@ -196,9 +196,13 @@ def train(cfg: TrainConfig, train_tokens: str | Path, val_tokens: str | Path, to
     if start:
         log.info("run %s: resuming from the state saved at step %d", cfg.run, start)
     dumps_dir, schedule = Path(dumps_dir), checkpoint_steps(cfg.steps, cfg.checkpoint_every)
-    for step in schedule:  # restore the dumps written before a kill (Snakemake deleted the outputs)
-        if step <= start and (state.dumps / dump_name(step)).is_file():
-            _link_or_copy(state.dumps / dump_name(step), dumps_dir / dump_name(step))
+    for step in schedule:
+        saved_dump, out_dump = state.dumps / dump_name(step), dumps_dir / dump_name(step)
+        if step <= start and saved_dump.is_file():  # written before the kill; Snakemake deleted the output
+            _link_or_copy(saved_dump, out_dump)
+        else:  # past the saved state: rewritten from the resumed trajectory
+            saved_dump.unlink(missing_ok=True)
+            out_dump.unlink(missing_ok=True)
     log.info("run %s on %s: %d parameters, steps %d..%d, %d dumps scheduled", cfg.run, device,
              sum(p.numel() for p in model.parameters()), start, cfg.steps, len(schedule))
     write_json(asdict(cfg), state.root / "train_config.json")

@@ -1,0 +1,24 @@
+"""Shared fixtures: small real data from the builtin corpus and a tiny trained tokenizer."""
+
+from __future__ import annotations
+
+import pytest
+
+from regeo.data.builtin import builtin_documents
+from regeo.data.labeling import label_documents, one_hot_probabilities
+from regeo.registers import LabelingRules
+from regeo.tokenizer import train_bpe
+
+
+@pytest.fixture(scope="session")
+def small_corpus():
+    """BBC news and Rotten Tomatoes plots: two registers of real text, read offline."""
+    documents = builtin_documents(["bbc_news", "rt_plots"])
+    registers = label_documents(documents, one_hot_probabilities(documents), LabelingRules())
+    return documents, registers
+
+
+@pytest.fixture(scope="session")
+def small_tokenizer(small_corpus):
+    documents, _ = small_corpus
+    return train_bpe(documents["text"].head(400).tolist(), vocab_size=512)

@@ -1,0 +1,138 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from regeo.io import load_tensors
+from regeo.tokens import tokenize_subset
+from regeo.data.subsets import SubsetSpec, cut_subset
+from regeo.train.loop import TrainingDiverged, train
+from regeo.train.schedule import checkpoint_steps, dump_name
+from train_helpers import micro_config, run_paths
+
+
+@pytest.fixture(scope="module")
+def token_files(tmp_path_factory, small_corpus, small_tokenizer):
+    root = tmp_path_factory.mktemp("tokens")
+    documents, registers = small_corpus
+    train_docs, val_docs, _ = cut_subset(documents, registers, SubsetSpec("ne", {"ne": 1.0}, 8000, 2000, 3.0, 0))
+    tokenize_subset(small_tokenizer, train_docs, val_docs, 8000, 2000, root / "train.bin", root / "val.bin",
+                    root / "counts.parquet", root / "meta.json")
+    tok_dir = root / "tokenizer"
+    small_tokenizer.save_pretrained(tok_dir)
+    return root / "train.bin", root / "val.bin", tok_dir
+
+
+def run(cfg, token_files, root):
+    train(cfg, *token_files, **run_paths(root))
+    return root
+
+
+def dumps(root, cfg):
+    return {s: load_tensors(root / "embeddings" / dump_name(s)) for s in checkpoint_steps(cfg.steps, cfg.checkpoint_every)}
+
+
+def assert_same_run(a, b, cfg):
+    da, db = dumps(a, cfg), dumps(b, cfg)
+    for step in da:
+        for key in ("input", "output"):
+            assert torch.equal(da[step][key], db[step][key]), f"step {step} {key} differs"
+    la, lb = pd.read_csv(a / "train_log.csv"), pd.read_csv(b / "train_log.csv")
+    pd.testing.assert_frame_equal(la.drop(columns="tokens_per_s"), lb.drop(columns="tokens_per_s"))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, token_files):
+    return run(micro_config(), token_files, tmp_path_factory.mktemp("reference"))
+
+
+def test_outputs_and_from_pretrained(reference):
+    cfg = micro_config()
+    assert sorted(p.name for p in (reference / "embeddings").iterdir()) == [dump_name(s) for s in checkpoint_steps(40, 10)]
+    log = pd.read_csv(reference / "train_log.csv")
+    assert list(log.columns) == ["step", "loss", "val_loss", "tokens", "tokens_per_s", "lr"]
+    assert len(log) == cfg.steps and log["val_loss"].notna().sum() == 4
+    assert log["loss"].iloc[-5:].mean() < log["loss"].iloc[:5].mean()  # it learns
+    model = AutoModelForCausalLM.from_pretrained(reference / "model")
+    last = load_tensors(reference / "embeddings" / dump_name(cfg.steps))
+    assert torch.equal(model.get_input_embeddings().weight, last["input"])
+    assert torch.equal(model.get_output_embeddings().weight, last["output"])
+    assert not (reference / "state").exists()  # the resumable state is removed once finished
+
+
+def test_same_seed_same_run_other_seed_differs(tmp_path, token_files, reference):
+    again = run(micro_config(), token_files, tmp_path / "again")
+    assert_same_run(reference, again, micro_config())
+    other = run(micro_config(seed=4), token_files, tmp_path / "other")
+    assert not torch.equal(dumps(other, micro_config())[0]["input"], dumps(reference, micro_config())[0]["input"])
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    import regeo.train.loop as loop
+    from train_helpers import micro_config, run_paths
+    from pathlib import Path
+    kill_at = int(sys.argv[1])
+    real = loop.train_batch
+    def batch(tokens, step, *args):
+        if step == kill_at:
+            os.kill(os.getpid(), signal.SIG{sig})
+        return real(tokens, step, *args)
+    loop.train_batch = batch
+    loop.train(micro_config(), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), **run_paths(Path(sys.argv[5])))
+""")
+
+
+def killed_run(sig, kill_at, token_files, root):
+    script = KILLER.replace("{sig}", sig)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), *sys.path])}
+    proc = subprocess.run([sys.executable, "-c", script, str(kill_at), *map(str, token_files), str(root)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    return proc
+
+
+@pytest.mark.parametrize("kill_at", [3, 17, 31])
+def test_sigkill_then_resume_is_bitwise_identical(tmp_path, token_files, reference, kill_at):
+    proc = killed_run("KILL", kill_at, token_files, tmp_path)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert not (tmp_path / "model").exists()
+    saved = (kill_at // 5) * 5
+    if saved:
+        assert (tmp_path / "state" / "latest" / "progress.json").is_file()
+    # Snakemake deletes declared outputs before the retry; the state must bring the dumps back.
+    for dump in (tmp_path / "embeddings").glob("*.safetensors"):
+        dump.unlink()
+    train(micro_config(), *token_files, **run_paths(tmp_path))
+    assert_same_run(reference, tmp_path, micro_config())
+
+
+def test_sigterm_saves_state_and_exits_for_retry(tmp_path, token_files, reference):
+    proc = killed_run("TERM", 12, token_files, tmp_path)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+    assert '"step": 13' in (tmp_path / "state" / "latest" / "progress.json").read_text()
+    train(micro_config(), *token_files, **run_paths(tmp_path))
+    assert_same_run(reference, tmp_path, micro_config())
+
+
+def test_state_of_another_config_is_not_resumed(tmp_path, token_files, caplog):
+    proc = killed_run("KILL", 17, token_files, tmp_path)
+    assert proc.returncode == -signal.SIGKILL
+    changed = micro_config(lr=1e-3)
+    train(changed, *token_files, **run_paths(tmp_path))
+    assert "from another config" in caplog.text
+    fresh = run(changed, token_files, tmp_path / "fresh")
+    assert_same_run(fresh, tmp_path, changed)
+
+
+def test_nan_loss_stops_with_step_and_keeps_last_state(tmp_path, token_files):
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at step \d+; the last good state \(step \d+\)"):
+        train(micro_config(lr=float("inf")), *token_files, **run_paths(tmp_path))
+    assert not (tmp_path / "model").exists()

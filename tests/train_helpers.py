@@ -1,0 +1,23 @@
+"""A micro training setup shared by the training tests (fractions of a second per run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from regeo.train.config import TrainConfig
+
+MICRO = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+             tie_word_embeddings=False, hidden_act="silu", rms_norm_eps=1e-5, rope_theta=10000.0,
+             attention_bias=False, mlp_bias=False, attention_dropout=0.0, initializer_range=0.02)
+
+
+def micro_config(**overrides) -> TrainConfig:
+    fields = dict(run="micro", preset="micro", model=MICRO, seed=3, steps=40, batch_size=4, seq_len=16,
+                  lr=3e-3, warmup_steps=4, checkpoint_every=10, eval_every=10, eval_batches=2, state_every=5)
+    fields.update(overrides)
+    return TrainConfig(**fields)
+
+
+def run_paths(root: Path) -> dict:
+    return dict(model_dir=root / "model", dumps_dir=root / "embeddings", log_csv=root / "train_log.csv",
+                state_dir=root / "state")
