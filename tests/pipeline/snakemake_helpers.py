@@ -1,0 +1,59 @@
+"""Running the real workflow in a scratch directory, and reading what a dry run plans."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL_CONFIG = Path(__file__).with_name("config_small.yaml")
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def write_config(workdir: Path, changes: dict | None = None, base: Path = SMALL_CONFIG) -> Path:
+    """The small config with ``changes`` merged in (nested dicts merge, other values replace)."""
+    config = yaml.safe_load(base.read_text())
+
+    def merge(into: dict, new: dict) -> None:
+        for key, value in new.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
+    merge(config, changes or {})
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    """Run Snakemake on the repository's workflow with ``workdir`` as working directory."""
+    command = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=900, **kwargs)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def planned_jobs(workdir: Path) -> dict[str, int]:
+    """Rule -> job count of what a dry run would execute (empty when nothing is to be done)."""
+    proc = snakemake(workdir, "--dry-run")
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return {}
+    block = text.split("Job stats:", 1)[1]
+    counts = {}
+    for line in block.splitlines()[3:]:
+        match = re.match(r"^(\S+)\s+(\d+)$", line.strip())
+        if not match:
+            break
+        counts[match.group(1)] = int(match.group(2))
+    counts.pop("total", None)
+    return counts

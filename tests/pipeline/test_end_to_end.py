@@ -1,0 +1,117 @@
+"""The workflow itself, through Snakemake, on the small config: outputs, reruns, kill and resume."""
+
+import os
+import signal
+import shutil
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from regeo.io import load_tensors
+from snakemake_helpers import REPO, SNAKEMAKE, planned_jobs, snakemake, write_config
+
+RUNS = ["ne-micro-s0", "ne-micro-s1", "NA-micro-s0", "NA-micro-s1"]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("pipeline")
+    write_config(workdir)
+    snakemake(workdir)
+    return workdir
+
+
+def test_every_stage_produced_its_outputs(pipeline):
+    results = pipeline / "results"
+    for name in ("id_over_training", "cross_register_loss"):
+        for ext in ("pdf", "png"):
+            assert (results / "figures" / f"{name}.{ext}").stat().st_size > 5000
+    for subset in ("ne", "NA"):
+        assert (results / "subsets" / subset / "stats.json").is_file()
+        assert (results / "tokens" / subset / "train.bin").stat().st_size == 12000 * 2
+    evaluation = pd.read_parquet(results / "eval" / "cross_register.parquet")
+    assert sorted(evaluation["run"].unique()) == sorted(RUNS)
+    assert len(evaluation) == 8 and evaluation["loss"].between(0, 10).all()
+    table = pd.read_parquet(results / "geometry" / "id" / "ne-micro-s0.parquet")
+    mle = table[(table["estimator"] == "mle") & (table["embeddings"] == "input")]
+    assert sorted(mle["step"].unique()) == [0, 1, 2, 4, 8, 10, 20]
+    assert sorted(mle["k"].unique()) == [5, 10]
+    assert mle["value"].between(1, 16).all()  # at most the width of the micro model
+
+
+def test_final_model_loads_and_matches_last_dump(pipeline):
+    run = pipeline / "results" / "runs" / "NA-micro-s1"
+    model = AutoModelForCausalLM.from_pretrained(run / "model")
+    last = load_tensors(run / "embeddings" / "step0000020.safetensors")
+    assert torch.equal(model.get_input_embeddings().weight, last["input"])
+
+
+def test_unchanged_config_plans_nothing(pipeline):
+    assert planned_jobs(pipeline) == {}
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        # a geometry value: ID jobs and the figure after them, never training
+        ({"geometry": {"id": {"ks": [5, 8]}}}, {"id_dynamics": 4, "figure_id_over_training": 1, "all": 1}),
+        # a training value: every run and everything downstream, but no data or tokenizer job
+        ({"training": {"lr": 0.002}}, {"train": 4, "id_dynamics": 4, "evaluate": 1,
+                                        "figure_id_over_training": 1, "figure_cross_register": 1, "all": 1}),
+        # an evaluation value: evaluation and its figure only
+        ({"evaluation": {"max_batches": 1}}, {"evaluate": 1, "figure_cross_register": 1, "all": 1}),
+        # the token budget: token files and everything after them
+        ({"subsets": {"val_tokens": 2500}}, {"subset": 2, "tokenizer": 1, "tokens": 2, "train": 4, "id_dynamics": 4,
+                                             "evaluate": 1, "figure_id_over_training": 1,
+                                             "figure_cross_register": 1, "all": 1}),
+        # one more seed: only the new run's jobs and the tables that gather all runs
+        ({"training": {"runs": [{"subsets": "all", "presets": ["micro"], "seeds": [0, 1, 2]}]}},
+         {"train": 2, "id_dynamics": 2, "evaluate": 1, "figure_id_over_training": 1,
+          "figure_cross_register": 1, "all": 1}),
+    ],
+    ids=["geometry.id.ks", "training.lr", "evaluation.max_batches", "subsets.val_tokens", "training.runs"],
+)
+def test_a_config_change_reruns_only_what_uses_it(pipeline, change, expected):
+    write_config(pipeline, change)
+    try:
+        assert planned_jobs(pipeline) == expected
+    finally:
+        write_config(pipeline)
+
+
+def test_sigkill_of_the_whole_workflow_resumes_training(pipeline, tmp_path):
+    """Kill Snakemake and its training job mid-run; the rerun resumes and ends where a clean run ends."""
+    slow = {"training": {"steps": 400, "checkpoint_every": 100, "state_every": 20,
+                         "runs": [{"subsets": ["ne"], "presets": ["micro"], "seeds": [0]}]}}
+    target = "results/runs/ne-micro-s0/train_log.csv"
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    write_config(clean, slow)
+    snakemake(clean, target)
+
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    write_config(killed, slow)
+    progress = killed / "results/runs/ne-micro-s0/state/latest/progress.json"
+    command = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(killed),
+               "--configfile", str(killed / "config.yaml"), "--cores", "2", target]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not progress.is_file() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert progress.is_file(), "training never saved a state"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / target).exists()
+
+    snakemake(killed, target)  # the default profile has rerun-incomplete
+    log = (killed / "logs/train/ne-micro-s0.log").read_text()
+    assert "resuming from the state saved at step" in log
+    for step in (0, 100, 400):
+        name = f"results/runs/ne-micro-s0/embeddings/step{step:07d}.safetensors"
+        a, b = load_tensors(clean / name), load_tensors(killed / name)
+        assert torch.equal(a["input"], b["input"]) and torch.equal(a["output"], b["output"])

@@ -1,0 +1,85 @@
+"""Config validation: the embedded default is valid, bad values are named with what is allowed."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from regeo.config import ConfigError, load_config_file, runs, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def test_default_config_is_valid_and_complete():
+    cfg = load_config_file(REPO / "config" / "config.yaml")
+    assert cfg["registers"]["threshold"] == 0.4  # defaults filled in from the schema
+    names = list(runs(cfg))
+    assert "ne-tiny-s0" in names and "ne-tiny-s1" in names and "ne-mini-s0" in names
+    subsets = {r.subset for r in runs(cfg).values()}
+    assert len(subsets) >= 4  # at least four registers
+    seeds = {}
+    for r in runs(cfg).values():
+        seeds.setdefault((r.subset, r.preset), set()).add(r.seed)
+    assert all(len(s) >= 2 for (subset, preset), s in seeds.items() if preset == "tiny")
+
+
+def test_validation_does_not_mutate_its_input():
+    raw = copy.deepcopy(DEFAULT)
+    validate_config(raw)
+    assert raw == DEFAULT
+
+
+def bad(path: str, value):
+    cfg = copy.deepcopy(DEFAULT)
+    *parents, last = path.split(".")
+    node = cfg
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return cfg
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (bad("subsets.registers", ["ne", "XX"]), r"config.subsets.registers\[1\]: unknown register 'XX'; allowed: CORE"),
+        (bad("subsets.mixes", {"m": {"HI": 0.5, "IN": 0.4}}), r"config.subsets.mixes.m: shares sum to 0.9, must sum to 1"),
+        (bad("subsets.mixes", {"m": {"HI": 0.5, "QQ": 0.5}}), r"config.subsets.mixes.m: unknown register 'QQ'"),
+        (bad("subsets.train_tokens", -5), r"config.subsets.train_tokens: -5 is less than the minimum of 1"),
+        (bad("training.checkpoint_every", 1000), r"config.training.checkpoint_every: 1000 is past the last step \(training.steps = 300\)"),
+        (bad("training.lr", 0), r"config.training.lr: 0 is less than or equal to the minimum of 0"),
+        (bad("training.runs", [{"subsets": ["ZZ"], "presets": ["tiny"], "seeds": [0]}]),
+         r"config.training.runs\[0\].subsets\[0\]: unknown subset 'ZZ'; defined subsets: ne, IN, SP, OP, NA"),
+        (bad("training.runs", [{"presets": ["gigantic"], "seeds": [0]}]),
+         r"config.training.runs\[0\].presets\[0\]: unknown preset 'gigantic'; known: 124m, llama-1.7b, mini, tiny"),
+        (bad("training.presets", {"odd": {"hidden_size": 30, "num_hidden_layers": 1, "num_attention_heads": 4,
+                                          "intermediate_size": 8}}),
+         r"config.training.presets.odd: hidden_size 30 is not divisible by num_attention_heads 4"),
+        (bad("training.optimizer", "sgd"), r"config.training: Additional properties are not allowed \('optimizer' was unexpected\); allowed keys: batch_size"),
+        (bad("geometry.id.ks", [10, 5000]), r"config.geometry.id.ks: k = 5000 must be below the number of tokens \(4096\)"),
+        (bad("geometry.id.metric", "manhattan"), r"config.geometry.id.metric: 'manhattan' is not allowed; allowed: euclidean, cosine"),
+        (bad("registers.threshold", 1.5), r"config.registers.threshold: 1.5 is greater than the maximum of 1"),
+        (bad("registers.keep_hybrids", ["HI-XX"]), r"config.registers.keep_hybrids\[0\]: 'HI-XX' is not a hybrid"),
+        (bad("registers.method", "classifier"), r"config.registers.method: 'classifier' does not apply to the builtin corpus"),
+        (bad("corpus.source", "hub") | {"registers": {"method": "classifier"}}, r"config.corpus.max_documents: required for source 'hub'"),
+        (bad("corpus.source", "ftp"), r"config.corpus.source: 'ftp' is not allowed; allowed: builtin, local, hub"),
+        (bad("tokenizer.kind", "wordpiece"), r"config.tokenizer.kind: 'wordpiece' is not allowed; allowed: bpe, gpt2"),
+        (bad("training.warmup_steps", 300), r"config.training.warmup_steps: 300 must be below training.steps \(300\)"),
+        (bad("training.runs", [{"presets": ["tiny"], "seeds": [-1]}]), r"config.training.runs\[0\].seeds\[0\]: -1 is less than the minimum of 0"),
+    ],
+)
+def test_bad_config_is_named(config, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config)
+
+
+def test_config_file_errors_name_the_file(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("training: {lr: [1, 2}\n")
+    with pytest.raises(ConfigError, match="broken.yaml: cannot read config"):
+        load_config_file(path)
+    path.write_text("training: {steps: 0}\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml: invalid config:\n  config.training.steps: 0 is less than the minimum of 1"):
+        load_config_file(path)
