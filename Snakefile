@@ -17,9 +17,11 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/geometry.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/manifest.smk"
 
 
 rule all:
     default_target: True
     input:
         final_outputs(),
+        "results/manifest.json",

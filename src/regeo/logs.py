@@ -33,3 +33,13 @@ def log_to(path: str | Path | None) -> Iterator[None]:
         finally:
             root.removeHandler(handler)
             sys.stdout, sys.stderr = old_out, old_err
+
+
+@contextlib.contextmanager
+def snakemake_job(smk) -> Iterator[None]:
+    """Run a Snakemake script's body with its log open; on success record the job's provenance."""
+    from regeo.manifest import record_job
+
+    with log_to(smk.log[0] if smk.log else None):
+        yield
+    record_job(smk)

@@ -58,20 +58,20 @@ def test_unchanged_config_plans_nothing(pipeline):
     "change, expected",
     [
         # a geometry value: ID jobs and the figure after them, never training
-        ({"geometry": {"id": {"ks": [5, 8]}}}, {"id_dynamics": 4, "figure_id_over_training": 1, "all": 1}),
+        ({"geometry": {"id": {"ks": [5, 8]}}}, {"id_dynamics": 4, "figure_id_over_training": 1, "manifest": 1, "all": 1}),
         # a training value: every run and everything downstream, but no data or tokenizer job
         ({"training": {"lr": 0.002}}, {"train": 4, "id_dynamics": 4, "evaluate": 1,
-                                        "figure_id_over_training": 1, "figure_cross_register": 1, "all": 1}),
+                                        "figure_id_over_training": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # an evaluation value: evaluation and its figure only
-        ({"evaluation": {"max_batches": 1}}, {"evaluate": 1, "figure_cross_register": 1, "all": 1}),
+        ({"evaluation": {"max_batches": 1}}, {"evaluate": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # the token budget: token files and everything after them
         ({"subsets": {"val_tokens": 2500}}, {"subset": 2, "tokenizer": 1, "tokens": 2, "train": 4, "id_dynamics": 4,
                                              "evaluate": 1, "figure_id_over_training": 1,
-                                             "figure_cross_register": 1, "all": 1}),
+                                             "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # one more seed: only the new run's jobs and the tables that gather all runs
         ({"training": {"runs": [{"subsets": "all", "presets": ["micro"], "seeds": [0, 1, 2]}]}},
          {"train": 2, "id_dynamics": 2, "evaluate": 1, "figure_id_over_training": 1,
-          "figure_cross_register": 1, "all": 1}),
+          "figure_cross_register": 1, "manifest": 1, "all": 1}),
     ],
     ids=["geometry.id.ks", "training.lr", "evaluation.max_batches", "subsets.val_tokens", "training.runs"],
 )
@@ -115,3 +115,32 @@ def test_sigkill_of_the_whole_workflow_resumes_training(pipeline, tmp_path):
         name = f"results/runs/ne-micro-s0/embeddings/step{step:07d}.safetensors"
         a, b = load_tensors(clean / name), load_tensors(killed / name)
         assert torch.equal(a["input"], b["input"]) and torch.equal(a["output"], b["output"])
+
+
+def test_manifest_records_every_output_with_its_params(pipeline):
+    import json
+
+    manifest = json.loads((pipeline / "results" / "manifest.json").read_text())
+    outputs = manifest["outputs"]
+    train = outputs["results/runs/ne-micro-s1/train_log.csv"]
+    assert train["rule"] == "train" and train["params"]["train"]["seed"] == 1
+    assert train["params"]["train"]["training"]["steps"] == 20
+    assert set(train["inputs"]) >= {"results/tokens/ne/train.bin", "results/tokenizer"}
+    assert outputs["results/geometry/id/NA-micro-s0.parquet"]["params"]["id"]["ks"] == [5, 10]
+    assert manifest["software"]["packages"]["torch"]
+    assert all(len(entry["sha256"]) == 64 for entry in outputs.values())
+
+
+def test_two_runs_from_scratch_are_identical(pipeline, tmp_path):
+    """Every table, token file, dump and model is byte-identical across runs (figures aside)."""
+    import json
+
+    write_config(tmp_path)
+    snakemake(tmp_path)
+    first = json.loads((pipeline / "results" / "manifest.json").read_text())["outputs"]
+    second = json.loads((tmp_path / "results" / "manifest.json").read_text())["outputs"]
+    assert first.keys() == second.keys()
+    compared = [p for p in first if not p.endswith((".pdf", ".png"))]
+    assert len(compared) > 50
+    differing = [p for p in compared if first[p]["sha256"] != second[p]["sha256"]]
+    assert differing == []

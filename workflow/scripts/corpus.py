@@ -1,6 +1,6 @@
 """Rule corpus: see regeo.stages.data.make_corpus."""
-from regeo.logs import log_to
+from regeo.logs import snakemake_job
 from regeo.stages.data import make_corpus
 
-with log_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     make_corpus(snakemake.params.corpus, snakemake.output[0])

@@ -3,8 +3,8 @@ import pandas as pd
 
 from regeo.figures.common import save_figure
 from regeo.figures.heatmap import plot_cross_register
-from regeo.logs import log_to
+from regeo.logs import snakemake_job
 
-with log_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     fig = plot_cross_register(pd.read_parquet(snakemake.input[0]))
     save_figure(fig, snakemake.output.pdf, snakemake.output.png, snakemake.params.dpi)

@@ -1,8 +1,8 @@
 """Rule id_dynamics: see regeo.stages.geometry.id_dynamics."""
-from regeo.logs import log_to
+from regeo.logs import snakemake_job
 from regeo.stages.geometry import id_dynamics
 
-with log_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     id_dynamics(
         snakemake.params.id,
         snakemake.wildcards.run,

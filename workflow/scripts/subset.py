@@ -1,8 +1,8 @@
 """Rule subset: see regeo.stages.data.make_subset."""
-from regeo.logs import log_to
+from regeo.logs import snakemake_job
 from regeo.stages.data import make_subset
 
-with log_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     make_subset(
         snakemake.wildcards.subset,
         snakemake.params.shares,

@@ -1,6 +1,6 @@
 """Rule tokenizer: see regeo.stages.tokens.make_tokenizer."""
-from regeo.logs import log_to
+from regeo.logs import snakemake_job
 from regeo.stages.tokens import make_tokenizer
 
-with log_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     make_tokenizer(snakemake.params.tokenizer, list(snakemake.input), snakemake.output[0])

@@ -1,8 +1,8 @@
 """Rule tokens: see regeo.stages.tokens.make_tokens."""
-from regeo.logs import log_to
+from regeo.logs import snakemake_job
 from regeo.stages.tokens import make_tokens
 
-with log_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     make_tokens(
         snakemake.params.budget,
         snakemake.input.tokenizer,

@@ -1,9 +1,9 @@
 """Rule train: see regeo.train.loop.train."""
-from regeo.logs import log_to
+from regeo.logs import snakemake_job
 from regeo.train.config import TrainConfig
 from regeo.train.loop import train
 
-with log_to(snakemake.log[0]):
+with snakemake_job(snakemake):
     p = snakemake.params.train
     cfg = TrainConfig.from_params(p["run"], p["preset"], p["model"], p["seed"], p["training"])
     train(

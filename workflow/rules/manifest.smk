@@ -1,0 +1,18 @@
+# results/manifest.json: every output with its hash, the params and input hashes it came from,
+# and the software versions. Rerun by every change, since it reads everything.
+
+
+rule manifest:
+    input:
+        final_outputs(),
+        [dump for run in RUNS for dump in run_dumps(run)],
+    output:
+        "results/manifest.json",
+    log:
+        "logs/manifest.log",
+    params:
+        repo=workflow.basedir,
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/manifest.py"
