@@ -27,7 +27,7 @@ def pipeline(tmp_path_factory):
 
 def test_every_stage_produced_its_outputs(pipeline):
     results = pipeline / "results"
-    for name in ("id_over_training", "cross_register_loss"):
+    for name in ("id_over_training", "cross_register_loss", "register_distribution"):
         for ext in ("pdf", "png"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 5000
     for subset in ("ne", "NA"):
@@ -62,6 +62,11 @@ def test_unchanged_config_plans_nothing(pipeline):
         # a training value: every run and everything downstream, but no data or tokenizer job
         ({"training": {"lr": 0.002}}, {"train": 4, "id_dynamics": 4, "evaluate": 1,
                                         "figure_id_over_training": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
+        # a labeling rule: labels and everything after them, never the corpus or its probabilities
+        ({"registers": {"min_chars": 300}}, {"registers": 1, "subset": 2, "tokenizer": 1, "tokens": 2, "train": 4,
+                                              "id_dynamics": 4, "evaluate": 1, "figure_register_distribution": 1,
+                                              "figure_id_over_training": 1, "figure_cross_register": 1,
+                                              "manifest": 1, "all": 1}),
         # an evaluation value: evaluation and its figure only
         ({"evaluation": {"max_batches": 1}}, {"evaluate": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # the token budget: token files and everything after them
@@ -73,7 +78,7 @@ def test_unchanged_config_plans_nothing(pipeline):
          {"train": 2, "id_dynamics": 2, "evaluate": 1, "figure_id_over_training": 1,
           "figure_cross_register": 1, "manifest": 1, "all": 1}),
     ],
-    ids=["geometry.id.ks", "training.lr", "evaluation.max_batches", "subsets.val_tokens", "training.runs"],
+    ids=["geometry.id.ks", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs"],
 )
 def test_a_config_change_reruns_only_what_uses_it(pipeline, change, expected):
     write_config(pipeline, change)

@@ -20,6 +20,7 @@ config.update(_validated)
 
 RUNS = config_runs(config)
 SUBSETS = subset_names(config)
+SHARDS = [f"{i:05d}" for i in range(config["corpus"]["num_shards"])]
 SUBSET_SHARES = {
     **{name: {name: 1.0} for name in config["subsets"]["registers"]},
     **config["subsets"]["mixes"],
@@ -39,6 +40,7 @@ def _alternatives(names):
 wildcard_constraints:
     run=_alternatives(RUNS),
     subset=_alternatives(SUBSETS),
+    shard=r"\d{5}",
 
 
 def run_table():
@@ -49,13 +51,19 @@ def run_table():
     }
 
 
-def registers_params():
-    """Only the registers values that change the labels of the configured method."""
-    keys = ["method", "threshold", "keep_subregisters", "keep_hybrids", "min_chars"]
+def probability_params():
+    """The registers values that change the label probabilities (the classifier's output)."""
+    keys = ["method"]
     if config["registers"]["method"] == "classifier":
-        keys += ["classifier_model", "classifier_revision"]
+        keys += ["classifier_model", "classifier_revision", "classifier_batch_size"]
     if config["registers"]["method"] == "precomputed":
         keys += ["probabilities_field"]
+    return {k: config["registers"][k] for k in keys}
+
+
+def labeling_params():
+    """The registers values that turn probabilities into labels and classes."""
+    keys = ["threshold", "keep_subregisters", "keep_hybrids", "min_chars"]
     return {k: config["registers"][k] for k in keys}
 
 
@@ -90,6 +98,7 @@ def run_subset(run):
 
 
 FIGURES = [
+    "results/figures/register_distribution.pdf",
     "results/figures/id_over_training.pdf",
     "results/figures/cross_register_loss.pdf",
 ]

@@ -45,3 +45,23 @@ rule figure_cross_register:
         "../../envs/analysis.yaml"
     script:
         "../scripts/figure_cross_register.py"
+
+
+rule figure_register_distribution:
+    input:
+        "results/corpus/registers.parquet",
+    output:
+        pdf="results/figures/register_distribution.pdf",
+        png=report(
+            "results/figures/register_distribution.png",
+            caption="../report/register_distribution.rst",
+            category="Data",
+        ),
+    log:
+        "logs/figures/register_distribution.log",
+    params:
+        dpi=config["figures"]["dpi"],
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/figure_register_distribution.py"

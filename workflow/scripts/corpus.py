@@ -1,6 +1,6 @@
-"""Rule corpus: see regeo.stages.data.make_corpus."""
+"""Rule corpus: see regeo.stages.data.merge_shards."""
 from regeo.logs import snakemake_job
-from regeo.stages.data import make_corpus
+from regeo.stages.data import merge_shards
 
 with snakemake_job(snakemake):
-    make_corpus(snakemake.params.corpus, snakemake.output[0])
+    merge_shards(list(snakemake.input), snakemake.output[0])
