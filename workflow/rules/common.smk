@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from snakemake.exceptions import WorkflowError
 
 from regeo.config import ConfigError, runs as config_runs, subset_names, validate_config
+from regeo.resources import train_mem_mb, train_runtime_minutes
 from regeo.train.presets import resolve_preset
 from regeo.train.schedule import checkpoint_steps, dump_name
 
@@ -87,6 +88,24 @@ def train_params(run):
     }
     model = resolve_preset(r.preset, config["training"]["presets"])
     return {"run": run, "preset": r.preset, "seed": r.seed, "model": model, "training": training}
+
+
+VOCAB_SIZE = (
+    config["tokenizer"]["vocab_size"] if config["tokenizer"]["kind"] == "bpe" else 50257
+)
+
+
+def train_runtime(wildcards, attempt):
+    t = config["training"]
+    model = resolve_preset(RUNS[wildcards.run].preset, t["presets"])
+    return train_runtime_minutes(
+        model, VOCAB_SIZE, t["steps"], t["batch_size"], t["seq_len"], attempt=attempt
+    )
+
+
+def train_memory(wildcards, attempt):
+    model = resolve_preset(RUNS[wildcards.run].preset, config["training"]["presets"])
+    return train_mem_mb(model, VOCAB_SIZE, attempt=attempt)
 
 
 def run_dumps(run):

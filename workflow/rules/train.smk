@@ -19,6 +19,9 @@ rule train:
         train=lambda wc: train_params(wc.run),
         state_dir=lambda wc: f"results/runs/{wc.run}/state",
     threads: config["training"]["threads"]
+    resources:
+        runtime=train_runtime,
+        mem_mb=train_memory,
     conda:
         "../../envs/train.yaml"
     script:

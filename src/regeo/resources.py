@@ -1,0 +1,29 @@
+"""Cluster resource requests that scale with the model and the work (used by the rules' ``resources:``).
+
+Estimates are deliberately generous: a job killed at its time limit costs more than a long
+request. A retry multiplies them by the attempt number.
+"""
+
+from __future__ import annotations
+
+import math
+
+from regeo.train.presets import parameter_count
+
+# Sustained training throughput assumed per GPU (bf16, small models, well below peak).
+ASSUMED_FLOPS_PER_GPU = 40e12
+
+
+def train_runtime_minutes(model: dict, vocab_size: int, steps: int, batch_size: int, seq_len: int,
+                          gpus: int = 1, attempt: int = 1) -> int:
+    """6 N T FLOPs at the assumed rate, x2 for evaluation, dumps and slack; at least 15 minutes."""
+    n_params = parameter_count(model, vocab_size)
+    flops = 6 * n_params * steps * batch_size * seq_len
+    minutes = 2 * flops / (ASSUMED_FLOPS_PER_GPU * max(1, gpus)) / 60
+    return int(max(15, math.ceil(minutes)) * attempt)
+
+
+def train_mem_mb(model: dict, vocab_size: int, attempt: int = 1) -> int:
+    """Host memory: weights, gradients and Adam moments in fp32 (16 bytes/parameter) twice over, plus 4 GB."""
+    n_params = parameter_count(model, vocab_size)
+    return int((4096 + 32 * n_params / 2**20) * attempt)
