@@ -1,0 +1,17 @@
+"""Geometry of embedding matrices: exact kNN, intrinsic dimension, global similarity, LLE.
+
+Usable without Snakemake; every entry point takes arrays (numpy or torch) and plain parameters.
+
+- :mod:`regeo.geometry.knn`: ``exact_knn`` (blockwise, CPU or CUDA, float64-exact) and ``KNN``
+- :mod:`regeo.geometry.mle`: ``LevinaBickelMLE``
+- :mod:`regeo.geometry.twonn`: ``TwoNN``
+- :mod:`regeo.geometry.local_pca`: ``LocalPCA``
+- :mod:`regeo.geometry.id_table`: ``IDConfig``, ``id_table``, ``per_token_ids``, ``id_suite``
+- :mod:`regeo.geometry.lle`: ``barycenter_weights``, ``reconstruction_error``, ``compare_lle``
+- :mod:`regeo.geometry.similarity`: ``cosine_similarity_correlation``, ``linear_cka``,
+  ``global_similarity``
+- :mod:`regeo.geometry.tokens`: ``seen_token_mask``, ``token_counts``
+
+Every estimator's ``fit(X, knn=None)`` accepts a precomputed :class:`KNN`, so one search at the
+largest k serves them all (``KNN.head(k)`` gives the smaller k).
+"""

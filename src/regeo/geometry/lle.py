@@ -1,0 +1,118 @@
+"""LLE reconstruction weights (Roweis & Saul 2000) and the cross-model comparison of Lee et al. 2025.
+
+For point x_i with neighbours x_j (j in N(i)), the weights minimise |x_i - sum_j w_j x_j|^2 under
+sum_j w_j = 1: solve (G + R I) w = 1 with G the Gram matrix of the differences x_j - x_i, then
+normalise. R = reg * trace(G), or reg when the trace is 0 (scikit-learn's ``barycenter_weights``).
+Computed for all points at once: batched float64 Gram matrices and Cholesky solves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from regeo.geometry._checks import as_matrix, check_int, resolve_device
+from regeo.geometry._local import check_indices, local_differences, reconstruct_residuals
+from regeo.geometry.knn import exact_knn
+
+
+def barycenter_weights(X, knn_indices, reg: float = 1e-3, device=None) -> np.ndarray:
+    """(n, k) float64 weights reconstructing every row of ``X`` from its neighbours.
+
+    Equal to ``sklearn.manifold._locally_linear.barycenter_weights(X, X, knn_indices, reg)`` on
+    float64 input. Always computed in float64 (sklearn keeps float32 input in float32). Rows may
+    have zero-distance neighbours (duplicates): the regularisation keeps the system solvable, and
+    a point whose neighbours all coincide with it gets uniform weights, as in sklearn.
+    """
+    X = as_matrix(X, min_rows=2)
+    indices = check_indices(knn_indices, X.shape[0], "knn_indices")
+    if not np.isfinite(reg) or reg < 0:
+        raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
+    dev = resolve_device(device)
+    n, k = indices.shape
+    W = torch.empty((n, k), dtype=torch.float64, device=dev)
+    eye = torch.eye(k, dtype=torch.float64, device=dev)  # (k, k)
+    ones = torch.ones((1, k, 1), dtype=torch.float64, device=dev)
+    for s, e, C in local_differences(X, indices, dev):  # C (rs, k, d)
+        G = torch.bmm(C, C.transpose(1, 2))  # (rs, k, k)
+        trace = G.diagonal(dim1=1, dim2=2).sum(-1)  # (rs,)
+        R = torch.where(trace > 0, reg * trace, torch.full_like(trace, reg))  # (rs,)
+        G += R[:, None, None] * eye
+        L, info = torch.linalg.cholesky_ex(G)  # sklearn: solve(..., assume_a="pos")
+        w = torch.cholesky_solve(ones.expand(e - s, k, 1), L)[..., 0]  # (rs, k)
+        bad = torch.nonzero(info).flatten()
+        if bad.numel():  # not positive definite (reg = 0 and collinear neighbours)
+            try:
+                w[bad] = torch.linalg.solve(G[bad], ones.expand(bad.numel(), k, 1))[..., 0]
+            except RuntimeError as err:
+                raise ValueError(
+                    f"singular local Gram matrix at rows {(bad + s).tolist()[:5]}...; use reg > 0") from err
+        W[s:e] = w / w.sum(-1, keepdim=True)
+    return W.cpu().numpy()
+
+
+def reconstruction_error(X, indices, weights, device=None) -> float:
+    """Relative reconstruction error ``sum_i |x_i - sum_j w_ij x_j|^2 / sum_i |x_i - mean|^2``.
+
+    The denominator is the total variance (times n), so the value is invariant to translation
+    and scale, and 1.0 is the error of reconstructing every point by the mean.
+    """
+    X = as_matrix(X, min_rows=2)
+    indices = check_indices(indices, X.shape[0])
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != indices.shape:
+        raise ValueError(f"weights {weights.shape} and indices {indices.shape} must have the same shape")
+    X64 = X.astype(np.float64)
+    total = float(((X64 - X64.mean(0)) ** 2).sum())
+    if total == 0:
+        raise ValueError("X has zero variance (all rows equal): the relative error is undefined")
+    return float(reconstruct_residuals(X, indices, weights, device).sum() / total)
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n,) Jaccard index of the rows of two (n, k) index arrays (sets of distinct ids)."""
+    out = np.empty(a.shape[0])
+    k = a.shape[1]
+    step = max(1, 2**22 // (k * k))
+    for s in range(0, a.shape[0], step):
+        inter = (a[s:s + step, :, None] == b[s:s + step, None, :]).any(-1).sum(-1)  # (rs,)
+        out[s:s + step] = inter / (2 * k - inter)
+    return out
+
+
+def compare_lle(X_a, X_b, k: int = 10, reg: float = 1e-3, seed: int = 0, *, metric: str = "euclidean",
+                block_size: int | None = None, device=None) -> dict:
+    """Local (LLE) comparison of two embeddings of the same tokens, row i = token i in both.
+
+    Model B's embeddings are reconstructed with model A's neighbours and weights; the errors are
+    relative (see :func:`reconstruction_error`):
+
+    - ``cross_error``: B with A's neighbours and A's weights;
+    - ``own_error``: B with its own neighbours and weights (the floor);
+    - ``random_error``: B with A's neighbours and random convex weights (flat Dirichlet, ``seed``);
+    - ``relative_error`` = cross / own (1 when A and B share their local geometry) and
+      ``random_relative_error`` = random / own;
+    - ``jaccard``: mean Jaccard index of A's and B's k-neighbour sets.
+
+    The widths of A and B may differ. Neighbours are exact (:func:`exact_knn` with ``metric``).
+    """
+    X_a = as_matrix(X_a, name="X_a")
+    X_b = as_matrix(X_b, name="X_b")
+    if X_a.shape[0] != X_b.shape[0]:
+        raise ValueError(f"X_a and X_b must have the same rows (tokens), got {X_a.shape[0]} and {X_b.shape[0]}")
+    k = check_int(k, "k", 1, X_a.shape[0] - 1)
+    knn_a = exact_knn(X_a, k, metric=metric, block_size=block_size, device=device)
+    knn_b = exact_knn(X_b, k, metric=metric, block_size=block_size, device=device)
+    w_a = barycenter_weights(X_a, knn_a.indices, reg, device)
+    w_b = barycenter_weights(X_b, knn_b.indices, reg, device)
+    w_random = np.random.default_rng(seed).dirichlet(np.ones(k), size=X_a.shape[0])  # (n, k)
+    cross = reconstruction_error(X_b, knn_a.indices, w_a, device)
+    own = reconstruction_error(X_b, knn_b.indices, w_b, device)
+    random = reconstruction_error(X_b, knn_a.indices, w_random, device)
+    return {
+        "n": int(X_a.shape[0]), "k": k, "reg": float(reg), "metric": metric,
+        "cross_error": cross, "own_error": own, "random_error": random,
+        "relative_error": cross / own if own > 0 else float("inf"),
+        "random_relative_error": random / own if own > 0 else float("inf"),
+        "jaccard": float(_jaccard(knn_a.indices, knn_b.indices).mean()),
+    }

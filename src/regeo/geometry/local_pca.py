@@ -1,0 +1,71 @@
+"""Per-point local-PCA dimension: components needed to explain a share of the neighbours' variance."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from regeo.geometry._base import NeighbourEstimator
+from regeo.geometry._checks import check_int
+from regeo.geometry._local import local_differences
+from regeo.geometry.knn import KNN
+
+
+class LocalPCA(NeighbourEstimator):
+    """Local-PCA dimension per point (our reading of the per-token measure of Lee et al. 2025).
+
+    For point x, the PCA of its k neighbours (x itself excluded, centred on their own mean): the
+    dimension is the smallest number of components whose cumulative explained variance reaches
+    ``variance`` of the total. This is ``skdim.id.lPCA(ver='ratio', alphaRatio=variance)`` applied
+    per point as ``lPCA.fit_pw(X, n_neighbors=k)`` does (sklearn neighbours, self excluded), with
+    one deliberate difference: a neighbourhood with zero variance (all k neighbours identical) has
+    dimension 0 here, where skdim's 0/0 gives 1. The neighbours follow ``metric``; the PCA is of
+    the raw rows in both cases.
+
+    Computation: the (k, k) Gram matrix of the neighbours' differences to x, double-centred, has
+    the same nonzero eigenvalues as the neighbours' scatter matrix; batched ``eigvalsh`` in
+    float64.
+
+    Parameters
+    ----------
+    k : neighbours per point (>= 2)
+    variance : explained-variance threshold, in (0, 1]
+    metric : "euclidean" or "cosine"
+    device : torch device for the batched linear algebra (None: CUDA when available)
+
+    Attributes
+    ----------
+    dimension_pw_ : (n,) int64 per-point dimension
+    dimension_ : float, mean of ``dimension_pw_``
+    n_features_in_ : d
+    """
+
+    def __init__(self, k: int = 20, variance: float = 0.9, *, metric: str = "euclidean", device=None):
+        self.k = k
+        self.variance = variance
+        self.metric = metric
+        self.device = device
+
+    def fit(self, X, knn: KNN | None = None) -> "LocalPCA":
+        """Estimate from ``X`` (n, d); ``knn`` (at any k >= self.k) skips the neighbour search."""
+        k = check_int(self.k, "k", 2)
+        if not 0.0 < float(self.variance) <= 1.0:
+            raise ValueError(f"variance must be in (0, 1], got {self.variance!r}")
+        X, knn = self._neighbours(X, knn, k, self.device)
+        dims = np.empty(knn.n, dtype=np.int64)
+        centre = None
+        for s, e, C in local_differences(X, knn.indices, self.device):  # C (rs, k, d)
+            if centre is None:
+                centre = torch.eye(k, dtype=torch.float64, device=C.device) - 1.0 / k  # (k, k)
+            G = centre @ torch.bmm(C, C.transpose(1, 2)) @ centre  # (rs, k, k) centred Gram
+            ev = torch.linalg.eigvalsh(G).flip(-1).clamp_(min=0.0)  # (rs, k) descending
+            cum = ev.cumsum(-1)  # (rs, k)
+            total = cum[:, -1:]  # (rs, 1)
+            share = cum / torch.where(total > 0, total, torch.ones_like(total))  # (rs, k)
+            # skdim's rule, same arithmetic: cumulative shares below the threshold, plus one.
+            below = (share < float(self.variance)).sum(-1) + 1  # (rs,)
+            dims[s:e] = torch.where(total[:, 0] > 0, below, torch.zeros_like(below)).cpu().numpy()
+        self.dimension_pw_ = dims
+        self.dimension_ = float(dims.mean())
+        self.n_features_in_ = X.shape[1]
+        return self

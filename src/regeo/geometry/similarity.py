@@ -1,0 +1,87 @@
+"""Global similarity of two embeddings of the same tokens: cosine-similarity correlation and linear CKA.
+
+Both are computed in closed form from (d, d) cross-products, O(n d^2) time and O(d^2) memory, so
+no n x n matrix is ever formed: for unit rows u_i (model A) and v_i (model B),
+
+    sum_{i,j} (u_i.u_j)(v_i.v_j) = |U^T V|_F^2,   sum_{i,j} u_i.u_j = |sum_i u_i|^2,
+
+and the diagonal terms (i = j) are exactly 1, so sums over the upper triangle i < j follow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from regeo.geometry._checks import as_matrix
+
+
+def _paired(X_a, X_b, sample_size, seed) -> tuple[np.ndarray, np.ndarray]:
+    X_a = as_matrix(X_a, name="X_a").astype(np.float64)
+    X_b = as_matrix(X_b, name="X_b").astype(np.float64)
+    if X_a.shape[0] != X_b.shape[0]:
+        raise ValueError(f"X_a and X_b must have the same rows (tokens), got {X_a.shape[0]} and {X_b.shape[0]}")
+    if sample_size is not None and sample_size < X_a.shape[0]:
+        if sample_size < 3:
+            raise ValueError(f"sample_size must be >= 3, got {sample_size}")
+        rows = np.sort(np.random.default_rng(seed).choice(X_a.shape[0], size=sample_size, replace=False))
+        X_a, X_b = X_a[rows], X_b[rows]
+    return X_a, X_b
+
+
+def _unit_rows(X: np.ndarray, name: str) -> np.ndarray:
+    norms = np.linalg.norm(X, axis=1)
+    if (norms == 0).any():
+        raise ValueError(f"{name} has {int((norms == 0).sum())} rows of norm 0: cosine similarity undefined")
+    return X / norms[:, None]
+
+
+def cosine_similarity_correlation(X_a, X_b, sample_size: int | None = None, seed: int = 0) -> float:
+    """Pearson correlation of the upper triangles (i < j) of the two cosine-similarity matrices.
+
+    Lee et al. 2025's global measure. ``sample_size`` rows (the same for both, drawn with
+    ``seed``) when given and smaller than n; all rows otherwise. Invariant to rotations and
+    scalings of either embedding; the widths may differ.
+    """
+    X_a, X_b = _paired(X_a, X_b, sample_size, seed)
+    n = X_a.shape[0]
+    if n < 3:
+        raise ValueError("need at least 3 rows for a correlation of pairwise similarities")
+    U, V = _unit_rows(X_a, "X_a"), _unit_rows(X_b, "X_b")  # (n, da), (n, db)
+    pairs = n * (n - 1) / 2
+    sum_u = (np.linalg.norm(U.sum(0)) ** 2 - n) / 2  # sum_{i<j} u_i.u_j
+    sum_v = (np.linalg.norm(V.sum(0)) ** 2 - n) / 2
+    sum_uu = (np.linalg.norm(U.T @ U) ** 2 - n) / 2  # sum_{i<j} (u_i.u_j)^2
+    sum_vv = (np.linalg.norm(V.T @ V) ** 2 - n) / 2
+    sum_uv = (np.linalg.norm(U.T @ V) ** 2 - n) / 2  # sum_{i<j} (u_i.u_j)(v_i.v_j)
+    cov = sum_uv - sum_u * sum_v / pairs
+    var_u = sum_uu - sum_u**2 / pairs
+    var_v = sum_vv - sum_v**2 / pairs
+    if var_u <= 0 or var_v <= 0:
+        raise ValueError("a cosine-similarity matrix is constant off the diagonal: correlation undefined")
+    return float(cov / np.sqrt(var_u * var_v))
+
+
+def linear_cka(X_a, X_b) -> float:
+    """Linear CKA (Kornblith et al. 2019): |Yc^T Xc|_F^2 / (|Xc^T Xc|_F |Yc^T Yc|_F), columns centred.
+
+    Invariant to rotations, isotropic scaling and translation of either embedding (not to
+    general invertible linear maps); the widths may differ.
+    """
+    X_a, X_b = _paired(X_a, X_b, None, 0)
+    A = X_a - X_a.mean(0)  # (n, da)
+    B = X_b - X_b.mean(0)  # (n, db)
+    norm_a = np.linalg.norm(A.T @ A)
+    norm_b = np.linalg.norm(B.T @ B)
+    if norm_a == 0 or norm_b == 0:
+        raise ValueError("an embedding has zero variance: CKA undefined")
+    return float(np.linalg.norm(B.T @ A) ** 2 / (norm_a * norm_b))
+
+
+def global_similarity(X_a, X_b, sample_size: int | None = None, seed: int = 0) -> dict:
+    """Both global measures on the same rows (a sample of ``sample_size`` when given)."""
+    X_a, X_b = _paired(X_a, X_b, sample_size, seed)
+    return {
+        "n": int(X_a.shape[0]),
+        "cosine_similarity_correlation": cosine_similarity_correlation(X_a, X_b),
+        "linear_cka": linear_cka(X_a, X_b),
+    }
