@@ -45,7 +45,8 @@ class NeighbourEstimator:
         check_choice(self.metric, "metric", METRICS)
         X = as_matrix(X, min_rows=2)
         n = X.shape[0]
-        check_int(k, "k", 1, n - 1)  # also names the problem when X has too few rows for k
+        if k > n - 1:
+            raise ValueError(f"X has {n} rows: too few for k = {k} neighbours (need at least {k + 1})")
         if knn is None:
             return X, exact_knn(X, k, metric=self.metric, device=device)
         if not isinstance(knn, KNN):

@@ -89,9 +89,11 @@ class KNN:
 def unique_rows(X, metric: str = "euclidean") -> tuple[np.ndarray, np.ndarray]:
     """Indices of the first occurrence of every distinct row, and the inverse map.
 
-    Rows are "equal" when their distance is exactly 0 under ``metric`` (for cosine: the same
-    normalised row, as computed here and in :func:`exact_knn`). Returns ``(first, inverse)`` with
-    ``X[first][inverse]`` equal to ``X`` row for row (up to scale for cosine).
+    Rows are "equal" when their distance is exactly 0 under ``metric``: identical rows, and for
+    cosine rows whose float64 normalisation is identical (so ``x`` and ``3 x`` are usually NOT
+    merged: rounding leaves them ~1e-30 apart, a near-duplicate that neighbour-based estimators
+    cannot tell from a real neighbour). Returns ``(first, inverse)`` with ``X[first][inverse]``
+    equal to ``X`` row for row (up to scale for cosine).
     """
     X = as_matrix(X, min_rows=1)
     check_choice(metric, "metric", METRICS)
