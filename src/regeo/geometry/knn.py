@@ -1,21 +1,24 @@
-"""Exact k-nearest neighbours of every row of a matrix, blockwise, on CPU or CUDA.
+"""Exact k-nearest neighbours of every row of a matrix, tile by tile, on CPU or CUDA.
 
 Method (exact, no approximate search):
 
 1. Rows are centred and scaled into the unit ball (Euclidean; distances change by a constant
    factor only) or normalised (cosine), then cast to float32. Centring matters: the float32
    error of ``|x|^2 + |y|^2 - 2 x.y`` grows with the norms, not with the distance.
-2. For a block of rows, one matrix product gives ``|y|^2 - 2 x.y`` against all rows, shape
-   (block, n); the row's own column is set to +inf (self excluded by index) and ``topk`` keeps
-   the ``k + margin`` smallest. This is the O(n^2 d) part; memory is bounded by the block.
+2. Candidates (the O(n^2 d) part): the distance matrix is symmetric, so only the tiles on and
+   above the diagonal are computed, each by one float32 matrix product (T x T); a tile serves its
+   rows directly and its columns through its transpose, which halves the floating-point work of
+   a row-by-row search. The row's own entry is +inf (self excluded by index), and ``topk`` keeps
+   the ``k + margin`` smallest per row, merged across tiles. Memory: two T x T float32 buffers.
 3. The candidates' distances are recomputed in float64 from the original values, as sums of
    squared differences (exactly 0 for duplicate rows), and re-sorted by (distance, index).
 4. Certification: the float32 error of a product-based squared distance is below
-   ``E = 2 (d + 4) u (|x| + |y|)^2`` (u = 2^-24; a factor 2 above the classical
-   ``gamma_d`` bound of a dot product, so it holds for any summation order, CPU or GPU). A row's
-   neighbour set is proven exact when its k-th exact distance is below the smallest float32
-   distance left out minus E. A row that fails (near-ties around the k-th neighbour) is redone
-   with every column whose float32 distance could be within E of the k-th, recomputed in float64.
+   ``E = 2 (d + 4) u (|x| + 1)^2`` in the scaled units where every |y| <= 1 (u = 2^-24; twice the
+   classical ``(gamma_d + 4u)(|x| + |y|)^2`` bound, which holds for any summation order, CPU or
+   GPU; float32 products run in full IEEE precision here, never TF32). A row's neighbour set is
+   proven exact when its k-th exact distance is below the smallest float32 distance left out
+   minus E. A row that fails (near-ties around the k-th neighbour) is redone with every column
+   whose float32 distance could be within E of the k-th, recomputed in float64.
 
 Result: the neighbour sets and distances equal a float64 brute-force search (up to float64
 rounding). Exact ties are broken by the lower index.
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,9 +46,10 @@ from regeo.geometry._checks import as_matrix, check_choice, check_int, resolve_d
 
 METRICS = ("euclidean", "cosine")
 _U32 = 2.0**-24  # unit roundoff of float32
-_SCORE_BYTES_CPU = 256 * 2**20  # one (block, n) float32 score matrix on the CPU
-_SCORE_BYTES_CUDA = 2 * 2**30  # ... on a GPU (fewer, larger launches)
-_GATHER_BYTES = 6 * 2**20  # float64 (rows, candidates, d) buffer of the exact pass: cache-sized
+_TILE_BYTES_CPU = 128 * 2**20  # one T x T float32 tile (two are held: the tile and its transpose)
+_TILE_BYTES_CUDA = 2 * 2**30  # ... on a GPU (fewer, larger launches)
+_GATHER_BYTES = 4 * 2**20  # float64 (rows, candidates, d) buffer of the exact pass: cache-sized
+_GATHER_BYTES_CUDA = 256 * 2**20  # ... on a GPU: few large launches matter more than caches
 
 
 @dataclass(frozen=True)
@@ -121,10 +126,10 @@ def _full_fp32():
         torch.set_float32_matmul_precision(previous)
 
 
-def _default_block(n: int, device: torch.device) -> int:
-    budget = _SCORE_BYTES_CUDA if device.type == "cuda" else _SCORE_BYTES_CPU
-    rows = max(64, budget // (4 * n)) // 64 * 64  # a multiple of 64 suits the GEMM kernels
-    return int(min(n, rows))
+def _default_tile(n: int, device: torch.device) -> int:
+    budget = _TILE_BYTES_CUDA if device.type == "cuda" else _TILE_BYTES_CPU
+    tile = max(256, int(math.sqrt(budget / 4)) // 64 * 64)  # a multiple of 64 suits GEMM kernels
+    return min(n, tile)
 
 
 def _default_margin(k: int) -> int:
@@ -132,45 +137,123 @@ def _default_margin(k: int) -> int:
     return max(4, math.ceil(k / 8))
 
 
+def _workers() -> int:
+    return max(1, torch.get_num_threads())
+
+
 class _Exact:
-    """Float64 squared distances between chosen pairs, from the original values."""
+    """Float64 squared distances between chosen pairs, from the original values.
 
-    def __init__(self, src: torch.Tensor, inv_norm: torch.Tensor | None):
-        self.src = src  # (n, d) float32 or float64 on the device: exact values
+    CPU: numpy in a few threads, each on its own rows. Its gathers and reductions release the
+    GIL, and coarse independent work does not stall when other processes hold a core, where
+    torch's many short parallel regions would (each waits for its slowest thread). CUDA: torch.
+    """
+
+    def __init__(self, X: np.ndarray, src: torch.Tensor, inv_norm: np.ndarray | None):
+        self.X = X  # (n, d) float32 or float64: exact values
+        self.src = src  # the same on the device
         self.inv_norm = inv_norm  # (n,) float64, cosine only
+        self.inv_norm_dev = None if inv_norm is None else torch.from_numpy(inv_norm).to(src.device)
 
-    def rows(self, rows: torch.Tensor) -> torch.Tensor:
-        x = self.src.index_select(0, rows).double()  # (r, d)
-        if self.inv_norm is not None:
-            x *= self.inv_norm[rows, None]
-        return x
-
-    def d2(self, rows: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
-        """rows (r,), cand (r, m) -> (r, m) float64 squared distances (of normalised rows for cosine)."""
-        r, m = cand.shape
-        d = self.src.shape[1]
-        out = torch.empty((r, m), dtype=torch.float64, device=cand.device)
-        step = max(1, _GATHER_BYTES // (8 * m * d))  # rows per pass: the buffer stays in cache
-        g = torch.empty((min(step, r) * m, d), dtype=torch.float64, device=cand.device)  # (rs * m, d)
-        for s in range(0, r, step):
-            e = min(r, s + step)
-            flat = cand[s:e].reshape(-1)  # (rs * m,)
-            gs = g[: flat.numel()]
-            gs.copy_(self.src.index_select(0, flat))  # widened to float64 on the way
-            if self.inv_norm is not None:
-                gs *= self.inv_norm[flat, None]
-            gs = gs.view(e - s, m, d)  # (rs, m, d)
-            gs -= self.rows(rows[s:e])[:, None, :]  # differences: exactly 0 for duplicates
-            out[s:e] = gs.square_().sum(-1)
+    def d2(self, rows: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """rows (r,), cand (r, m) int64 -> (r, m) float64 squared distances (of unit rows for cosine)."""
+        if self.src.device.type == "cuda":
+            return self._d2_torch(rows, cand)
+        out = np.empty(cand.shape)
+        r = len(rows)
+        parts = np.linspace(0, r, min(_workers(), max(1, r // 64)) + 1).astype(int)
+        if len(parts) == 2:
+            self._d2_numpy(rows, cand, out, 0, r)
+        else:
+            with ThreadPoolExecutor(len(parts) - 1) as pool:
+                list(pool.map(lambda i: self._d2_numpy(rows, cand, out, parts[i], parts[i + 1]),
+                              range(len(parts) - 1)))
         return out
 
+    def _d2_numpy(self, rows, cand, out, lo: int, hi: int) -> None:
+        m, d = cand.shape[1], self.X.shape[1]
+        step = max(1, _GATHER_BYTES // (8 * m * d))  # rows per pass: the buffer stays in cache
+        buffer = np.empty((min(step, hi - lo) * m, d))  # (rs * m, d) float64
+        for s in range(lo, hi, step):
+            e = min(hi, s + step)
+            flat = cand[s:e].reshape(-1)  # (rs * m,)
+            g = buffer[: flat.size]
+            g[...] = np.take(self.X, flat, axis=0)  # widened to float64
+            x = self.X[rows[s:e]].astype(np.float64)  # (rs, d)
+            if self.inv_norm is not None:
+                g *= self.inv_norm[flat, None]
+                x *= self.inv_norm[rows[s:e], None]
+            g3 = g.reshape(e - s, m, d)  # (rs, m, d)
+            g3 -= x[:, None, :]  # differences: exactly 0 for duplicates
+            out[s:e] = np.einsum("ijk,ijk->ij", g3, g3)
 
-def _sort_by_distance_then_index(d2: torch.Tensor, idx: torch.Tensor):
-    """Sort each row by (d2, idx): an index sort, then a stable sort on the distance."""
-    idx, p = torch.sort(idx, dim=1)
-    d2 = d2.gather(1, p)
-    d2, q = torch.sort(d2, dim=1, stable=True)
-    return d2, idx.gather(1, q)
+    def _d2_torch(self, rows: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        dev = self.src.device
+        rows_t = torch.from_numpy(rows).to(dev)
+        cand_t = torch.from_numpy(cand).to(dev)
+        r, m = cand.shape
+        d = self.src.shape[1]
+        out = torch.empty((r, m), dtype=torch.float64, device=dev)
+        step = max(1, _GATHER_BYTES_CUDA // (8 * m * d))
+        for s in range(0, r, step):
+            e = min(r, s + step)
+            flat = cand_t[s:e].reshape(-1)
+            g = self.src.index_select(0, flat).double()  # (rs * m, d)
+            x = self.src.index_select(0, rows_t[s:e]).double()  # (rs, d)
+            if self.inv_norm_dev is not None:
+                g *= self.inv_norm_dev[flat, None]
+                x *= self.inv_norm_dev[rows_t[s:e], None]
+            g = g.view(e - s, m, d) - x[:, None, :]  # (rs, m, d)
+            out[s:e] = g.square_().sum(-1)
+        return out.cpu().numpy()
+
+
+def _sort_by_distance_then_index(d2: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each row by (d2, idx)."""
+    order = np.lexsort((idx, d2), axis=-1)  # last key first: distance, then index
+    return np.take_along_axis(d2, order, -1), np.take_along_axis(idx, order, -1)
+
+
+def _candidates(Z: torch.Tensor, sq32: torch.Tensor, m: int, tile: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The m smallest float32 squared distances of every row (self excluded) and their columns.
+
+    Tiles on and above the diagonal only: tile (I, J) = |z_i|^2 + |z_j|^2 - 2 z_i.z_j serves the
+    rows of I directly and the rows of J through its transpose. Returns (n, m) values, ascending,
+    and (n, m) int64 columns.
+    """
+    n, d = Z.shape
+    dev = Z.device
+    inf = float("inf")
+    best_v = torch.full((n, m), inf, dtype=torch.float32, device=dev)  # (n, m)
+    best_i = torch.full((n, m), -1, dtype=torch.int64, device=dev)  # (n, m)
+    tile_buf = torch.empty(tile * tile, dtype=torch.float32, device=dev)  # reused: no page faults
+    trans_buf = torch.empty(tile * tile, dtype=torch.float32, device=dev)
+    left = torch.empty((tile, d), dtype=torch.float32, device=dev)
+
+    def merge(lo: int, hi: int, values: torch.Tensor, cols: torch.Tensor) -> None:
+        v = torch.cat([best_v[lo:hi], values], dim=1)  # (t, m + m')
+        c = torch.cat([best_i[lo:hi], cols], dim=1)
+        v, p = torch.topk(v, m, dim=1, largest=False, sorted=True)  # (t, m)
+        best_v[lo:hi], best_i[lo:hi] = v, c.gather(1, p)
+
+    for a in range(0, n, tile):
+        b = min(n, a + tile)
+        rows_left = torch.mul(Z[a:b], -2.0, out=left[: b - a])  # (ti, d); exact scaling
+        for c in range(a, n, tile):
+            e = min(n, c + tile)
+            P = tile_buf[: (b - a) * (e - c)].view(b - a, e - c)  # (ti, tj)
+            torch.mm(rows_left, Z[c:e].T, out=P)  # -2 z_i.z_j
+            P.add_(sq32[a:b, None]).add_(sq32[None, c:e])  # approximate |z_i - z_j|^2
+            if a == c:
+                P.fill_diagonal_(inf)  # self excluded by index
+            v, j = torch.topk(P, min(m, e - c), dim=1, largest=False, sorted=False)  # (ti, m')
+            merge(a, b, v, j + c)
+            if a != c:
+                PT = trans_buf[: (e - c) * (b - a)].view(e - c, b - a)  # (tj, ti)
+                PT.copy_(P.T)  # topk along rows of a contiguous copy is far faster than along dim 0
+                v, i = torch.topk(PT, min(m, b - a), dim=1, largest=False, sorted=False)
+                merge(c, e, v, i + a)
+    return best_v, best_i
 
 
 def exact_knn(X, k: int, metric: str = "euclidean", block_size: int | None = None, device=None, *,
@@ -182,8 +265,8 @@ def exact_knn(X, k: int, metric: str = "euclidean", block_size: int | None = Non
     X : (n, d) array or tensor; float32 input is read as is (it is exact in float64)
     k : neighbours per row, 1 <= k <= n - 1
     metric : "euclidean" or "cosine" (distance ``1 - cos``)
-    block_size : rows per matrix product; None sizes the (block, n) score matrix to 256 MiB on
-        the CPU and 2 GiB on a GPU
+    block_size : side T of the square tiles of the distance matrix; None sizes a T x T float32
+        tile to 128 MiB on the CPU (T = 5760) and 2 GiB on a GPU; two tiles are held
     device : torch device; None uses CUDA when available
     margin : extra float32 candidates per row recomputed in float64 (None: max(4, k/8)); only
         speed depends on it, never the result
@@ -198,67 +281,54 @@ def exact_knn(X, k: int, metric: str = "euclidean", block_size: int | None = Non
     k = check_int(k, "k", 1, n - 1)
     check_choice(metric, "metric", METRICS)
     dev = resolve_device(device)
-    block = _default_block(n, dev) if block_size is None else check_int(block_size, "block_size", 1)
+    tile = _default_tile(n, dev) if block_size is None else min(n, check_int(block_size, "block_size", 1))
     m = min(n - 1, k + (_default_margin(k) if margin is None else check_int(margin, "margin", 0)))
 
-    with torch.no_grad(), _full_fp32():
-        src = torch.from_numpy(X).to(dev)  # (n, d) exact values
-        chunks = range(0, n, max(1, _GATHER_BYTES // (8 * d)))
-        if metric == "cosine":
-            norms = torch.linalg.vector_norm(src.double(), dim=1)  # (n,)
-            if bool((norms == 0).any()):
-                raise ValueError(f"cosine metric: {int((norms == 0).sum())} rows of X have norm 0")
-            inv_norm = 1.0 / norms
-            center = torch.zeros(d, dtype=torch.float64, device=dev)
-            scale = 1.0
-        else:
-            inv_norm = None
-            center = sum(src[s:s + chunks.step].double().sum(0) for s in chunks) / n  # (d,)
-            scale = max(float(torch.linalg.vector_norm(src[s:s + chunks.step].double() - center, dim=1).max())
-                        for s in chunks)
-            scale = scale if scale > 0 else 1.0
-        # Z: centred and scaled (|z| <= 1) or normalised rows, in float32 for the products.
-        Z = torch.empty((n, d), dtype=torch.float32, device=dev)  # (n, d)
-        znorm2 = torch.empty(n, dtype=torch.float64, device=dev)  # (n,) |z|^2 in float64
-        for s in chunks:
-            z = src[s:s + chunks.step].double()
-            z = z * inv_norm[s:s + chunks.step, None] if inv_norm is not None else (z - center) / scale
-            Z[s:s + chunks.step] = z
-            znorm2[s:s + chunks.step] = z.square().sum(1)
-        sq32 = Z.square().sum(1)  # (n,) float32, as the products see them
-        # Bound on |float32 d^2 - exact d^2| per row (scaled units; |y| <= 1 for every row).
-        err = 2.0 * (d + 4) * _U32 * (znorm2.sqrt() + 1.0) ** 2  # (n,)
-        exact = _Exact(src, inv_norm)
+    # Z: centred and scaled into the unit ball (Euclidean) or normalised (cosine), float64 first.
+    if metric == "cosine":
+        norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))  # (n,)
+        if (norms == 0).any():
+            raise ValueError(f"cosine metric: {int((norms == 0).sum())} rows of X have norm 0")
+        inv_norm, center, scale = 1.0 / norms, np.zeros(d), 1.0
+    else:
+        inv_norm, center = None, X.mean(axis=0, dtype=np.float64)  # (d,)
+    Z = np.empty((n, d), dtype=np.float32)  # (n, d)
+    znorm = np.empty(n)  # (n,) |z| in float64
+    chunk = max(1, _GATHER_BYTES // (8 * d))
+    for s in range(0, n, chunk):
+        z = X[s:s + chunk] - center  # float64
+        if inv_norm is not None:
+            z *= inv_norm[s:s + chunk, None]
+        Z[s:s + chunk] = z
+        znorm[s:s + chunk] = np.sqrt(np.einsum("ij,ij->i", z, z))
+    if inv_norm is None:
+        # A power of two: dividing by it is exact, so Z keeps a single rounding to float32.
+        scale = 2.0 ** math.ceil(math.log2(znorm.max())) if znorm.max() > 0 else 1.0
+        Z /= np.float32(scale)
+        znorm /= scale
+    # Bound on |float32 d^2 - exact d^2| per row, scaled units (every |z| <= 1).
+    err = 2.0 * (d + 4) * _U32 * (znorm + 1.0) ** 2  # (n,)
 
-        out_d2 = torch.empty((n, k), dtype=torch.float64, device=dev)
-        out_i = torch.empty((n, k), dtype=torch.int64, device=dev)
-        # Reused buffers: a fresh (block, n) allocation per block costs page faults (~20% on CPU).
-        left = torch.empty((min(block, n), d), dtype=torch.float32, device=dev)  # (b, d)
-        buffer = torch.empty((min(block, n), n), dtype=torch.float32, device=dev)  # (b, n)
-        for s in range(0, n, block):
-            e = min(n, s + block)
-            rows = torch.arange(s, e, device=dev)  # (b,)
-            # -2 x.y + |y|^2: the scaling by -2 is exact; mm into a buffer beats addmm's bias.
-            scores = torch.mm(torch.mul(Z[s:e], -2.0, out=left[: e - s]), Z.T, out=buffer[: e - s])  # (b, n)
-            scores.add_(sq32)
-            scores[rows - s, rows] = float("inf")  # self excluded by index
-            cand_s, cand_i = torch.topk(scores, m, dim=1, largest=False, sorted=True)  # (b, m)
-            d2, idx = _sort_by_distance_then_index(exact.d2(rows, cand_i), cand_i)  # (b, m) float64
-            out_d2[s:e], out_i[s:e] = d2[:, :k], idx[:, :k]
-            if m == n - 1:
-                continue  # every other row was a candidate
-            kth = d2[:, k - 1] / scale**2  # (b,) exact k-th squared distance, scaled units
-            lowest_left_out = znorm2[s:e] + cand_s[:, -1].double() - err[s:e]  # (b,)
-            for r in torch.nonzero(kth >= lowest_left_out).flatten().tolist():
+    with torch.no_grad(), _full_fp32():
+        Zt = torch.from_numpy(Z).to(dev)
+        sq32 = Zt.square().sum(1)  # (n,) float32, as the products see them
+        cand_v, cand_i = _candidates(Zt, sq32, m, tile)
+        cand_v, cand_i = cand_v.cpu().numpy(), cand_i.cpu().numpy()
+        exact = _Exact(X, torch.from_numpy(X).to(dev), inv_norm)
+        rows = np.arange(n)
+        d2, idx = _sort_by_distance_then_index(exact.d2(rows, cand_i), cand_i)  # (n, m) float64
+        out_d2, out_i = d2[:, :k].copy(), idx[:, :k].copy()
+        if m < n - 1:
+            kth = d2[:, k - 1] / scale**2  # (n,) exact k-th squared distance, scaled units
+            lowest_left_out = cand_v.max(axis=1).astype(np.float64) - err  # (n,)
+            for r in np.flatnonzero(kth >= lowest_left_out):
                 # Near-tie at the k-th neighbour: every column whose float32 distance could be
                 # within the error bound of the k-th is recomputed exactly.
-                limit = kth[r] + err[s + r] - znorm2[s + r]
-                cols = torch.nonzero(scores[r].double() <= limit).flatten()  # (c,) c >= k
-                row = rows[r:r + 1]
-                d2r, idxr = _sort_by_distance_then_index(exact.d2(row, cols[None, :]), cols[None, :])
-                out_d2[s + r], out_i[s + r] = d2r[0, :k], idxr[0, :k]
-        del buffer
+                P = torch.mv(Zt, Zt[r]).mul_(-2.0).add_(sq32).add_(sq32[r])  # (n,) float32
+                P[r] = float("inf")
+                cols = np.flatnonzero(P.double().cpu().numpy() <= kth[r] + err[r])  # (c,) c >= k
+                d2r, idxr = _sort_by_distance_then_index(exact.d2(rows[r:r + 1], cols[None, :]), cols[None, :])
+                out_d2[r], out_i[r] = d2r[0, :k], idxr[0, :k]
 
-    d2 = out_d2.cpu().numpy()
-    distances = np.sqrt(d2) if metric == "euclidean" else d2 / 2.0
-    return KNN(distances, out_i.cpu().numpy(), metric)
+    distances = np.sqrt(out_d2) if metric == "euclidean" else out_d2 / 2.0
+    return KNN(distances, out_i, metric)

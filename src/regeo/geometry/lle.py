@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from regeo.geometry._checks import as_matrix, check_int, resolve_device
-from regeo.geometry._local import check_indices, local_differences, reconstruct_residuals
+from regeo.geometry._local import check_indices, local_grams, reconstruct_residuals
 from regeo.geometry.knn import exact_knn
 
 
@@ -33,8 +33,7 @@ def barycenter_weights(X, knn_indices, reg: float = 1e-3, device=None) -> np.nda
     W = torch.empty((n, k), dtype=torch.float64, device=dev)
     eye = torch.eye(k, dtype=torch.float64, device=dev)  # (k, k)
     ones = torch.ones((1, k, 1), dtype=torch.float64, device=dev)
-    for s, e, C in local_differences(X, indices, dev):  # C (rs, k, d)
-        G = torch.bmm(C, C.transpose(1, 2))  # (rs, k, k)
+    for s, e, G in local_grams(X, indices, dev):  # G (rs, k, k), Gram of the differences x_j - x_i
         trace = G.diagonal(dim1=1, dim2=2).sum(-1)  # (rs,)
         R = torch.where(trace > 0, reg * trace, torch.full_like(trace, reg))  # (rs,)
         G += R[:, None, None] * eye

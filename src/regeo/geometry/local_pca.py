@@ -7,7 +7,7 @@ import torch
 
 from regeo.geometry._base import NeighbourEstimator
 from regeo.geometry._checks import check_int
-from regeo.geometry._local import local_differences
+from regeo.geometry._local import local_grams
 from regeo.geometry.knn import KNN
 
 
@@ -53,11 +53,9 @@ class LocalPCA(NeighbourEstimator):
             raise ValueError(f"variance must be in (0, 1], got {self.variance!r}")
         X, knn = self._neighbours(X, knn, k, self.device)
         dims = np.empty(knn.n, dtype=np.int64)
-        centre = None
-        for s, e, C in local_differences(X, knn.indices, self.device):  # C (rs, k, d)
-            if centre is None:
-                centre = torch.eye(k, dtype=torch.float64, device=C.device) - 1.0 / k  # (k, k)
-            G = centre @ torch.bmm(C, C.transpose(1, 2)) @ centre  # (rs, k, k) centred Gram
+        for s, e, G in local_grams(X, knn.indices, self.device):  # G (rs, k, k), differences to x
+            # Double centring moves the origin to the neighbours' mean: the PCA's centring.
+            G = G - G.mean(1, keepdim=True) - G.mean(2, keepdim=True) + G.mean((1, 2), keepdim=True)
             ev = torch.linalg.eigvalsh(G).flip(-1).clamp_(min=0.0)  # (rs, k) descending
             cum = ev.cumsum(-1)  # (rs, k)
             total = cum[:, -1:]  # (rs, 1)
