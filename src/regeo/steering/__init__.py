@@ -1,0 +1,16 @@
+"""Steering vectors and their transfer between models through token embeddings (Emb2Emb).
+
+Usable without Snakemake; nothing runs at import time. One job per module:
+
+- :mod:`regeo.steering.text`: token ids of texts, padded batches, target-token strings to ids
+- :mod:`regeo.steering.inject`: decoder-layer access, the ``steer`` hook context, layer matching
+- :mod:`regeo.steering.vectors`: contrastive activation addition (texts, or a target-token set)
+- :mod:`regeo.steering.emb2emb`: the shared vocabulary and the least-squares ``LinearMap``
+- :mod:`regeo.steering.score`: log-likelihood and target-mass effects, efficiencies, generations
+- :mod:`regeo.steering.concepts`: a concept's texts and target tokens, validated
+- :mod:`regeo.steering.config`: ``SteeringConfig``
+- :mod:`regeo.steering.run`: ``run_transfer``, the one entry the pipeline calls
+
+Method: Lee et al. 2025 (Emb2Emb), ../shared/DESIGN.md "Emb2Emb"; contrastive activation
+addition after Rimsky et al. 2024 (https://arxiv.org/abs/2312.06681).
+"""

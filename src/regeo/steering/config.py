@@ -1,0 +1,65 @@
+"""Hyperparameters of one steering-transfer job; ``asdict`` of it goes beside every table it makes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from regeo.io import RegeoInputError
+
+
+@dataclass(frozen=True)
+class SteeringConfig:
+    # Multiples of the native vector added at the layer; the transferred and random vectors are
+    # rescaled to the native vector's norm, so alpha means the same for all three. alpha 1 moves
+    # a negative-text mean activation by about the positive-negative difference.
+    alphas: tuple[float, ...] = (-4.0, -2.0, -1.0, 1.0, 2.0, 4.0)
+    # Source layer: the block whose output lies at this fraction of the stack ((l + 1) / n); the
+    # target layer is the block at the same relative depth (regeo.steering.inject.match_layer).
+    layer_relative_depth: float = 0.5
+    # Ridge of the Emb2Emb least squares, relative to the mean eigenvalue of X^T X (0: plain least squares).
+    ridge: float = 0.0
+    # Which token embeddings the map is fit on: "input" (embed_tokens) or "output" (lm_head).
+    embeddings: str = "input"
+    # Tokens per text (longer texts are truncated) for the vectors, the scores and the prompts.
+    max_length: int = 128
+    # Texts per forward pass.
+    batch_size: int = 8
+    # Random baseline vectors per concept (same norm as the native vector, seeded).
+    n_random: int = 1
+    # |native effect| below this makes an efficiency NaN (flagged), never a ratio of two near-zeros.
+    min_native_effect: float = 1e-4
+    # Prompts per concept for greedy generations (0: none).
+    n_generate: int = 3
+    # Tokens of a held-out text used as a generation prompt (when the concept gives no prompts).
+    prompt_tokens: int = 8
+    # Greedy tokens generated per prompt and condition.
+    max_new_tokens: int = 24
+    # Seed of the random baseline vectors (combined with the concept name and the draw index).
+    seed: int = 0
+    # "cpu", "cuda" or "auto" (cuda when visible). Models run in float32 either way.
+    device: str = "cpu"
+
+    def __post_init__(self):
+        def bad(key: str, why: str):
+            raise RegeoInputError(f"steering config: '{key}' {why}, got {getattr(self, key)!r}")
+
+        alphas = self.alphas
+        if isinstance(alphas, (str, bytes)) or not hasattr(alphas, "__len__") or len(alphas) == 0:
+            bad("alphas", "must be a non-empty list of numbers")
+        if not all(isinstance(a, (int, float)) and math.isfinite(a) for a in alphas):
+            bad("alphas", "must be finite numbers")
+        if not 0 < self.layer_relative_depth <= 1:
+            bad("layer_relative_depth", "must lie in (0, 1]")
+        if self.ridge < 0:
+            bad("ridge", "must be >= 0")
+        if self.embeddings not in ("input", "output"):
+            bad("embeddings", "must be 'input' or 'output'")
+        for key, low in (("max_length", 2), ("batch_size", 1), ("n_random", 0), ("n_generate", 0),
+                         ("prompt_tokens", 1), ("max_new_tokens", 1)):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < low:
+                bad(key, f"must be an integer >= {low}")
+        if not self.min_native_effect > 0:
+            bad("min_native_effect", "must be > 0")
+        if self.device not in ("cpu", "cuda", "auto"):
+            bad("device", "must be 'cpu', 'cuda' or 'auto'")

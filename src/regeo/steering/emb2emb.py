@@ -1,0 +1,142 @@
+"""Emb2Emb: a linear map from model A's token embeddings to model B's, fit on the shared vocabulary.
+
+Lee et al. 2025 fit a least-squares map between two models' token embeddings and carry steering
+vectors through it. Here: rows of E_a (n, d_a) and E_b (n, d_b) are the same n tokens; both are
+centred on their mean row, and W (d_a, d_b) minimises ``|X_a W - X_b|^2 + lam |W|^2``. The
+affine map of a point is ``x -> mean_b + (x - mean_a) W``; a steering vector is a *difference*
+of two mean activations, and differences lose the offset (``(x1 - x2) W``), so
+:meth:`LinearMap.apply` uses W alone. The widths may differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class LinearMap:
+    """A fitted Emb2Emb map. ``weight`` (d_b, d_a) acts on column vectors: ``v_b = weight @ v_a``.
+
+    Attributes: ``mean_a`` (d_a,), ``mean_b`` (d_b,) the row means removed before the fit;
+    ``ridge`` the relative ridge it was fit with; ``r2`` the share of the centred E_b's total
+    variance the map explains on the fitting rows; ``n_tokens`` the rows fit on; ``rank_a`` the
+    numerical rank of the centred E_a. Where ``rank_a < d_a`` (fewer tokens than the width, or
+    dead dimensions) the plain least-squares map is determined only on the span of A's rows and
+    sends the rest of A's space to 0, so a vector partly outside that span loses that part.
+    float64 throughout.
+    """
+
+    weight: torch.Tensor  # (d_b, d_a)
+    mean_a: torch.Tensor  # (d_a,)
+    mean_b: torch.Tensor  # (d_b,)
+    ridge: float
+    r2: float
+    n_tokens: int
+    rank_a: int
+
+    @property
+    def d_a(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def d_b(self) -> int:
+        return self.weight.shape[0]
+
+    def apply(self, v: torch.Tensor) -> torch.Tensor:
+        """Map directions ``v`` (..., d_a) to (..., d_b): no centring offset (see the module docstring)."""
+        v = torch.as_tensor(v)
+        if v.shape[-1] != self.d_a:
+            raise ValueError(f"expected vectors of width {self.d_a}, got shape {tuple(v.shape)}")
+        out_dtype = v.dtype if v.is_floating_point() else torch.float64
+        return (v.to(self.weight) @ self.weight.T).to(out_dtype)  # (..., d_b), computed in float64
+
+    def transform(self, E_a: torch.Tensor) -> torch.Tensor:
+        """Map points (rows of A's embedding space, (n, d_a)) to B's space (n, d_b): affine, with the means."""
+        E_a = torch.as_tensor(E_a).to(self.weight)
+        return self.mean_b + (E_a - self.mean_a) @ self.weight.T
+
+
+def fit_linear_map(E_a, E_b, ridge: float = 0.0) -> LinearMap:
+    """Least-squares map from rows of ``E_a`` (n, d_a) to rows of ``E_b`` (n, d_b), both centred.
+
+    ``ridge`` is relative, lam = ridge * trace(X_a^T X_a) / d_a (the mean eigenvalue of the Gram
+    matrix), so one value means the same at every width and embedding scale (the convention of
+    scikit-learn's LLE regulariser). ``ridge=0`` gives the minimum-norm least-squares solution,
+    exact also when X_a is rank-deficient (pinv(X^T X) X^T = pinv(X)). Solved from the (d_a, d_a)
+    Gram matrix in float64, so memory stays O(d^2) for a 50k-token vocabulary.
+    """
+    E_a = torch.as_tensor(E_a).detach().cpu().double()  # (n, d_a)
+    E_b = torch.as_tensor(E_b).detach().cpu().double()  # (n, d_b)
+    if E_a.ndim != 2 or E_b.ndim != 2:
+        raise ValueError(f"E_a and E_b must be 2-D, got shapes {tuple(E_a.shape)} and {tuple(E_b.shape)}")
+    if E_a.shape[0] != E_b.shape[0]:
+        raise ValueError(f"E_a and E_b must have the same rows (tokens), got {E_a.shape[0]} and {E_b.shape[0]}")
+    if E_a.shape[0] < 2:
+        raise ValueError("need at least 2 shared tokens to fit a centred map")
+    if not (torch.isfinite(E_a).all() and torch.isfinite(E_b).all()):
+        raise ValueError("embeddings contain NaN or inf")
+    if ridge < 0:
+        raise ValueError(f"ridge must be >= 0, got {ridge}")
+    mean_a, mean_b = E_a.mean(0), E_b.mean(0)  # (d_a,), (d_b,)
+    X, Y = E_a - mean_a, E_b - mean_b  # (n, d_a), (n, d_b)
+    gram = X.T @ X  # (d_a, d_a)
+    cross = X.T @ Y  # (d_a, d_b)
+    if ridge > 0:
+        lam = ridge * torch.trace(gram) / gram.shape[0]
+        W = torch.linalg.solve(gram + lam * torch.eye(gram.shape[0], dtype=gram.dtype), cross)  # (d_a, d_b)
+    else:
+        # gelsd: SVD-based, minimum norm, rank-deficient safe (CPU-only driver; we are on the CPU here).
+        W = torch.linalg.lstsq(gram, cross, driver="gelsd").solution  # (d_a, d_b)
+    residual = ((X @ W - Y) ** 2).sum()
+    total = (Y ** 2).sum()
+    r2 = float(1 - residual / total) if total > 0 else float("nan")
+    # Rank from the Gram eigenvalues (O(d^3), no SVD of the n x d matrix); the tolerance covers
+    # the rounding of forming X^T X in float64.
+    eigenvalues = torch.linalg.eigvalsh(gram)  # (d_a,) ascending
+    rank = int((eigenvalues > eigenvalues[-1].clamp(min=0) * gram.shape[0] * 1e-14).sum())
+    return LinearMap(weight=W.T.contiguous(), mean_a=mean_a, mean_b=mean_b, ridge=float(ridge), r2=r2,
+                     n_tokens=int(E_a.shape[0]), rank_a=rank)
+
+
+def shared_vocabulary(tok_a, tok_b) -> tuple[np.ndarray, np.ndarray]:
+    """Aligned id arrays (n,) int64 of the tokens both tokenizers have.
+
+    Identical vocabularies (the pipeline's shared tokenizer): the same ids, all of them. Otherwise
+    the string intersection of the two vocabularies (token strings as the tokenizers store them,
+    e.g. GPT-2's "Ġword"), in the order of A's ids.
+    """
+    vocab_a, vocab_b = tok_a.get_vocab(), tok_b.get_vocab()  # str -> id, added tokens included
+    if vocab_a == vocab_b:
+        ids = np.array(sorted(vocab_a.values()), dtype=np.int64)
+        return ids, ids.copy()
+    shared = sorted(set(vocab_a) & set(vocab_b), key=vocab_a.__getitem__)
+    ids_a = np.array([vocab_a[s] for s in shared], dtype=np.int64)
+    ids_b = np.array([vocab_b[s] for s in shared], dtype=np.int64)
+    return ids_a, ids_b
+
+
+def embedding_matrix(model: torch.nn.Module, which: str = "input") -> torch.Tensor:
+    """(V, d) float32 CPU copy of the input (``embed_tokens``) or output (``lm_head``) embeddings.
+
+    With tied embeddings both are the same matrix.
+    """
+    if which == "input":
+        weight = model.get_input_embeddings().weight
+    elif which == "output":
+        weight = model.get_output_embeddings().weight
+    else:
+        raise ValueError(f"which must be 'input' or 'output', got {which!r}")
+    return weight.detach().float().cpu().clone()
+
+
+def fit_models_map(model_a, model_b, ids_a, ids_b, which: str = "input", ridge: float = 0.0) -> LinearMap:
+    """Fit the map on rows ``ids_a`` of A's and ``ids_b`` of B's ``which`` embeddings (aligned pairs)."""
+    E_a, E_b = embedding_matrix(model_a, which), embedding_matrix(model_b, which)
+    ids_a, ids_b = np.asarray(ids_a, dtype=np.int64), np.asarray(ids_b, dtype=np.int64)
+    for ids, E, name in ((ids_a, E_a, "A"), (ids_b, E_b, "B")):
+        if ids.size and (ids.min() < 0 or ids.max() >= E.shape[0]):
+            raise ValueError(f"token ids of model {name} out of range for its {E.shape[0]} embedding rows")
+    return fit_linear_map(E_a[torch.from_numpy(ids_a)], E_b[torch.from_numpy(ids_b)], ridge)
