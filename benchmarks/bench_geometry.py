@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -45,10 +46,16 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
+LOADS: list[float] = []  # 1-minute load average around every timed step: other users of the cores
+
+
 def timed(fn, *args, **kwargs):
+    LOADS.append(os.getloadavg()[0])
     start = time.perf_counter()
     out = fn(*args, **kwargs)
-    return time.perf_counter() - start, out
+    elapsed = time.perf_counter() - start
+    LOADS.append(os.getloadavg()[0])
+    return elapsed, out
 
 
 def embedding_like(n: int, d: int, seed: int) -> np.ndarray:
@@ -115,7 +122,7 @@ def machine() -> str:
             ["lscpu"], capture_output=True, text=True).stdout.splitlines() if line.startswith("Model name"))
     except (StopIteration, OSError):
         model = platform.processor() or "unknown CPU"
-    return f"{model}, {torch.get_num_threads()} torch threads, {__import__('os').cpu_count()} CPUs"
+    return f"{model}, {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs"
 
 
 def main(argv=None) -> int:
@@ -180,6 +187,7 @@ def main(argv=None) -> int:
             for e, k in ours_and_skdim_rows(cfg)]
         r["peak_rss_all_gib"] = peak_rss_gib()
 
+    r["load_min"], r["load_max"] = min(LOADS), max(LOADS)
     report = markdown(r)
     print(report)
     if args.output:
@@ -195,6 +203,8 @@ def markdown(r: dict) -> str:
     lines = [
         f"Machine: {r['machine']}; device `{r['device']}`; data {r['n']} x {r['d']} float32.",
         f"Command: `{r['command']}`",
+        f"1-minute load average around the timed steps: {r['load_min']:.2f} to {r['load_max']:.2f} "
+        f"(this process alone adds about {torch.get_num_threads()}; more means other jobs shared the cores).",
         "",
         "| measurement | ours | reference | ratio | goal |",
         "| --- | --- | --- | --- | --- |",

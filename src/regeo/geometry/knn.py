@@ -8,8 +8,11 @@ Method (exact, no approximate search):
 2. Candidates (the O(n^2 d) part): the distance matrix is symmetric, so only the tiles on and
    above the diagonal are computed, each by one float32 matrix product (T x T); a tile serves its
    rows directly and its columns through its transpose, which halves the floating-point work of
-   a row-by-row search. The row's own entry is +inf (self excluded by index), and ``topk`` keeps
-   the ``k + margin`` smallest per row, merged across tiles. Memory: two T x T float32 buffers.
+   a row-by-row search. The row's own entry is +inf (self excluded by index). Each row keeps its
+   ``k + margin`` smallest values: its first tile goes through ``topk``, every later tile only
+   through a comparison with the row's running (k + margin)-th smallest, and the few survivors
+   are merged (``topk`` on short tile rows costs more than the matrix product saved).
+   Memory: two T x T float32 buffers and the (n, k + margin) candidates.
 3. The candidates' distances are recomputed in float64 from the original values, as sums of
    squared differences (exactly 0 for duplicate rows), and re-sorted by (distance, index).
 4. Certification: the float32 error of a product-based squared distance is below
@@ -214,28 +217,59 @@ def _sort_by_distance_then_index(d2: np.ndarray, idx: np.ndarray) -> tuple[np.nd
     return np.take_along_axis(d2, order, -1), np.take_along_axis(idx, order, -1)
 
 
+class _Best:
+    """The m smallest float32 values per row seen so far and their columns, ascending."""
+
+    def __init__(self, n: int, m: int, device: torch.device):
+        self.m = m
+        self.v = torch.full((n, m), float("inf"), dtype=torch.float32, device=device)  # (n, m)
+        self.i = torch.full((n, m), -1, dtype=torch.int64, device=device)  # (n, m)
+
+    def threshold(self, lo: int, hi: int) -> torch.Tensor:
+        """(hi - lo,) current m-th smallest: a new value at or above it cannot enter."""
+        return self.v[lo:hi, -1]
+
+    def merge(self, rows: torch.Tensor, values: torch.Tensor, cols: torch.Tensor) -> None:
+        """Merge (r, w) new values and columns into the given (r,) rows."""
+        v = torch.cat([self.v[rows], values], dim=1)  # (r, m + w)
+        c = torch.cat([self.i[rows], cols], dim=1)
+        v, p = torch.topk(v, self.m, dim=1, largest=False, sorted=True)  # (r, m)
+        self.v[rows], self.i[rows] = v, c.gather(1, p)
+
+    def merge_sparse(self, lo: int, count: int, keys: torch.Tensor, cols: torch.Tensor, values: torch.Tensor):
+        """Merge scattered survivors: keys (s,) local row numbers in [0, count), ascending."""
+        if keys.numel() == 0:
+            return
+        dev = keys.device
+        per_row = torch.bincount(keys, minlength=count)  # (count,)
+        start = torch.cumsum(per_row, 0) - per_row
+        pos = torch.arange(keys.numel(), device=dev) - start[keys]  # rank of each survivor in its row
+        hit = torch.nonzero(per_row).flatten()  # (r,) rows with survivors
+        slot = torch.empty(count, dtype=torch.int64, device=dev)
+        slot[hit] = torch.arange(hit.numel(), device=dev)
+        width = int(per_row.max())
+        dense_v = torch.full((hit.numel(), width), float("inf"), dtype=torch.float32, device=dev)  # (r, w)
+        dense_c = torch.zeros((hit.numel(), width), dtype=torch.int64, device=dev)
+        dense_v[slot[keys], pos] = values
+        dense_c[slot[keys], pos] = cols
+        self.merge(hit + lo, dense_v, dense_c)
+
+
 def _candidates(Z: torch.Tensor, sq32: torch.Tensor, m: int, tile: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The m smallest float32 squared distances of every row (self excluded) and their columns.
 
     Tiles on and above the diagonal only: tile (I, J) = |z_i|^2 + |z_j|^2 - 2 z_i.z_j serves the
-    rows of I directly and the rows of J through its transpose. Returns (n, m) values, ascending,
-    and (n, m) int64 columns.
+    rows of I directly and the rows of J through its transpose. A row's first tile goes through
+    ``topk``; after that only values below the row's running m-th smallest can matter, typically a
+    few per row and tile, so a comparison and ``nonzero`` replace ``topk`` (several times cheaper)
+    and the survivors are merged. Returns (n, m) values, ascending, and (n, m) int64 columns.
     """
     n, d = Z.shape
     dev = Z.device
-    inf = float("inf")
-    best_v = torch.full((n, m), inf, dtype=torch.float32, device=dev)  # (n, m)
-    best_i = torch.full((n, m), -1, dtype=torch.int64, device=dev)  # (n, m)
+    best = _Best(n, m, dev)
     tile_buf = torch.empty(tile * tile, dtype=torch.float32, device=dev)  # reused: no page faults
     trans_buf = torch.empty(tile * tile, dtype=torch.float32, device=dev)
     left = torch.empty((tile, d), dtype=torch.float32, device=dev)
-
-    def merge(lo: int, hi: int, values: torch.Tensor, cols: torch.Tensor) -> None:
-        v = torch.cat([best_v[lo:hi], values], dim=1)  # (t, m + m')
-        c = torch.cat([best_i[lo:hi], cols], dim=1)
-        v, p = torch.topk(v, m, dim=1, largest=False, sorted=True)  # (t, m)
-        best_v[lo:hi], best_i[lo:hi] = v, c.gather(1, p)
-
     for a in range(0, n, tile):
         b = min(n, a + tile)
         rows_left = torch.mul(Z[a:b], -2.0, out=left[: b - a])  # (ti, d); exact scaling
@@ -245,15 +279,30 @@ def _candidates(Z: torch.Tensor, sq32: torch.Tensor, m: int, tile: int) -> tuple
             torch.mm(rows_left, Z[c:e].T, out=P)  # -2 z_i.z_j
             P.add_(sq32[a:b, None]).add_(sq32[None, c:e])  # approximate |z_i - z_j|^2
             if a == c:
-                P.fill_diagonal_(inf)  # self excluded by index
-            v, j = torch.topk(P, min(m, e - c), dim=1, largest=False, sorted=False)  # (ti, m')
-            merge(a, b, v, j + c)
-            if a != c:
+                P.fill_diagonal_(float("inf"))  # self excluded by index
+            # Rows of I, from the tile's rows.
+            tau = best.threshold(a, b)  # (ti,)
+            if bool(torch.isinf(tau).any()):
+                v, j = torch.topk(P, min(m, e - c), dim=1, largest=False, sorted=False)  # (ti, m')
+                best.merge(torch.arange(a, b, device=dev), v, j + c)
+            else:
+                r, j = torch.nonzero(P < tau[:, None], as_tuple=True)  # row-major: r ascending
+                best.merge_sparse(a, b - a, r, j + c, P[r, j])
+            if a == c:
+                continue
+            # Rows of J, from the tile's columns.
+            tau = best.threshold(c, e)  # (tj,)
+            if bool(torch.isinf(tau).any()):
                 PT = trans_buf[: (e - c) * (b - a)].view(e - c, b - a)  # (tj, ti)
                 PT.copy_(P.T)  # topk along rows of a contiguous copy is far faster than along dim 0
                 v, i = torch.topk(PT, min(m, b - a), dim=1, largest=False, sorted=False)
-                merge(c, e, v, i + a)
-    return best_v, best_i
+                best.merge(torch.arange(c, e, device=dev), v, i + a)
+            else:
+                i, j = torch.nonzero(P < tau[None, :], as_tuple=True)
+                order = torch.argsort(j, stable=True)  # group the survivors by their row of J
+                i, j = i[order], j[order]
+                best.merge_sparse(c, e - c, j, i + a, P[i, j])
+    return best.v, best.i
 
 
 def exact_knn(X, k: int, metric: str = "euclidean", block_size: int | None = None, device=None, *,
