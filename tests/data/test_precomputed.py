@@ -125,20 +125,24 @@ def good(i: int) -> dict:
     return {"doc_id": f"doc{i}", "register_probabilities": hplt_probabilities({"IN": 0.9})}
 
 
+def probs_with(**changes) -> dict:
+    return {**hplt_probabilities({}), **changes}
+
+
 @pytest.mark.parametrize("bad, message", [
-    ({"register_probabilities": {**hplt_probabilities({}), "XX": 0.5}}, r"label name\(s\) \['XX'\] are not CORE"),
-    ({"register_probabilities": {**hplt_probabilities({}), "NA": 1.5}}, r"line 3 \(doc_id 'doc2'\): probability of 'NA' is 1.5, outside"),
-    ({"register_probabilities": {**hplt_probabilities({}), "NA": "high"}}, r"line 3 .*probability of 'NA' is 'high', not a number"),
-    ({"register_probabilities": None}, r"line 3 \(doc_id 'doc2'\): no register probabilities"),
-    ({"register_probabilities": "{not json"}, r"line 3 .*not valid JSON"),
-    ({"register_probabilities": [0.1, 0.2]}, r"line 3 .*must be an object"),
-    ({"register_probabilities": {k: v for k, v in hplt_probabilities({}).items() if k != "ne"}},
+    (probs_with(XX=0.5), r"label name\(s\) \['XX'\] are not CORE"),
+    (probs_with(NA=1.5), r"line 3 \(doc_id 'doc2'\): probability of 'NA' is 1.5, outside"),
+    (probs_with(NA="high"), r"line 3 .*probability of 'NA' is 'high', not a number"),
+    (None, r"line 3 \(doc_id 'doc2'\): no register probabilities"),
+    ("{not json", r"line 3 .*not valid JSON"),
+    ([0.1, 0.2], r"line 3 .*must be an object"),
+    ({k: v for k, v in hplt_probabilities({}).items() if k != "ne"},
      r"line 3 .*no probability for label\(s\) \['ne'\], which other rows have"),
-    ({"register_probabilities": {**hplt_probabilities({}), "NE": 0.2}}, r"several label names map to the same CORE code"),
+    (probs_with(NE=0.2), r"several label names map to the same CORE code"),
 ])
 def test_bad_rows_are_named_by_file_and_line(tmp_path, bad, message):
     path = tmp_path / "bad.jsonl"
-    write_jsonl(path, [good(0), good(1), {"doc_id": "doc2", **bad}, good(3)])
+    write_jsonl(path, [good(0), good(1), {"doc_id": "doc2", "register_probabilities": bad}, good(3)])
     with pytest.raises(RegeoInputError, match=rf"bad\.jsonl: .*{message}"):
         read_precomputed(path)
 
