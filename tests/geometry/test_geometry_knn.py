@@ -13,7 +13,7 @@ from regeo.geometry.knn import KNN, exact_knn, unique_rows
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("block_size", [None, 37])
+@pytest.mark.parametrize("block_size", [None, 37, 5])  # 5: tiles narrower than k + margin
 def test_equals_float64_brute_force(metric, dtype, block_size):
     rng = np.random.default_rng(1)
     # Offset far from the origin: float32 products lose digits there, the result must not.
@@ -44,6 +44,17 @@ def test_near_ties_below_float32_resolution(metric, margin):
     D, I = brute_knn(X, 3, metric)
     np.testing.assert_array_equal(knn.indices, I)
     np.testing.assert_allclose(knn.distances, D, rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 6, 20])
+def test_exact_ties_on_a_lattice_broken_by_index(k):
+    """Integer grid: many neighbours at exactly equal distances, more than the spare candidates."""
+    grid = np.stack(np.meshgrid(*[np.arange(5)] * 3, indexing="ij"), -1).reshape(-1, 3).astype(float)
+    X = np.random.default_rng(8).permutation(grid)
+    knn = exact_knn(X, k, block_size=32)
+    D, I = brute_knn(X, k)
+    np.testing.assert_array_equal(knn.indices, I)
+    np.testing.assert_array_equal(knn.distances, D)
 
 
 def test_equals_sklearn_nearest_neighbors():
