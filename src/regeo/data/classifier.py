@@ -2,12 +2,13 @@
 
 The model, ``TurkuNLP/web-register-classification-multilingual`` (Henriksson et al. 2024), is
 XLM-RoBERTa-large fine-tuned on the multilingual CORE corpora. It is multi-label: each output is an
-independent sigmoid over its logit (trained with a binary cross-entropy loss; the model card and
-the register study threshold these at 0.4). Its ``config.json`` maps 25 outputs to the CORE codes,
-main registers first (MT LY SP ID NA HI IN OP IP), then sub-registers (it ne sr nb re en ra dtp fi
-lt rv ob rs av ds ed), as ``TurkuNLP/pytorch-registerlabeling`` builds the label list. Names are
-matched to CORE codes case-insensitively; a name that is no CORE code is an error. A CORE label
-the model lacks (the English-only model has no MT) gets probability 0.0, with a warning.
+independent sigmoid over its logit (trained with a per-label, focal binary cross-entropy; the
+register study thresholds the probabilities at 0.4). Its ``config.id2label`` names 25 outputs by
+their CORE codes, main registers first (MT LY SP ID NA HI IN OP IP), then sub-registers (it ne sr
+nb re en ra dtp fi lt rv ob rs av ds ed), the order in which ``TurkuNLP/pytorch-registerlabeling``
+builds its label list. Outputs are matched to CORE codes by name (case-insensitively), never by
+position; a name that is no CORE code is an error. A CORE label the model lacks (the English-only
+model has no MT) gets probability 0.0, with a warning.
 
 The model repository holds ``config.json`` and ``model.safetensors`` but no tokenizer files; its
 card and the authors' labeling scripts load xlm-roberta-large's tokenizer, hence the default
