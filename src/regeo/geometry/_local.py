@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from regeo.geometry._checks import resolve_device
+from regeo.geometry._checks import in_parts, resolve_device
 
 _CHUNK_BYTES = 4 * 2**20  # float64 (rows, k, d) buffer: cache-sized on the CPU
 _CHUNK_BYTES_CUDA = 256 * 2**20  # on a GPU, few large launches matter more
@@ -52,16 +52,20 @@ def local_grams(X: np.ndarray, indices: np.ndarray, device=None) -> Iterator[tup
     chunks = _chunks(n, k, d, dev)
     batch = max(chunks.step, _GRAM_BYTES // (8 * k * k)) // chunks.step * chunks.step  # rows per yield
     if dev.type == "cpu":
-        buffer = np.empty((min(chunks.step, n) * k, d))  # (rs * k, d) float64
         for b in range(0, n, batch):
             G = np.empty((min(batch, n - b), k, k))  # (B, k, k)
-            for s in range(b, min(n, b + batch), chunks.step):
-                e = min(n, s + chunks.step)
-                C = buffer[: (e - s) * k]
-                C[...] = np.take(X, indices[s:e].reshape(-1), axis=0)  # widened to float64
-                C = C.reshape(e - s, k, d)  # (rs, k, d)
-                C -= X[s:e, None, :]
-                np.matmul(C, C.transpose(0, 2, 1), out=G[s - b:e - b])  # (rs, k, k)
+
+            def work(lo: int, hi: int) -> None:
+                buffer = np.empty((min(chunks.step, hi - lo) * k, d))  # (rs * k, d) float64
+                for s in range(lo, hi, chunks.step):
+                    e = min(hi, s + chunks.step)
+                    C = buffer[: (e - s) * k]
+                    C[...] = np.take(X, indices[s:e].reshape(-1), axis=0)  # widened to float64
+                    C = C.reshape(e - s, k, d)  # (rs, k, d)
+                    C -= X[s:e, None, :]
+                    np.matmul(C, C.transpose(0, 2, 1), out=G[s - b:e - b])  # (rs, k, k)
+
+            in_parts(b, b + len(G), work)
             yield b, b + len(G), torch.from_numpy(G)
         return
     src = torch.from_numpy(X).to(dev)  # (n, d)
@@ -82,14 +86,18 @@ def reconstruct_residuals(X: np.ndarray, indices: np.ndarray, weights: np.ndarra
     chunks = _chunks(n, k, d, dev)
     if dev.type == "cpu":
         out = np.empty(n)
-        buffer = np.empty((min(chunks.step, n) * k, d))
-        for s in chunks:
-            e = min(n, s + chunks.step)
-            A = buffer[: (e - s) * k]
-            A[...] = np.take(X, indices[s:e].reshape(-1), axis=0)
-            r = np.matmul(weights[s:e, None, :], A.reshape(e - s, k, d))[:, 0, :]  # (rs, d)
-            r -= X[s:e]
-            out[s:e] = np.einsum("ij,ij->i", r, r)
+
+        def work(lo: int, hi: int) -> None:
+            buffer = np.empty((min(chunks.step, hi - lo) * k, d))
+            for s in range(lo, hi, chunks.step):
+                e = min(hi, s + chunks.step)
+                A = buffer[: (e - s) * k]
+                A[...] = np.take(X, indices[s:e].reshape(-1), axis=0)
+                r = np.matmul(weights[s:e, None, :], A.reshape(e - s, k, d))[:, 0, :]  # (rs, d)
+                r -= X[s:e]
+                out[s:e] = np.einsum("ij,ij->i", r, r)
+
+        in_parts(0, n, work)
         return out
     src = torch.from_numpy(X).to(dev)
     idx = torch.from_numpy(indices).to(dev)

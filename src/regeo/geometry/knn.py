@@ -39,13 +39,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from regeo.geometry._checks import as_matrix, check_choice, check_int, resolve_device
+from regeo.geometry._checks import as_matrix, check_choice, check_int, in_parts, resolve_device
 
 METRICS = ("euclidean", "cosine")
 _U32 = 2.0**-24  # unit roundoff of float32
@@ -140,16 +139,10 @@ def _default_margin(k: int) -> int:
     return max(4, math.ceil(k / 8))
 
 
-def _workers() -> int:
-    return max(1, torch.get_num_threads())
-
-
 class _Exact:
     """Float64 squared distances between chosen pairs, from the original values.
 
-    CPU: numpy in a few threads, each on its own rows. Its gathers and reductions release the
-    GIL, and coarse independent work does not stall when other processes hold a core, where
-    torch's many short parallel regions would (each waits for its slowest thread). CUDA: torch.
+    CPU: numpy in a few threads, each on its own rows (see ``in_parts``). CUDA: torch.
     """
 
     def __init__(self, X: np.ndarray, src: torch.Tensor, inv_norm: np.ndarray | None):
@@ -163,14 +156,7 @@ class _Exact:
         if self.src.device.type == "cuda":
             return self._d2_torch(rows, cand)
         out = np.empty(cand.shape)
-        r = len(rows)
-        parts = np.linspace(0, r, min(_workers(), max(1, r // 64)) + 1).astype(int)
-        if len(parts) == 2:
-            self._d2_numpy(rows, cand, out, 0, r)
-        else:
-            with ThreadPoolExecutor(len(parts) - 1) as pool:
-                list(pool.map(lambda i: self._d2_numpy(rows, cand, out, parts[i], parts[i + 1]),
-                              range(len(parts) - 1)))
+        in_parts(0, len(rows), lambda lo, hi: self._d2_numpy(rows, cand, out, lo, hi))
         return out
 
     def _d2_numpy(self, rows, cand, out, lo: int, hi: int) -> None:
@@ -370,14 +356,23 @@ def exact_knn(X, k: int, metric: str = "euclidean", block_size: int | None = Non
         if m < n - 1:
             kth = d2[:, k - 1] / scale**2  # (n,) exact k-th squared distance, scaled units
             lowest_left_out = cand_v.max(axis=1).astype(np.float64) - err  # (n,)
-            for r in np.flatnonzero(kth >= lowest_left_out):
-                # Near-tie at the k-th neighbour: every column whose float32 distance could be
-                # within the error bound of the k-th is recomputed exactly.
-                P = torch.mv(Zt, Zt[r]).mul_(-2.0).add_(sq32).add_(sq32[r])  # (n,) float32
-                P[r] = float("inf")
-                cols = np.flatnonzero(P.double().cpu().numpy() <= kth[r] + err[r])  # (c,) c >= k
-                d2r, idxr = _sort_by_distance_then_index(exact.d2(rows[r:r + 1], cols[None, :]), cols[None, :])
-                out_d2[r], out_i[r] = d2r[0, :k], idxr[0, :k]
+            failed = np.flatnonzero(kth >= lowest_left_out)
+            step = max(1, tile * tile // n)  # a (step, n) float32 block: the size of one tile
+            for f in range(0, failed.size, step):
+                # Near-ties at the k-th neighbour: every column whose float32 distance could be
+                # within the error bound of the k-th is recomputed exactly (one product per batch).
+                fail = failed[f:f + step]
+                batch = torch.from_numpy(fail).to(dev)  # (F,)
+                P = torch.mm(Zt[batch] * -2.0, Zt.T).add_(sq32[batch, None]).add_(sq32[None, :])  # (F, n)
+                P[torch.arange(fail.size, device=dev), batch] = float("inf")
+                limit = kth[fail] + err[fail]  # (F,) float64, rounded up to float32 below
+                limit32 = limit.astype(np.float32)
+                limit32 = np.where(limit32 < limit, np.nextafter(limit32, np.float32(np.inf)), limit32)
+                within = (P <= torch.from_numpy(limit32).to(dev)[:, None]).cpu().numpy()  # (F, n)
+                for row, r in zip(within, fail):
+                    cols = np.flatnonzero(row)  # (c,) c >= k
+                    d2r, idxr = _sort_by_distance_then_index(exact.d2(rows[r:r + 1], cols[None, :]), cols[None, :])
+                    out_d2[r], out_i[r] = d2r[0, :k], idxr[0, :k]
 
     distances = np.sqrt(out_d2) if metric == "euclidean" else out_d2 / 2.0
     return KNN(distances, out_i, metric)
