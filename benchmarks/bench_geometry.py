@@ -152,8 +152,11 @@ def main(argv=None) -> int:
     print(f"GEMM {r['gemm_gflops']:.0f} GFLOP/s, floor {r['floor_s']:.1f} s", flush=True)
 
     kmax = r["kmax"] = cfg.max_k
-    r["knn_s"], knn = timed(exact_knn, X, kmax, device=device)
-    print(f"our kNN k={kmax}: {r['knn_s']:.1f} s", flush=True)
+    # Twice: the first call also pays one-off costs (page faults, thread start); the GEMM rate
+    # above is a best case too. Both are reported.
+    r["knn_runs_s"] = [timed(exact_knn, X, kmax, device=device)[0] for _ in range(2)]
+    r["knn_s"] = min(r["knn_runs_s"])
+    print(f"our kNN k={kmax}: {r['knn_runs_s'][0]:.1f} s, {r['knn_runs_s'][1]:.1f} s", flush=True)
     r["id_table_s"], table = timed(id_table, X, cfg)
     print(f"our ID table: {r['id_table_s']:.1f} s\n{table}", flush=True)
     ours = {(e, int(k)): v for e, k, v in zip(table["estimator"], table["k"], table["value"])}
@@ -209,7 +212,8 @@ def markdown(r: dict) -> str:
         "| measurement | ours | reference | ratio | goal |",
         "| --- | --- | --- | --- | --- |",
         f"| float32 GEMM rate | {r['gemm_gflops']:.0f} GFLOP/s | | | |",
-        f"| exact kNN (k={r.get('kmax', '')}) vs GEMM floor 2n²d | {r['knn_s']:.1f} s | floor {r['floor_s']:.1f} s "
+        f"| exact kNN (k={r['kmax']}) vs GEMM floor 2n²d, best of 2 runs "
+        f"({r['knn_runs_s'][0]:.1f} s, {r['knn_runs_s'][1]:.1f} s) | {r['knn_s']:.1f} s | floor {r['floor_s']:.1f} s "
         f"| {r['knn_s'] / r['floor_s']:.2f}x floor | <= 1.5x floor |",
     ]
     if "skdim_s" in r:

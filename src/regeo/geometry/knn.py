@@ -106,15 +106,20 @@ def unique_rows(X, metric: str = "euclidean") -> tuple[np.ndarray, np.ndarray]:
     check_choice(metric, "metric", METRICS)
     keys = X.astype(np.float64)
     if metric == "cosine":
-        norms = np.linalg.norm(keys, axis=1)
-        if (norms == 0).any():
-            raise ValueError("cosine metric: X has rows of norm 0")
-        keys = keys * (1.0 / norms)[:, None]
+        keys *= _inverse_norms(X)[:, None]  # exactly the unit rows exact_knn compares
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     order = np.argsort(first)  # keep rows in their original order
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return first[order], rank[inverse.reshape(-1)]
+
+
+def _inverse_norms(X: np.ndarray) -> np.ndarray:
+    """(n,) float64 1 / |x| (cosine); rows of norm 0 are refused."""
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+    if (norms == 0).any():
+        raise ValueError(f"cosine metric: {int((norms == 0).sum())} rows of X have norm 0")
+    return 1.0 / norms
 
 
 @contextlib.contextmanager
@@ -321,10 +326,7 @@ def exact_knn(X, k: int, metric: str = "euclidean", block_size: int | None = Non
 
     # Z: centred and scaled into the unit ball (Euclidean) or normalised (cosine), float64 first.
     if metric == "cosine":
-        norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))  # (n,)
-        if (norms == 0).any():
-            raise ValueError(f"cosine metric: {int((norms == 0).sum())} rows of X have norm 0")
-        inv_norm, center, scale = 1.0 / norms, np.zeros(d), 1.0
+        inv_norm, center, scale = _inverse_norms(X), np.zeros(d), 1.0  # (n,)
     else:
         inv_norm, center = None, X.mean(axis=0, dtype=np.float64)  # (d,)
     Z = np.empty((n, d), dtype=np.float32)  # (n, d)
