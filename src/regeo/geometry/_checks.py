@@ -51,6 +51,16 @@ def check_choice(value, name: str, choices: tuple) -> str:
     return value
 
 
+# Row loops (exact distances, local Grams) run as numpy on the CPU and as torch elsewhere. The
+# tests set this to True to run the torch code, which a GPU would use, on the CPU.
+TORCH_ROW_LOOPS_ON_CPU = False
+
+
+def numpy_row_loops(device: torch.device) -> bool:
+    """Whether the per-row float64 loops on ``device`` run as numpy (CPU) rather than torch."""
+    return device.type == "cpu" and not TORCH_ROW_LOOPS_ON_CPU
+
+
 def resolve_device(device) -> torch.device:
     """``None`` picks CUDA when present, else the CPU."""
     if device is None:

@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from regeo.geometry._checks import in_parts, resolve_device
+from regeo.geometry._checks import in_parts, numpy_row_loops, resolve_device
 
 _CHUNK_BYTES = 4 * 2**20  # float64 (rows, k, d) buffer: cache-sized on the CPU
 _CHUNK_BYTES_CUDA = 256 * 2**20  # on a GPU, few large launches matter more
@@ -51,7 +51,7 @@ def local_grams(X: np.ndarray, indices: np.ndarray, device=None) -> Iterator[tup
     k = indices.shape[1]
     chunks = _chunks(n, k, d, dev)
     batch = max(chunks.step, _GRAM_BYTES // (8 * k * k)) // chunks.step * chunks.step  # rows per yield
-    if dev.type == "cpu":
+    if numpy_row_loops(dev):
         for b in range(0, n, batch):
             G = np.empty((min(batch, n - b), k, k))  # (B, k, k)
 
@@ -84,7 +84,7 @@ def reconstruct_residuals(X: np.ndarray, indices: np.ndarray, weights: np.ndarra
     k = indices.shape[1]
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     chunks = _chunks(n, k, d, dev)
-    if dev.type == "cpu":
+    if numpy_row_loops(dev):
         out = np.empty(n)
 
         def work(lo: int, hi: int) -> None:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from regeo.geometry._checks import as_matrix, check_choice, check_int, in_parts, resolve_device
+from regeo.geometry._checks import as_matrix, check_choice, check_int, in_parts, numpy_row_loops, resolve_device
 
 METRICS = ("euclidean", "cosine")
 _U32 = 2.0**-24  # unit roundoff of float32
@@ -158,7 +158,7 @@ class _Exact:
 
     def d2(self, rows: np.ndarray, cand: np.ndarray) -> np.ndarray:
         """rows (r,), cand (r, m) int64 -> (r, m) float64 squared distances (of unit rows for cosine)."""
-        if self.src.device.type == "cuda":
+        if not numpy_row_loops(self.src.device):
             return self._d2_torch(rows, cand)
         out = np.empty(cand.shape)
         in_parts(0, len(rows), lambda lo, hi: self._d2_numpy(rows, cand, out, lo, hi))
