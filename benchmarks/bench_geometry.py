@@ -89,7 +89,7 @@ def gemm_rate(n: int, d: int, device: torch.device, seconds: float = 9.0) -> flo
     return best
 
 
-def ours_and_skdim_rows(cfg: IDConfig):
+def table_rows(cfg: IDConfig):
     """(estimator, k) rows of the table in the order id_table returns them."""
     return [("mle", k) for k in cfg.ks] + [("twonn", 2), ("twonn_mle", 2), ("local_pca", cfg.local_pca_k)]
 
@@ -187,7 +187,7 @@ def main(argv=None) -> int:
         r["skdim_rows"] = [
             {"estimator": e, "k": k, "ours": ours[e, k], "skdim": sk_values[e, k], "skdim_s": sk_seconds[e, k],
              "rel_diff": abs(ours[e, k] - sk_values[e, k]) / abs(sk_values[e, k])}
-            for e, k in ours_and_skdim_rows(cfg)]
+            for e, k in table_rows(cfg)]
         r["peak_rss_all_gib"] = peak_rss_gib()
 
     r["load_min"], r["load_max"] = min(LOADS), max(LOADS)
