@@ -136,3 +136,15 @@ def test_nan_loss_stops_with_step_and_keeps_last_state(tmp_path, token_files):
     with pytest.raises(TrainingDiverged, match=r"loss is nan at step \d+; the last good state \(step \d+\)"):
         train(micro_config(lr=float("inf")), *token_files, **run_paths(tmp_path))
     assert not (tmp_path / "model").exists()
+
+
+def test_dump_metadata_and_corrupt_dump_named(tmp_path, reference):
+    from regeo.io import RegeoInputError, tensor_metadata
+    from regeo.train.loop import load_dump
+
+    path = reference / "embeddings" / dump_name(10)
+    assert tensor_metadata(path) == {"run": "micro", "step": 10, "tokens": 10 * 4 * 16, "tied": False}
+    broken = tmp_path / dump_name(10)
+    broken.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(RegeoInputError, match=f"{broken}: not a readable safetensors file"):
+        load_dump(broken)

@@ -74,9 +74,19 @@ def write_text(text: str, path: str | os.PathLike) -> None:
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict | None = None) -> None:
     contiguous = {name: t.detach().contiguous().cpu() for name, t in tensors.items()}
-    meta = {k: str(v) for k, v in (metadata or {}).items()}
+    # One key holding sorted JSON: safetensors writes a multi-key metadata map in a
+    # process-dependent order, which would make identical dumps differ byte for byte.
+    meta = {"regeo": json.dumps(metadata, sort_keys=True, default=str)} if metadata else None
     with atomic_path(path, ".safetensors") as tmp:
         save_file(contiguous, str(tmp), metadata=meta)
+
+
+def tensor_metadata(path: str | os.PathLike) -> dict:
+    """The metadata :func:`save_tensors` stored in a safetensors file."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as handle:
+        return json.loads((handle.metadata() or {}).get("regeo", "{}"))
 
 
 def load_tensors(path: str | os.PathLike, keys: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regeo.geometry.id_table import IDConfig, id_table, per_token_ids
+from regeo.geometry.id_table import IDConfig, id_suite, id_table
 from regeo.geometry.tokens import seen_token_mask
 from regeo.io import read_parquet, write_parquet
 from regeo.train.loop import load_dump
@@ -40,12 +40,12 @@ def id_dynamics(params: dict, run: str, subset: str, dumps: list[str], counts_pa
             if which == "output" and matrix.data_ptr() == load_dump(path, "input").data_ptr():
                 continue
             X = matrix.numpy()[mask]  # (n_seen, d)
-            table = id_table(X, cfg)
+            last = path == sorted(dumps)[-1]
+            table, tokens = id_suite(X, cfg) if last else (id_table(X, cfg), None)
             table.insert(0, "embeddings", which)
             table.insert(0, "step", step)
             frames.append(table)
-            if path == sorted(dumps)[-1]:
-                tokens = per_token_ids(X, cfg)
+            if last:
                 tokens.insert(0, "token_id", np.flatnonzero(mask))
                 tokens.insert(0, "embeddings", which)
                 per_token.append(tokens)
