@@ -45,15 +45,9 @@ from regeo.steering.vectors import steering_vector, token_steering_vector
 
 __all__ = ["SteeringConfig", "run_transfer", "load_model", "concept_vector", "rescale", "random_vector"]
 
+from regeo.train.loop import resolve_device  # noqa: E402
+
 log = logging.getLogger(__name__)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("steering device is 'cuda' but no CUDA device is visible")
-    return torch.device(name)
 
 
 def load_model(model_dir: str | Path, device: torch.device | str = "cpu"):
@@ -124,7 +118,7 @@ def run_transfer(source_model_dir: str | Path, target_model_dir: str | Path, con
     names = [c.name for c in concepts]
     if len(set(names)) != len(names):
         raise RegeoInputError(f"concept names must be unique, got {names}")
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.device, "steering device")
     source, target = run_name(source_model_dir), run_name(target_model_dir)
     model_a, tok_a = load_model(source_model_dir, device)
     same_dir = Path(source_model_dir).resolve() == Path(target_model_dir).resolve()

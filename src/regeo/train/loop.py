@@ -44,11 +44,12 @@ class Interrupted(SystemExit):
     """SIGTERM/SIGINT (SLURM time limit or preemption): state saved, exit so that a retry resumes."""
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, field: str = "training.device") -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without one is an error naming ``field``."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("training.device is 'cuda' but no CUDA device is visible")
+        raise RuntimeError(f"{field} is 'cuda' but no CUDA device is visible")
     return torch.device(name)
 
 
