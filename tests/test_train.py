@@ -148,3 +148,38 @@ def test_dump_metadata_and_corrupt_dump_named(tmp_path, reference):
     broken.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(RegeoInputError, match=f"{broken}: not a readable safetensors file"):
         load_dump(broken)
+
+
+def test_data_parallel_under_torchrun_matches_one_process(tmp_path, token_files, reference):
+    """Two gloo processes started by real torchrun, each with half of every batch: the same
+    trajectory as one process up to the order of floating-point sums."""
+    from dataclasses import asdict
+
+    from regeo.logs import log_to
+    from regeo.stages.train import train_run
+
+    cfg = micro_config()
+    params = {"run": cfg.run, "preset": cfg.preset, "model": cfg.model, "seed": cfg.seed,
+              "training": {k: v for k, v in asdict(cfg).items() if k not in ("run", "preset", "model", "seed")}}
+    with log_to(tmp_path / "train.log"):
+        train_run(params, 2, *token_files, **run_paths(tmp_path))
+    log_text = (tmp_path / "train.log").read_text()
+    assert "2 processes (data-parallel, gloo)" in log_text
+    assert "rank1" in log_text  # the second worker ran and logged
+    da, db = dumps(reference, cfg), dumps(tmp_path, cfg)
+    assert da.keys() == db.keys()
+    for step in da:
+        for key in ("input", "output"):
+            torch.testing.assert_close(db[step][key], da[step][key], rtol=1e-4, atol=1e-5)
+    la, lb = pd.read_csv(reference / "train_log.csv"), pd.read_csv(tmp_path / "train_log.csv")
+    np.testing.assert_allclose(lb["loss"], la["loss"], rtol=1e-4)
+    assert not (tmp_path / "state").exists() and not (tmp_path / "torchrun_job.json").exists()
+
+
+def test_data_parallel_needs_a_divisible_batch(monkeypatch):
+    from regeo.io import RegeoInputError
+    from regeo.train import distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    with pytest.raises(RegeoInputError, match=r"training.batch_size \(16\) must be divisible .* \(3\)"):
+        distributed.init("cpu", 16)

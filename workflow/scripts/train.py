@@ -1,13 +1,11 @@
-"""Rule train: see regeo.train.loop.train."""
+"""Rule train: see regeo.stages.train.train_run (torchrun over the job's GPUs when it has several)."""
 from regeo.logs import snakemake_job
-from regeo.train.config import TrainConfig
-from regeo.train.loop import train
+from regeo.stages.train import train_run
 
 with snakemake_job(snakemake):
-    p = snakemake.params.train
-    cfg = TrainConfig.from_params(p["run"], p["preset"], p["model"], p["seed"], p["training"])
-    train(
-        cfg,
+    train_run(
+        snakemake.params.train,
+        int(getattr(snakemake.resources, "gpu", 0) or 0),
         snakemake.input.train,
         snakemake.input.val,
         snakemake.input.tokenizer,

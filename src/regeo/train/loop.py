@@ -26,6 +26,7 @@ from tqdm import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from regeo.io import RegeoInputError, atomic_dir, atomic_path, load_tensors, save_tensors, write_json
+from regeo.train import distributed
 from regeo.tokenizer import load_tokenizer
 from regeo.tokens import load_tokens
 from regeo.train.config import TrainConfig
@@ -179,10 +180,24 @@ def mean_loss(model, tokens: np.ndarray, batch_size: int, seq_len: int, max_batc
 
 def train(cfg: TrainConfig, train_tokens: str | Path, val_tokens: str | Path, tokenizer_dir: str | Path,
           model_dir: str | Path, dumps_dir: str | Path, log_csv: str | Path, state_dir: str | Path) -> None:
-    """Train one run; resumes from ``state_dir`` when it holds a state of this same config."""
+    """Train one run; resumes from ``state_dir`` when it holds a state of this same config.
+
+    Under ``torchrun`` (WORLD_SIZE > 1) every process takes its slice of each global batch and
+    DDP averages the gradients, so the trajectory is the single-process one up to the order of
+    floating-point sums; rank 0 alone writes files.
+    """
     torch.set_num_threads(cfg.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    device = resolve_device(cfg.device)
+    group = distributed.init(cfg.device, cfg.batch_size)
+    try:
+        _train(cfg, group, train_tokens, val_tokens, tokenizer_dir, model_dir, dumps_dir, log_csv, state_dir)
+    finally:
+        group.close()
+
+
+def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_tokens, tokenizer_dir, model_dir,
+           dumps_dir, log_csv, state_dir) -> None:
+    device, lead = group.device, group.is_lead
     autocast = torch.bfloat16 if device.type == "cuda" and cfg.precision == "bf16" else None
     tokenizer = load_tokenizer(tokenizer_dir)
     train_ids, val_ids = load_tokens(train_tokens), load_tokens(val_tokens)
@@ -193,27 +208,31 @@ def train(cfg: TrainConfig, train_tokens: str | Path, val_tokens: str | Path, to
     optimizer = make_optimizer(model, cfg)
     state = _State(Path(state_dir), cfg.fingerprint())
     start, rows = state.load(model, optimizer)
+    group.barrier()  # every rank has read the state before rank 0 may rewrite it
     saved = start
     if start:
         log.info("run %s: resuming from the state saved at step %d", cfg.run, start)
     dumps_dir, schedule = Path(dumps_dir), checkpoint_steps(cfg.steps, cfg.checkpoint_every)
-    for step in schedule:
+    for step in schedule if lead else ():
         saved_dump, out_dump = state.dumps / dump_name(step), dumps_dir / dump_name(step)
         if step <= start and saved_dump.is_file():  # written before the kill; Snakemake deleted the output
             _link_or_copy(saved_dump, out_dump)
         else:  # past the saved state: rewritten from the resumed trajectory
             saved_dump.unlink(missing_ok=True)
             out_dump.unlink(missing_ok=True)
-    log.info("run %s on %s: %d parameters, steps %d..%d, %d dumps scheduled", cfg.run, device,
+    log.info("run %s on %s: %d parameters, steps %d..%d, %d dumps scheduled", cfg.run, group.describe(),
              sum(p.numel() for p in model.parameters()), start, cfg.steps, len(schedule))
-    write_json(asdict(cfg), state.root / "train_config.json")
+    if lead:
+        write_json(asdict(cfg), state.root / "train_config.json")
+    forward = group.wrap(model)
 
     tokens_per_step = cfg.batch_size * cfg.seq_len
     model.train()
     timer = time.perf_counter()
-    with _StopFlag() as stop, tqdm(total=cfg.steps, initial=start, desc=cfg.run, mininterval=2.0) as bar:
+    with _StopFlag() as stop, tqdm(total=cfg.steps, initial=start, desc=cfg.run, mininterval=2.0,
+                                   disable=not lead) as bar:
         for step in range(start, cfg.steps + 1):
-            if step in schedule and not (dumps_dir / dump_name(step)).is_file():
+            if lead and step in schedule and not (dumps_dir / dump_name(step)).is_file():
                 save_tensors(embedding_tensors(model), state.dumps / dump_name(step),
                              metadata={"run": cfg.run, "step": step, "tokens": step * tokens_per_step,
                                        "tied": model.config.tie_word_embeddings})
@@ -221,15 +240,16 @@ def train(cfg: TrainConfig, train_tokens: str | Path, val_tokens: str | Path, to
             if step == cfg.steps:
                 break
             lr = learning_rate(step, cfg)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            x, y = train_batch(train_ids, step, cfg.seed, cfg.batch_size, cfg.seq_len)
+            for param_group in optimizer.param_groups:
+                param_group["lr"] = lr
+            x, y = group.shard(*train_batch(train_ids, step, cfg.seed, cfg.batch_size, cfg.seq_len))
             with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
-                logits = model(input_ids=x.to(device)).logits  # (B, T, V)
+                logits = forward(input_ids=x.to(device)).logits  # (B / world, T, V)
             loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten())
-            if not torch.isfinite(loss):
+            global_loss = group.mean(loss.detach())  # the same value on every rank
+            if not torch.isfinite(global_loss):
                 raise TrainingDiverged(
-                    f"run {cfg.run}: loss is {loss.item()} at step {step}; the last good state "
+                    f"run {cfg.run}: loss is {global_loss.item()} at step {step}; the last good state "
                     f"(step {saved}) is kept in {state.root}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -239,23 +259,29 @@ def train(cfg: TrainConfig, train_tokens: str | Path, val_tokens: str | Path, to
             done = step + 1
             elapsed, timer = time.perf_counter() - timer, time.perf_counter()
             val = (mean_loss(model, val_ids, cfg.batch_size, cfg.seq_len, cfg.eval_batches, device, autocast)
-                   if done % cfg.eval_every == 0 or done == cfg.steps else float("nan"))
-            rows.append({"step": done, "loss": loss.item(), "val_loss": val, "tokens": done * tokens_per_step,
+                   if lead and (done % cfg.eval_every == 0 or done == cfg.steps) else float("nan"))
+            rows.append({"step": done, "loss": global_loss.item(), "val_loss": val, "tokens": done * tokens_per_step,
                          "tokens_per_s": tokens_per_step / max(elapsed, 1e-9), "lr": lr})
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-            if done % cfg.state_every == 0 or stop.signal is not None:
+            bar.set_postfix(loss=f"{global_loss.item():.3f}", refresh=False)
+            # SLURM signals every rank, but not at the same instant: stop together or not at all.
+            stopping = group.any(stop.signal is not None)
+            if lead and (done % cfg.state_every == 0 or stopping):
                 state.save(done, model, optimizer, rows)
                 saved = done
-            if stop.signal is not None:
-                log.warning("run %s: signal %d at step %d; state saved, exiting for a retry", cfg.run, stop.signal, done)
-                raise Interrupted(128 + stop.signal)
+            if stopping:
+                group.barrier()  # no rank exits (and makes torchrun kill the rest) before the state is saved
+                log.warning("run %s: signal %s at step %d; state saved, exiting for a retry", cfg.run,
+                            stop.signal or "on another rank", done)
+                raise Interrupted(128 + (stop.signal or signal.SIGTERM))
 
-    with atomic_dir(model_dir) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        write_json(asdict(cfg), tmp / "regeo_train_config.json")
-    with atomic_path(log_csv, ".csv") as tmp:
-        pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(tmp, index=False)
-    # The finished outputs hold every dump (hard links), so the resumable state can go.
-    shutil.rmtree(state.root, ignore_errors=True)
+    if lead:
+        with atomic_dir(model_dir) as tmp:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            write_json(asdict(cfg), tmp / "regeo_train_config.json")
+        with atomic_path(log_csv, ".csv") as tmp:
+            pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(tmp, index=False)
+        # The finished outputs hold every dump (hard links), so the resumable state can go.
+        shutil.rmtree(state.root, ignore_errors=True)
+    group.barrier()
