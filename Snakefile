@@ -25,3 +25,16 @@ rule all:
     input:
         final_outputs(),
         "results/manifest.json",
+
+
+# On a cluster these run on the submitting host: merging, labeling from stored probabilities,
+# the manifest and every figure take seconds and would wait longer in the queue than they run.
+localrules:
+    all,
+    figures,
+    corpus,
+    registers,
+    manifest,
+
+
+workflow.localrules(*(r.name for r in workflow.rules if r.name.startswith("figure_")))
