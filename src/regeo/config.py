@@ -143,6 +143,12 @@ def _semantic_problems(cfg: dict) -> list[str]:
     ks = cfg["geometry"]["id"]["ks"] + [cfg["geometry"]["id"]["local_pca_k"]]
     if max(ks) >= vocab:
         problems.append(f"config.geometry.id.ks: k = {max(ks)} must be below the number of tokens ({vocab})")
+    lle = cfg["geometry"]["lle"]
+    if lle["k"] >= vocab:
+        problems.append(f"config.geometry.lle.k: {lle['k']} must be below the number of tokens ({vocab})")
+    if lle["sample_size"] is not None and lle["sample_size"] <= lle["k"]:
+        problems.append(f"config.geometry.lle.sample_size: {lle['sample_size']} must exceed geometry.lle.k "
+                        f"({lle['k']}), or be null for all shared tokens")
     if cfg["corpus"]["source"] == "hub" and cfg["corpus"]["max_documents"] is None:
         problems.append("config.corpus.max_documents: required for source 'hub' (a streamed corpus has no end)")
     if cfg["corpus"]["source"] == "local" and not cfg["corpus"]["paths"]:

@@ -15,6 +15,11 @@ from regeo.io import load_tensors
 from snakemake_helpers import REPO, SNAKEMAKE, planned_jobs, snakemake, write_config
 
 RUNS = ["ne-micro-s0", "ne-micro-s1", "NA-micro-s0", "NA-micro-s1"]
+# The geometry jobs after new final models: the pair tables, each run's similarity over training,
+# the redundancy figure and the cross-model figures.
+CROSS_MODEL = {"global_similarity": 1, "lle_comparison": 1, "similarity_over_training": 4,
+               "figure_redundancy_over_training": 1, "figure_global_similarity": 1, "figure_lle_comparison": 1,
+               "figure_similarity_over_training": 1}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +32,8 @@ def pipeline(tmp_path_factory):
 
 def test_every_stage_produced_its_outputs(pipeline):
     results = pipeline / "results"
-    for name in ("id_over_training", "cross_register_loss", "register_distribution"):
+    for name in ("id_over_training", "cross_register_loss", "register_distribution", "redundancy_over_training",
+                 "global_similarity", "lle_comparison", "similarity_over_training"):
         for ext in ("pdf", "png"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 5000
     for subset in ("ne", "NA"):
@@ -41,6 +47,33 @@ def test_every_stage_produced_its_outputs(pipeline):
     assert sorted(mle["step"].unique()) == [0, 1, 2, 4, 8, 10, 20]
     assert sorted(mle["k"].unique()) == [5, 10]
     assert mle["value"].between(1, 16).all()  # at most the width of the micro model
+
+
+def test_cross_model_tables(pipeline):
+    """Every pair of final models once (similarity) or in both orders (LLE), seed pairs present."""
+    geometry = pipeline / "results" / "geometry"
+    similarity = pd.read_parquet(geometry / "global_similarity.parquet")
+    pairs = {frozenset(p) for p in zip(similarity["run_a"], similarity["run_b"])}
+    assert len(pairs) == 6 and all(len(p) == 2 for p in pairs)  # 4 runs: 6 unordered pairs, no self pair
+    assert sorted(similarity["embeddings"].unique()) == ["input", "output"]  # the micro preset is untied
+    assert len(similarity) == 12
+    assert similarity["cosine_similarity_correlation"].between(-1, 1).all()
+    assert similarity["linear_cka"].between(0, 1).all()
+    seeds = similarity[similarity["relation"] == "seeds"]
+    assert sorted(seeds["subset_a"]) == ["NA", "NA", "ne", "ne"]  # both registers' seed pairs, input and output
+    assert (seeds["subset_a"] == seeds["subset_b"]).all()
+    assert (similarity.loc[similarity["relation"] == "registers", "subset_a"]
+            != similarity.loc[similarity["relation"] == "registers", "subset_b"]).all()
+    # Both runs' seen tokens; the vocabulary is 512, so some tokens drop out but most remain.
+    assert similarity["n_tokens"].between(100, 512).all()
+    lle = pd.read_parquet(geometry / "lle_comparison.parquet")
+    assert len(lle) == 24 and set(zip(lle["run_a"], lle["run_b"])) == {(a, b) for a in RUNS for b in RUNS if a != b}
+    assert (lle["relative_error"] > 0).all() and lle["jaccard"].between(0, 1).all()
+    assert (lle["random_relative_error"] > lle["relative_error"]).mean() > 0.5  # A's weights beat random ones
+    over = pd.read_parquet(geometry / "similarity_over_training" / "ne-micro-s1.parquet")
+    assert sorted(over["step"].unique()) == [0, 1, 2, 4, 8, 10, 20]
+    last = over[over["step"] == 20]
+    assert len(last) == 2 and (last["linear_cka"] - 1).abs().max() < 1e-9
 
 
 def test_final_model_loads_and_matches_last_dump(pipeline):
@@ -58,27 +91,35 @@ def test_unchanged_config_plans_nothing(pipeline):
     "change, expected",
     [
         # a geometry value: ID jobs and the figure after them, never training
-        ({"geometry": {"id": {"ks": [5, 8]}}}, {"id_dynamics": 4, "figure_id_over_training": 1, "manifest": 1, "all": 1}),
+        ({"geometry": {"id": {"ks": [5, 8]}}}, {"id_dynamics": 4, "figure_id_over_training": 1,
+                                                "figure_redundancy_over_training": 1, "manifest": 1, "all": 1}),
+        # the global similarity: its pair table, each run's table over training, their figures
+        ({"geometry": {"similarity": {"sample_size": 50}}},
+         {"global_similarity": 1, "similarity_over_training": 4, "figure_global_similarity": 1,
+          "figure_similarity_over_training": 1, "manifest": 1, "all": 1}),
+        # the LLE comparison: its table and figure only
+        ({"geometry": {"lle": {"k": 6}}}, {"lle_comparison": 1, "figure_lle_comparison": 1, "manifest": 1, "all": 1}),
         # a training value: every run and everything downstream, but no data or tokenizer job
-        ({"training": {"lr": 0.002}}, {"train": 4, "id_dynamics": 4, "evaluate": 1,
+        ({"training": {"lr": 0.002}}, {"train": 4, "id_dynamics": 4, "evaluate": 1, **CROSS_MODEL,
                                         "figure_id_over_training": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # a labeling rule: labels and everything after them, never the corpus or its probabilities
         ({"registers": {"min_chars": 300}}, {"registers": 1, "subset": 2, "tokenizer": 1, "tokens": 2, "train": 4,
                                               "id_dynamics": 4, "evaluate": 1, "figure_register_distribution": 1,
+                                              **CROSS_MODEL,
                                               "figure_id_over_training": 1, "figure_cross_register": 1,
                                               "manifest": 1, "all": 1}),
         # an evaluation value: evaluation and its figure only
         ({"evaluation": {"max_batches": 1}}, {"evaluate": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # the token budget: token files and everything after them
         ({"subsets": {"val_tokens": 2500}}, {"subset": 2, "tokenizer": 1, "tokens": 2, "train": 4, "id_dynamics": 4,
-                                             "evaluate": 1, "figure_id_over_training": 1,
+                                             "evaluate": 1, "figure_id_over_training": 1, **CROSS_MODEL,
                                              "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # one more seed: only the new run's jobs and the tables that gather all runs
         ({"training": {"runs": [{"subsets": "all", "presets": ["micro"], "seeds": [0, 1, 2]}]}},
          {"train": 2, "id_dynamics": 2, "evaluate": 1, "figure_id_over_training": 1,
-          "figure_cross_register": 1, "manifest": 1, "all": 1}),
+          **CROSS_MODEL, "similarity_over_training": 2, "figure_cross_register": 1, "manifest": 1, "all": 1}),
     ],
-    ids=["geometry.id.ks", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs"],
+    ids=["geometry.id.ks", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs"],
 )
 def test_a_config_change_reruns_only_what_uses_it(pipeline, change, expected):
     write_config(pipeline, change)

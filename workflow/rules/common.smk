@@ -116,10 +116,41 @@ def run_subset(run):
     return RUNS[run].subset
 
 
+def run_tokenizer(run):
+    """The tokenizer directory of a run's model (one shared by every trained run)."""
+    return "results/tokenizer"
+
+
+def run_counts(run):
+    """Per-token counts of a run's training data (token_id, count), for the seen-token filter."""
+    return f"results/tokens/{run_subset(run)}/counts.parquet"
+
+
+def final_dump(run):
+    return run_dumps(run)[-1]
+
+
+def final_models():
+    """run -> its final dump, tokenizer and counts, for the cross-model rules (regeo.stages.cross_model)."""
+    return {
+        run: {
+            **fields,
+            "dump": final_dump(run),
+            "tokenizer": run_tokenizer(run),
+            "counts": run_counts(run),
+        }
+        for run, fields in run_table().items()
+    }
+
+
 FIGURES = [
     "results/figures/register_distribution.pdf",
     "results/figures/id_over_training.pdf",
     "results/figures/cross_register_loss.pdf",
+    "results/figures/redundancy_over_training.pdf",
+    "results/figures/global_similarity.pdf",
+    "results/figures/lle_comparison.pdf",
+    "results/figures/similarity_over_training.pdf",
 ]
 
 
@@ -129,5 +160,7 @@ def final_outputs():
         + [f.replace(".pdf", ".png") for f in FIGURES]
         + ["results/eval/cross_register.parquet"]
         + expand("results/geometry/id/{run}.parquet", run=RUNS)
+        + ["results/geometry/global_similarity.parquet", "results/geometry/lle_comparison.parquet"]
+        + expand("results/geometry/similarity_over_training/{run}.parquet", run=RUNS)
         + expand("results/subsets/{subset}/stats.json", subset=SUBSETS)
     )

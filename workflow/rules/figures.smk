@@ -65,3 +65,85 @@ rule figure_register_distribution:
         "../../envs/analysis.yaml"
     script:
         "../scripts/figure_register_distribution.py"
+
+
+rule figure_redundancy_over_training:
+    input:
+        expand("results/geometry/id/{run}.parquet", run=RUNS),
+    output:
+        pdf="results/figures/redundancy_over_training.pdf",
+        png=report(
+            "results/figures/redundancy_over_training.png",
+            caption="../report/redundancy_over_training.rst",
+            category="Intrinsic dimension",
+        ),
+    log:
+        "logs/figures/redundancy_over_training.log",
+    params:
+        runs=run_table(),
+        dpi=config["figures"]["dpi"],
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/figure_redundancy_over_training.py"
+
+
+rule figure_global_similarity:
+    input:
+        "results/geometry/global_similarity.parquet",
+    output:
+        pdf="results/figures/global_similarity.pdf",
+        png=report(
+            "results/figures/global_similarity.png",
+            caption="../report/global_similarity.rst",
+            category="Cross-model geometry",
+        ),
+    log:
+        "logs/figures/global_similarity.log",
+    params:
+        dpi=config["figures"]["dpi"],
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/figure_global_similarity.py"
+
+
+rule figure_lle_comparison:
+    input:
+        "results/geometry/lle_comparison.parquet",
+    output:
+        pdf="results/figures/lle_comparison.pdf",
+        png=report(
+            "results/figures/lle_comparison.png",
+            caption="../report/lle_comparison.rst",
+            category="Cross-model geometry",
+        ),
+    log:
+        "logs/figures/lle_comparison.log",
+    params:
+        dpi=config["figures"]["dpi"],
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/figure_lle_comparison.py"
+
+
+rule figure_similarity_over_training:
+    input:
+        expand("results/geometry/similarity_over_training/{run}.parquet", run=RUNS),
+    output:
+        pdf="results/figures/similarity_over_training.pdf",
+        png=report(
+            "results/figures/similarity_over_training.png",
+            caption="../report/similarity_over_training.rst",
+            category="Cross-model geometry",
+        ),
+    log:
+        "logs/figures/similarity_over_training.log",
+    params:
+        runs=run_table(),
+        dpi=config["figures"]["dpi"],
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/figure_similarity_over_training.py"

@@ -17,3 +17,64 @@ rule id_dynamics:
         "../../envs/analysis.yaml"
     script:
         "../scripts/id_dynamics.py"
+
+
+# Global similarity of every unordered pair of final models (the measures are symmetric): one job
+# for the whole matrix, each dump read once per partner. Tokens: seen by both runs (min_count).
+rule global_similarity:
+    input:
+        dumps=[final_dump(run) for run in RUNS],
+        tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
+        counts=sorted({c for c in map(run_counts, RUNS) if c}),
+    output:
+        "results/geometry/global_similarity.parquet",
+    log:
+        "logs/global_similarity.log",
+    params:
+        similarity=config["geometry"]["similarity"],
+        min_count=config["geometry"]["id"]["min_count"],
+        runs=final_models(),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/global_similarity.py"
+
+
+# LLE comparison of every ordered pair (A, B) of final models (B rebuilt with A's weights is not
+# A rebuilt with B's): one job; both directions of a pair share one neighbour search per model.
+rule lle_comparison:
+    input:
+        dumps=[final_dump(run) for run in RUNS],
+        tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
+        counts=sorted({c for c in map(run_counts, RUNS) if c}),
+    output:
+        "results/geometry/lle_comparison.parquet",
+    log:
+        "logs/lle_comparison.log",
+    params:
+        lle=config["geometry"]["lle"],
+        min_count=config["geometry"]["id"]["min_count"],
+        runs=final_models(),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/lle_comparison.py"
+
+
+# Each run's embeddings at every dump against its own final dump (same tokens as the ID table).
+rule similarity_over_training:
+    input:
+        dumps=lambda wc: run_dumps(wc.run),
+        counts=lambda wc: [c for c in [run_counts(wc.run)] if c],
+    output:
+        "results/geometry/similarity_over_training/{run}.parquet",
+    log:
+        "logs/similarity_over_training/{run}.log",
+    params:
+        similarity=config["geometry"]["similarity"],
+        min_count=config["geometry"]["id"]["min_count"],
+        subset=lambda wc: run_subset(wc.run),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/similarity_over_training.py"

@@ -7,5 +7,5 @@ from regeo.logs import snakemake_job
 
 with snakemake_job(snakemake):
     table = with_run_columns(pd.concat(map(pd.read_parquet, snakemake.input)), snakemake.params.runs)
-    fig = plot_id_curves(table[table["estimator"] == "mle"])
+    fig = plot_id_curves(table, estimator="mle")
     save_figure(fig, snakemake.output.pdf, snakemake.output.png, snakemake.params.dpi)

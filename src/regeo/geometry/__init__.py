@@ -7,7 +7,8 @@ Usable without Snakemake; every entry point takes arrays (numpy or torch) and pl
 - :mod:`regeo.geometry.twonn`: ``TwoNN``
 - :mod:`regeo.geometry.local_pca`: ``LocalPCA``
 - :mod:`regeo.geometry.id_table`: ``IDConfig``, ``id_table``, ``per_token_ids``, ``id_suite``
-- :mod:`regeo.geometry.lle`: ``barycenter_weights``, ``reconstruction_error``, ``compare_lle``
+- :mod:`regeo.geometry.lle`: ``barycenter_weights``, ``reconstruction_error``, ``compare_lle``,
+  ``compare_lle_both_ways``
 - :mod:`regeo.geometry.similarity`: ``cosine_similarity_correlation``, ``linear_cka``,
   ``global_similarity``
 - :mod:`regeo.geometry.tokens`: ``seen_token_mask``, ``token_counts``

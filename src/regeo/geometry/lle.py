@@ -95,6 +95,14 @@ def compare_lle(X_a, X_b, k: int = 10, reg: float = 1e-3, seed: int = 0, *, metr
 
     The widths of A and B may differ. Neighbours are exact (:func:`exact_knn` with ``metric``).
     """
+    return compare_lle_both_ways(X_a, X_b, k, reg, seed, metric=metric, block_size=block_size, device=device)[0]
+
+
+def compare_lle_both_ways(X_a, X_b, k: int = 10, reg: float = 1e-3, seed: int = 0, *, metric: str = "euclidean",
+                          block_size: int | None = None, device=None) -> tuple[dict, dict]:
+    """``(compare_lle(X_a, X_b), compare_lle(X_b, X_a))`` from one neighbour search and one weight
+    solve per model: the comparison is asymmetric, but both directions need the same four pieces.
+    """
     X_a = as_matrix(X_a, name="X_a")
     X_b = as_matrix(X_b, name="X_b")
     if X_a.shape[0] != X_b.shape[0]:
@@ -104,14 +112,21 @@ def compare_lle(X_a, X_b, k: int = 10, reg: float = 1e-3, seed: int = 0, *, metr
     knn_b = exact_knn(X_b, k, metric=metric, block_size=block_size, device=device)
     w_a = barycenter_weights(X_a, knn_a.indices, reg, device)
     w_b = barycenter_weights(X_b, knn_b.indices, reg, device)
+    # One draw serves both directions, so each equals a compare_lle call with the same seed.
     w_random = np.random.default_rng(seed).dirichlet(np.ones(k), size=X_a.shape[0])  # (n, k)
-    cross = reconstruction_error(X_b, knn_a.indices, w_a, device)
-    own = reconstruction_error(X_b, knn_b.indices, w_b, device)
-    random = reconstruction_error(X_b, knn_a.indices, w_random, device)
-    return {
-        "n": int(X_a.shape[0]), "k": k, "reg": float(reg), "metric": metric,
-        "cross_error": cross, "own_error": own, "random_error": random,
-        "relative_error": cross / own if own > 0 else float("inf"),
-        "random_relative_error": random / own if own > 0 else float("inf"),
-        "jaccard": float(_jaccard(knn_a.indices, knn_b.indices).mean()),
-    }
+    jaccard = float(_jaccard(knn_a.indices, knn_b.indices).mean())
+
+    def direction(knn_source, w_source, target, knn_target, w_target) -> dict:
+        """``target`` rebuilt with the source's neighbours and weights, against its own."""
+        cross = reconstruction_error(target, knn_source.indices, w_source, device)
+        own = reconstruction_error(target, knn_target.indices, w_target, device)
+        random = reconstruction_error(target, knn_source.indices, w_random, device)
+        return {
+            "n": int(X_a.shape[0]), "k": k, "reg": float(reg), "metric": metric,
+            "cross_error": cross, "own_error": own, "random_error": random,
+            "relative_error": cross / own if own > 0 else float("inf"),
+            "random_relative_error": random / own if own > 0 else float("inf"),
+            "jaccard": jaccard,
+        }
+
+    return direction(knn_a, w_a, X_b, knn_b, w_b), direction(knn_b, w_b, X_a, knn_a, w_a)

@@ -1,0 +1,109 @@
+"""Heatmaps over every pair of final models (global similarity, LLE comparison), with the
+same-register/different-seed cells outlined: the noise floor that register differences must exceed."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Rectangle
+
+from regeo.figures.id_curves import EMBEDDINGS
+
+ANNOTATE_UP_TO = 14  # models; beyond that the numbers no longer fit in the cells
+
+
+def model_order(table: pd.DataFrame) -> list[str]:
+    """Runs grouped by preset, then subset, then seed, so seed pairs sit in diagonal blocks."""
+    sides = [table[[f"run_{s}", f"preset_{s}", f"subset_{s}", f"seed_{s}"]].set_axis(
+        ["run", "preset", "subset", "seed"], axis=1) for s in "ab"]
+    runs = pd.concat(sides).drop_duplicates("run")
+    return runs.sort_values(["preset", "subset", "seed"])["run"].tolist()
+
+
+def pair_grid(table: pd.DataFrame, value: str, order: list[str], symmetric: bool) -> np.ndarray:
+    """(n, n) values, row = run_a, column = run_b; mirrored when ``symmetric``; NaN on the diagonal."""
+    index = {run: i for i, run in enumerate(order)}
+    grid = np.full((len(order), len(order)), np.nan)
+    for a, b, v in table[["run_a", "run_b", value]].itertuples(index=False):
+        grid[index[a], index[b]] = v
+        if symmetric:
+            grid[index[b], index[a]] = v
+    return grid
+
+
+def relation_summary(table: pd.DataFrame, value: str) -> str:
+    """Mean and range of ``value`` over seed pairs and register pairs, the comparison the figure is for."""
+    parts = []
+    for relation, name in (("seeds", "seed pairs"), ("registers", "register pairs")):
+        values = table.loc[table["relation"] == relation, value]
+        if len(values):
+            parts.append(f"{name} {values.mean():.3f} [{values.min():.3f}, {values.max():.3f}]")
+    return "; ".join(parts)
+
+
+def draw_pair_heatmap(ax, table: pd.DataFrame, value: str, order: list[str], symmetric: bool, cmap: str, fmt: str):
+    grid = pair_grid(table, value, order, symmetric)
+    image = ax.imshow(grid, cmap=cmap, aspect="equal")
+    image.cmap.set_bad("0.85")
+    seed_pairs = table.loc[table["relation"] == "seeds", ["run_a", "run_b"]].itertuples(index=False)
+    index = {run: i for i, run in enumerate(order)}
+    for a, b in seed_pairs:
+        cells = [(index[a], index[b])] + ([(index[b], index[a])] if symmetric else [])
+        for i, j in cells:
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.2))
+    if len(order) <= ANNOTATE_UP_TO:
+        finite = grid[np.isfinite(grid)]
+        middle = (finite.min() + finite.max()) / 2 if finite.size else 0
+        for i in range(len(order)):
+            for j in range(len(order)):
+                if np.isfinite(grid[i, j]):
+                    dark = (grid[i, j] < middle) == (not cmap.endswith("_r"))
+                    ax.text(j, i, format(grid[i, j], fmt), ha="center", va="center", fontsize=7,
+                            color="white" if dark else "black")
+    ax.set_xticks(range(len(order)), order, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(order)), order, fontsize=8)
+    return image
+
+
+def plot_pair_heatmaps(table: pd.DataFrame, panels: list[tuple[str, str, str, str]], symmetric: bool,
+                       ylabel: str = "", xlabel: str = ""):
+    """Rows: compared matrices (input, output); columns: ``panels`` = (column, title, cmap, fmt)."""
+    if table.empty:  # one model: no pairs, but the figure target still exists
+        fig, ax = plt.subplots(figsize=(4, 1.5))
+        ax.text(0.5, 0.5, "fewer than two models: no pairs to compare", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    rows = [e for e in EMBEDDINGS if (table["embeddings"] == e).any()]
+    order = model_order(table)
+    side = 0.42 * len(order) + 2.2
+    fig, axes = plt.subplots(len(rows), len(panels), figsize=(side * len(panels) + 1.0, side * len(rows) + 0.6),
+                             squeeze=False)
+    for r, embeddings in enumerate(rows):
+        part = table[table["embeddings"] == embeddings]
+        for c, (value, title, cmap, fmt) in enumerate(panels):
+            ax = axes[r][c]
+            image = draw_pair_heatmap(ax, part, value, order, symmetric, cmap, fmt)
+            fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+            ax.set_title(f"{title} ({embeddings})\n{relation_summary(part, value)}", fontsize=8)
+            ax.set_ylabel(ylabel, fontsize=8)
+            ax.set_xlabel(xlabel, fontsize=8)
+    fig.suptitle("red outline: same register and preset, different seed (the noise floor); grey: the model itself",
+                 fontsize=8, y=1.0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_global_similarity(table: pd.DataFrame):
+    panels = [("cosine_similarity_correlation", "cosine-similarity correlation", "viridis", ".2f"),
+              ("linear_cka", "linear CKA", "viridis", ".2f")]
+    return plot_pair_heatmaps(table, panels, symmetric=True)
+
+
+def plot_lle_comparison(table: pd.DataFrame):
+    random = table["random_relative_error"].median() if len(table) else float("nan")
+    panels = [("relative_error", f"LLE error of B with A's weights / B's own\n(random convex weights: {random:.2f})",
+               "viridis_r", ".2f"),
+              ("jaccard", "kNN overlap (Jaccard at k)", "viridis", ".2f")]
+    return plot_pair_heatmaps(table, panels, symmetric=False, ylabel="A (neighbours and weights)",
+                              xlabel="B (rebuilt)")
