@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from regeo.data.builtin import builtin_documents
@@ -22,3 +25,19 @@ def small_corpus():
 def small_tokenizer(small_corpus):
     documents, _ = small_corpus
     return train_bpe(documents["text"].head(400).tolist(), vocab_size=512)
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory):
+    """The workflow run once, locally, on tests/pipeline/config_small.yaml; its working directory.
+
+    Shared by the end-to-end tests and the SLURM tests (which compare a cluster run with it).
+    Tests that change its config restore it.
+    """
+    sys.path.insert(0, str(Path(__file__).parent / "pipeline"))
+    from snakemake_helpers import snakemake, write_config
+
+    workdir = tmp_path_factory.mktemp("pipeline")
+    write_config(workdir)
+    snakemake(workdir)
+    return workdir

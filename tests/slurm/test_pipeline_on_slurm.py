@@ -1,0 +1,130 @@
+"""regeo's own workflow through `--profile profiles/slurm` on the real local cluster.
+
+The small end-to-end config (tests/pipeline/config_small.yaml) runs with every non-local job
+submitted by the slurm executor plugin, training on a (fake) GPU; its outputs must equal a local
+run's byte for byte. A training job requeued by SLURM mid-run (what preemption does) resumes from
+its saved state and ends with the embeddings of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from regeo.io import load_tensors
+
+pytestmark = pytest.mark.slurm
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "pipeline"))
+from snakemake_helpers import snakemake as run_locally  # noqa: E402
+from snakemake_helpers import write_config  # noqa: E402
+
+# The user's command is `snakemake --profile slurm`; the environment says what the profile
+# cannot know about this cluster (no slurmdbd, so squeue), and the test polls early.
+PROFILE_ENV = {"REGEO_SLURM_STATUS_COMMAND": "squeue"}
+FAST = ["--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5"]
+
+
+def on_slurm(cluster, workdir: Path, *targets: str, timeout: float = 900):
+    return cluster.run(workdir, "--snakefile", str(REPO / "Snakefile"), "--configfile", "config.yaml",
+                       "--profile", str(REPO / "profiles" / "slurm"), *FAST, *targets,
+                       env=PROFILE_ENV, timeout=timeout)
+
+
+def submitted(output: str) -> list[str]:
+    return re.findall(r"submitted with SLURM jobid (\d+)", output)
+
+
+def manifest(workdir: Path) -> dict:
+    return json.loads((workdir / "results" / "manifest.json").read_text())["outputs"]
+
+
+def test_small_pipeline_on_slurm_equals_a_local_run(slurm_cluster, pipeline, tmp_path):
+    local, cluster = pipeline, tmp_path
+    write_config(cluster)
+    result = on_slurm(slurm_cluster, cluster)
+    assert result.returncode == 0, result.stdout[-8000:]
+
+    expected, got = manifest(local), manifest(cluster)
+    assert got.keys() == expected.keys()
+    # Figures may differ in metadata only; train logs carry wall-clock throughput.
+    compared = [p for p in expected if not p.endswith((".pdf", ".png", "train_log.csv"))]
+    assert len(compared) > 50
+    assert [p for p in compared if got[p]["sha256"] != expected[p]["sha256"]] == []
+
+    jobs = [slurm_cluster.job(job_id) for job_id in set(submitted(result.stdout))]
+    by_rule: dict[str, list[dict]] = {}
+    for job in jobs:
+        by_rule.setdefault(job["Comment"].removeprefix("rule_"), []).append(job)
+    # Every training run went through sbatch with a GPU request, the runtime the preset implies
+    # and the memory it needs; the cheap rules ran on this host, never in the queue.
+    assert len(by_rule["train"]) == 4
+    for job in by_rule["train"]:
+        assert job["JobState"] == "COMPLETED"
+        assert re.fullmatch(r"gres[:/]gpu:1", job.get("TresPerJob", "")), job
+        assert job["TimeLimit"] == "00:15:00"
+    assert not {"all", "figures", "manifest", "corpus", "registers"} & by_rule.keys()
+    assert not any(rule.startswith("figure_") for rule in by_rule)
+    # The four per-run analyses went as one job array (one sbatch, four tasks).
+    (array,) = by_rule["id_dynamics"]
+    assert array.get("ArrayTaskId") or array.get("ArrayJobId"), array
+
+
+def _train_job_id(timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["squeue", "-h", "-o", "%i %k %T"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            job_id, comment, state = line.split()
+            if comment == "rule_train" and state == "RUNNING":
+                return job_id
+        time.sleep(0.2)
+    raise AssertionError("no running train job appeared in squeue")
+
+
+def test_requeued_training_job_resumes_from_its_state(slurm_cluster, tmp_path):
+    """`scontrol requeue` of the running train job (SIGTERM, then the same job id runs again):
+    the first attempt saves its state, the second resumes it, and the embeddings equal a clean run's."""
+    slow = {"training": {"steps": 1500, "checkpoint_every": 500, "state_every": 20,
+                         "runs": [{"subsets": ["ne"], "presets": ["micro"], "seeds": [0]}]}}
+    run = "ne-micro-s0"
+    target = f"results/runs/{run}/train_log.csv"
+    clean, requeued = tmp_path / "clean", tmp_path / "requeued"
+    for workdir in (clean, requeued):
+        workdir.mkdir()
+        write_config(workdir, slow)
+    run_locally(clean, target)
+
+    proc = slurm_cluster.popen(requeued, "--snakefile", str(REPO / "Snakefile"), "--configfile", "config.yaml",
+                               "--profile", str(REPO / "profiles" / "slurm"), *FAST, target, env=PROFILE_ENV)
+    try:
+        job_id = _train_job_id()
+        progress = requeued / f"results/runs/{run}/state/latest/progress.json"
+        deadline = time.monotonic() + 120
+        while not progress.is_file():
+            assert proc.poll() is None and time.monotonic() < deadline, "training never saved a state"
+            time.sleep(0.05)
+        subprocess.run(["scontrol", "requeue", job_id], check=True)
+        output, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, output[-8000:]
+    assert submitted(output) == [job_id]  # SLURM reran the same job; no Snakemake retry was needed
+    assert slurm_cluster.job(job_id)["Restarts"] == "1"
+    log = (requeued / f"logs/train/{run}.log").read_text()
+    resumed = re.search(r"resuming from the state saved at step (\d+)", log)
+    assert resumed and int(resumed.group(1)) > 0, log[-3000:]
+    for step in (0, 500, 1000, 1500):
+        name = f"results/runs/{run}/embeddings/step{step:07d}.safetensors"
+        a, b = load_tensors(clean / name), load_tensors(requeued / name)
+        assert torch.equal(a["input"], b["input"]) and torch.equal(a["output"], b["output"]), name
