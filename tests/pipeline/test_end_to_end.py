@@ -22,12 +22,7 @@ CROSS_MODEL = {"global_similarity": 1, "lle_comparison": 1, "similarity_over_tra
                "figure_similarity_over_training": 1}
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("pipeline")
-    write_config(workdir)
-    snakemake(workdir)
-    return workdir
+# `pipeline` (tests/conftest.py): the small config run once per session, shared with the SLURM tests.
 
 
 def test_every_stage_produced_its_outputs(pipeline):
@@ -69,7 +64,10 @@ def test_cross_model_tables(pipeline):
     lle = pd.read_parquet(geometry / "lle_comparison.parquet")
     assert len(lle) == 24 and set(zip(lle["run_a"], lle["run_b"])) == {(a, b) for a in RUNS for b in RUNS if a != b}
     assert (lle["relative_error"] > 0).all() and lle["jaccard"].between(0, 1).all()
-    assert (lle["random_relative_error"] > lle["relative_error"]).mean() > 0.5  # A's weights beat random ones
+    # After 20 steps the initialisation (set by the seed) still dominates: models of one seed share
+    # far more neighbours than models of different seeds, whatever their register.
+    same_seed = lle["seed_a"] == lle["seed_b"]
+    assert lle.loc[same_seed, "jaccard"].min() > 2 * lle.loc[~same_seed, "jaccard"].max()
     over = pd.read_parquet(geometry / "similarity_over_training" / "ne-micro-s1.parquet")
     assert sorted(over["step"].unique()) == [0, 1, 2, 4, 8, 10, 20]
     last = over[over["step"] == 20]

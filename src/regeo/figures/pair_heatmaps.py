@@ -33,13 +33,21 @@ def pair_grid(table: pd.DataFrame, value: str, order: list[str], symmetric: bool
 
 
 def relation_summary(table: pd.DataFrame, value: str) -> str:
-    """Mean and range of ``value`` over seed pairs and register pairs, the comparison the figure is for."""
-    parts = []
-    for relation, name in (("seeds", "seed pairs"), ("registers", "register pairs")):
-        values = table.loc[table["relation"] == relation, value]
+    """Mean [min, max] of ``value`` over seed pairs and over register pairs, the comparison the figure is for.
+
+    Register pairs of the same seed start from the same initialisation (the seed sets it), which
+    early in training dominates their similarity; they are summarised apart.
+    """
+    registers = table["relation"] == "registers"
+    same_seed = table["seed_a"] == table["seed_b"]
+    groups = (("seed pairs", table["relation"] == "seeds"), ("registers, other seed", registers & ~same_seed),
+              ("registers, same seed (init)", registers & same_seed))
+    lines = []
+    for name, rows in groups:
+        values = table.loc[rows, value]
         if len(values):
-            parts.append(f"{name} {values.mean():.3f} [{values.min():.3f}, {values.max():.3f}]")
-    return "; ".join(parts)
+            lines.append(f"{name}: {values.mean():.3f} [{values.min():.3f}, {values.max():.3f}]")
+    return "\n".join(lines)
 
 
 def draw_pair_heatmap(ax, table: pd.DataFrame, value: str, order: list[str], symmetric: bool, cmap: str, fmt: str):
@@ -52,6 +60,14 @@ def draw_pair_heatmap(ax, table: pd.DataFrame, value: str, order: list[str], sym
         cells = [(index[a], index[b])] + ([(index[b], index[a])] if symmetric else [])
         for i, j in cells:
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.2))
+    shared_init = table.loc[(table["relation"] == "registers") & (table["seed_a"] == table["seed_b"]),
+                            ["run_a", "run_b"]].itertuples(index=False)
+    for a, b in shared_init:
+        cells = [(index[a], index[b])] + ([(index[b], index[a])] if symmetric else [])
+        for i, j in cells:  # black dashes over white: visible on light and dark cells
+            for color, style in (("white", "-"), ("black", "--")):
+                ax.add_patch(Rectangle((j - 0.42, i - 0.42), 0.84, 0.84, fill=False, edgecolor=color, linewidth=1.4,
+                                       linestyle=style))
     if len(order) <= ANNOTATE_UP_TO:
         finite = grid[np.isfinite(grid)]
         middle = (finite.min() + finite.max()) / 2 if finite.size else 0
@@ -68,7 +84,10 @@ def draw_pair_heatmap(ax, table: pd.DataFrame, value: str, order: list[str], sym
 
 def plot_pair_heatmaps(table: pd.DataFrame, panels: list[tuple[str, str, str, str]], symmetric: bool,
                        ylabel: str = "", xlabel: str = ""):
-    """Rows: compared matrices (input, output); columns: ``panels`` = (column, title, cmap, fmt)."""
+    """Rows: compared matrices (input, output); columns: ``panels`` = (column, title, cmap, fmt, note).
+
+    ``note(rows)`` (or None) adds a line to a panel's title from that panel's table rows.
+    """
     if table.empty:  # one model: no pairs, but the figure target still exists
         fig, ax = plt.subplots(figsize=(4, 1.5))
         ax.text(0.5, 0.5, "fewer than two models: no pairs to compare", ha="center", va="center")
@@ -81,29 +100,31 @@ def plot_pair_heatmaps(table: pd.DataFrame, panels: list[tuple[str, str, str, st
                              squeeze=False)
     for r, embeddings in enumerate(rows):
         part = table[table["embeddings"] == embeddings]
-        for c, (value, title, cmap, fmt) in enumerate(panels):
+        for c, (value, title, cmap, fmt, note) in enumerate(panels):
             ax = axes[r][c]
             image = draw_pair_heatmap(ax, part, value, order, symmetric, cmap, fmt)
             fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-            ax.set_title(f"{title} ({embeddings})\n{relation_summary(part, value)}", fontsize=8)
+            lines = [f"{title} ({embeddings})"] + ([note(part)] if note else []) + [relation_summary(part, value)]
+            ax.set_title("\n".join(lines), fontsize=8)
             ax.set_ylabel(ylabel, fontsize=8)
             ax.set_xlabel(xlabel, fontsize=8)
-    fig.suptitle("red outline: same register and preset, different seed (the noise floor); grey: the model itself",
-                 fontsize=8, y=1.0)
+    fig.suptitle("red outline: same register and preset, another seed (the noise floor); dashed: another "
+                 "register, same seed (same initialisation); grey: the model itself", fontsize=8, y=1.0)
     fig.tight_layout()
     return fig
 
 
 def plot_global_similarity(table: pd.DataFrame):
-    panels = [("cosine_similarity_correlation", "cosine-similarity correlation", "viridis", ".2f"),
-              ("linear_cka", "linear CKA", "viridis", ".2f")]
+    panels = [("cosine_similarity_correlation", "cosine-similarity correlation", "viridis", ".2f", None),
+              ("linear_cka", "linear CKA", "viridis", ".2f", None)]
     return plot_pair_heatmaps(table, panels, symmetric=True)
 
 
 def plot_lle_comparison(table: pd.DataFrame):
-    random = table["random_relative_error"].median() if len(table) else float("nan")
-    panels = [("relative_error", f"LLE error of B with A's weights / B's own\n(random convex weights: {random:.2f})",
-               "viridis_r", ".2f"),
-              ("jaccard", "kNN overlap (Jaccard at k)", "viridis", ".2f")]
+    def random_reference(rows: pd.DataFrame) -> str:
+        return f"with random convex weights instead: median {rows['random_relative_error'].median():.2f}"
+
+    panels = [("relative_error", "LLE error of B with A's weights / B's own", "viridis_r", ".2f", random_reference),
+              ("jaccard", "kNN overlap (Jaccard at k)", "viridis", ".2f", None)]
     return plot_pair_heatmaps(table, panels, symmetric=False, ylabel="A (neighbours and weights)",
                               xlabel="B (rebuilt)")

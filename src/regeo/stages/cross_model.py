@@ -112,6 +112,15 @@ def embedding_matrices(dump: str | Path) -> dict[str, np.ndarray | None]:
             "output": None if output is None else output.float().numpy()}
 
 
+def nonzero_rows(*matrices: np.ndarray) -> np.ndarray:
+    """(n,) bool: rows that are non-zero in every matrix.
+
+    An all-zero row has no direction (cosine similarity is undefined) and is no learned embedding:
+    e.g. the row of the model's pad token (``padding_idx``), which nn.Embedding keeps at 0.
+    """
+    return np.logical_and.reduce([np.abs(X).max(axis=1) > 0 for X in matrices])
+
+
 def pair_matrix(matrices: dict, which: str) -> np.ndarray:
     """A model's ``which`` matrix; a tied model's output matrix is its input matrix."""
     return matrices["input"] if which == "output" and matrices["output"] is None else matrices[which]
@@ -149,7 +158,11 @@ def _pairs(runs: list[RunFiles], embeddings: list[str], min_count: int):
             for which in embeddings:
                 if which == "output" and mats_a["output"] is None and mats_b["output"] is None:
                     continue
-                yield a, b, which, pair_matrix(mats_a, which)[ids_a], pair_matrix(mats_b, which)[ids_b]
+                X_a, X_b = pair_matrix(mats_a, which)[ids_a], pair_matrix(mats_b, which)[ids_b]
+                keep = nonzero_rows(X_a, X_b)
+                if not keep.all():
+                    log.info("%s vs %s (%s): %d all-zero rows left out", a.name, b.name, which, (~keep).sum())
+                yield a, b, which, X_a[keep], X_b[keep]
 
 
 def global_similarity_table(params: dict, min_count: int, runs: dict[str, dict], out_path: str | Path) -> pd.DataFrame:
@@ -206,8 +219,11 @@ def similarity_over_training(params: dict, min_count: int, run: str, subset: str
         for which in params["embeddings"]:
             if which == "output" and final["output"] is None:
                 continue
-            values = global_similarity(current[which][keep], final[which][keep], params["sample_size"], params["seed"])
-            rows.append({"run": run, "subset": subset, "step": step, "embeddings": which, "n_tokens": keep.size,
+            X, X_final = current[which][keep], final[which][keep]
+            nonzero = nonzero_rows(X, X_final)  # e.g. the pad token's row, kept at 0 by nn.Embedding
+            values = global_similarity(X[nonzero], X_final[nonzero], params["sample_size"], params["seed"])
+            rows.append({"run": run, "subset": subset, "step": step, "embeddings": which,
+                         "n_tokens": int(nonzero.sum()),
                          "n_sampled": values["n"], **{key: values[key] for key in SIMILARITY_VALUES}})
     table = pd.DataFrame(rows)
     table["min_count"] = min_count
