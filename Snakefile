@@ -16,6 +16,7 @@ include: "workflow/rules/tokens.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/geometry.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/steering.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/manifest.smk"
 
@@ -35,6 +36,7 @@ localrules:
     corpus,
     registers,
     manifest,
+    steering_summary,
 
 
 workflow.localrules(*(r.name for r in workflow.rules if r.name.startswith("figure_")))

@@ -159,6 +159,49 @@ def _semantic_problems(cfg: dict) -> list[str]:
     if cfg["corpus"]["source"] != "builtin" and cfg["registers"]["method"] == "metadata":
         problems.append(f"config.registers.method: 'metadata' needs corpus.source 'builtin'; "
                         f"use 'classifier' or 'precomputed' for source {cfg['corpus']['source']!r}")
+    problems += _steering_problems(cfg)
+    return problems
+
+
+def _steering_problems(cfg: dict) -> list[str]:
+    """Pairs must name runs of training.runs, concepts subsets that have val splits."""
+    problems: list[str] = []
+    steering = cfg["steering"]
+    run_names = list(runs(cfg))
+    known_runs = f"runs of training.runs: {', '.join(run_names)}"
+    for i, pair in enumerate(steering["pairs"]):
+        for side in ("source", "target"):
+            if pair[side] not in run_names:
+                problems.append(f"config.steering.pairs[{i}].{side}: unknown run {pair[side]!r}; {known_runs}")
+    for i, name in enumerate(steering["all_pairs_among"]):
+        if name not in run_names:
+            problems.append(f"config.steering.all_pairs_among[{i}]: unknown run {name!r}; {known_runs}")
+    subsets = subset_names(cfg)
+    seen: dict[str, int] = {}
+    for i, concept in enumerate(steering["concepts"]):
+        where = f"config.steering.concepts[{i}]"
+        if concept["name"] in seen:
+            problems.append(f"{where}.name: {concept['name']!r} is already the name of concepts[{seen[concept['name']]}]; "
+                            "names must be unique")
+        seen.setdefault(concept["name"], i)
+        uses, unused = (("positive", "negative"), ("texts",)) if concept["kind"] == "contrast" \
+            else (("texts",), ("positive", "negative"))
+        for key in uses:
+            if concept[key] is None:
+                problems.append(f"{where}.{key}: required for kind {concept['kind']!r} (a subset name; "
+                                f"defined subsets: {', '.join(subsets)})")
+            elif concept[key] not in subsets:
+                problems.append(f"{where}.{key}: unknown subset {concept[key]!r}; defined subsets: {', '.join(subsets)}")
+        for key in unused:
+            if concept[key] is not None:
+                problems.append(f"{where}.{key}: not used by kind {concept['kind']!r}; "
+                                f"kind {concept['kind']!r} takes {', '.join(uses)}")
+        if concept["kind"] == "contrast" and concept["positive"] is not None \
+                and concept["positive"] == concept["negative"]:
+            problems.append(f"{where}.negative: {concept['negative']!r} is also the positive subset; "
+                            "a contrast needs two different subsets")
+        if concept["kind"] == "tokens" and not concept["tokens"]:
+            problems.append(f"{where}.tokens: kind 'tokens' needs at least one target word")
     return problems
 
 
@@ -177,6 +220,22 @@ def runs(cfg: dict) -> dict[str, Run]:
                     run = Run(subset, preset, seed)
                     out[run.name] = run
     return out
+
+
+def steering_pairs(cfg: dict) -> list[tuple[str, str]]:
+    """Ordered (source, target) run pairs of the steering section: ``pairs`` in config order, then
+    the ordered pairs of ``all_pairs_among`` not listed yet (a pair named twice runs once)."""
+    steering = cfg["steering"]
+    pairs = [(p["source"], p["target"]) for p in steering["pairs"]]
+    among = steering["all_pairs_among"]
+    pairs += [(a, b) for a in among for b in among if a != b]
+    return list(dict.fromkeys(pairs))
+
+
+def concept_subsets(cfg: dict) -> list[str]:
+    """Subsets whose val splits the steering concepts read, in config order."""
+    named = [c[key] for c in cfg["steering"]["concepts"] for key in ("positive", "negative", "texts")]
+    return list(dict.fromkeys(s for s in named if s is not None))
 
 
 def load_config_file(path: str | Path) -> dict:

@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from snakemake.exceptions import WorkflowError
 
 from regeo.config import ConfigError, runs as config_runs, subset_names, validate_config
+from regeo.config import concept_subsets, steering_pairs
 from regeo.resources import train_mem_mb, train_runtime_minutes
 from regeo.train.presets import resolve_preset
 from regeo.train.schedule import checkpoint_steps, dump_name
@@ -21,6 +22,7 @@ config.update(_validated)
 
 RUNS = config_runs(config)
 SUBSETS = subset_names(config)
+STEERING_PAIRS = steering_pairs(config)  # ordered (source, target) run names
 SHARDS = [f"{i:05d}" for i in range(config["corpus"]["num_shards"])]
 SUBSET_SHARES = {
     **{name: {name: 1.0} for name in config["subsets"]["registers"]},
@@ -143,6 +145,31 @@ def final_models():
     }
 
 
+def steering_tables():
+    return [f"results/steering/{a}__{b}.parquet" for a, b in STEERING_PAIRS]
+
+
+def steering_outputs():
+    """Every pair's table and generations, and the summary of all pairs."""
+    samples = [t.replace(".parquet", ".samples.jsonl") for t in steering_tables()]
+    return steering_tables() + samples + ["results/steering/transfer.parquet"]
+
+
+# The steering values every pair job uses; the pair lists stay out, so adding a pair runs only
+# the new pair's job (and the summary), and threads is the rule's own directive.
+STEERING_PARAMS = {
+    k: v
+    for k, v in config["steering"].items()
+    if k not in ("pairs", "all_pairs_among", "threads")
+}
+STEERING_SUBSETS = concept_subsets(config)
+
+
+def steering_run(run):
+    """A run's name, subset, preset and seed, for the steering tables."""
+    return {"name": run, **run_table()[run]}
+
+
 FIGURES = [
     "results/figures/register_distribution.pdf",
     "results/figures/id_over_training.pdf",
@@ -151,6 +178,8 @@ FIGURES = [
     "results/figures/global_similarity.pdf",
     "results/figures/lle_comparison.pdf",
     "results/figures/similarity_over_training.pdf",
+    "results/figures/steering_effects.pdf",
+    "results/figures/steering_efficiency.pdf",
 ]
 
 
@@ -163,4 +192,5 @@ def final_outputs():
         + ["results/geometry/global_similarity.parquet", "results/geometry/lle_comparison.parquet"]
         + expand("results/geometry/similarity_over_training/{run}.parquet", run=RUNS)
         + expand("results/subsets/{subset}/stats.json", subset=SUBSETS)
+        + steering_outputs()
     )

@@ -147,3 +147,43 @@ rule figure_similarity_over_training:
         "../../envs/analysis.yaml"
     script:
         "../scripts/figure_similarity_over_training.py"
+
+
+rule figure_steering_effects:
+    input:
+        steering_tables(),
+    output:
+        pdf="results/figures/steering_effects.pdf",
+        png=report(
+            "results/figures/steering_effects.png",
+            caption="../report/steering_effects.rst",
+            category="Steering transfer",
+        ),
+    log:
+        "logs/figures/steering_effects.log",
+    params:
+        dpi=config["figures"]["dpi"],
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/figure_steering_effects.py"
+
+
+rule figure_steering_efficiency:
+    input:
+        "results/steering/transfer.parquet",
+    output:
+        pdf="results/figures/steering_efficiency.pdf",
+        png=report(
+            "results/figures/steering_efficiency.png",
+            caption="../report/steering_efficiency.rst",
+            category="Steering transfer",
+        ),
+    log:
+        "logs/figures/steering_efficiency.log",
+    params:
+        dpi=config["figures"]["dpi"],
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/figure_steering_efficiency.py"

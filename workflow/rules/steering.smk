@@ -1,0 +1,48 @@
+# Steering-vector transfer (Emb2Emb): one job per ordered (source, target) pair of final models,
+# then one summary of every pair. A pair job loads two models and runs a few hundred forward
+# passes: on a cluster it is a GPU job of its own (steering.device: auto), and the pair jobs
+# are all of one shape, so they suit one SLURM job array (slurm-array-jobs in the profile).
+
+
+rule steering:
+    input:
+        source=lambda wc: f"results/runs/{wc.source}/model",
+        target=lambda wc: f"results/runs/{wc.target}/model",
+        val=expand("results/subsets/{subset}/val.parquet", subset=STEERING_SUBSETS),
+        # A run without a count table (none known) has every token counted as seen.
+        source_counts=lambda wc: [c for c in [run_counts(wc.source)] if c],
+        target_counts=lambda wc: [c for c in [run_counts(wc.target)] if c],
+    output:
+        table="results/steering/{source}__{target}.parquet",
+        samples="results/steering/{source}__{target}.samples.jsonl",
+    log:
+        "logs/steering/{source}__{target}.log",
+    params:
+        steering=STEERING_PARAMS,
+        runs=lambda wc: {
+            "source": steering_run(wc.source),
+            "target": steering_run(wc.target),
+        },
+    wildcard_constraints:
+        source=_alternatives(RUNS),
+        target=_alternatives(RUNS),
+    threads: config["steering"]["threads"]
+    conda:
+        "../../envs/train.yaml"
+    script:
+        "../scripts/steering.py"
+
+
+rule steering_summary:
+    input:
+        steering_tables(),
+    output:
+        "results/steering/transfer.parquet",
+    log:
+        "logs/steering/summary.log",
+    params:
+        min_native_effect=config["steering"]["min_native_effect"],
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/steering_summary.py"

@@ -1,0 +1,21 @@
+"""Rule steering: see regeo.stages.steering.steering_pair."""
+from pathlib import Path
+
+from regeo.logs import snakemake_job
+from regeo.stages.steering import steering_pair
+
+with snakemake_job(snakemake):
+    steering_pair(
+        snakemake.params.steering,
+        snakemake.input.source,
+        snakemake.input.target,
+        {Path(v).parent.name: v for v in snakemake.input.val},
+        {
+            "source": next(iter(snakemake.input.source_counts), None),
+            "target": next(iter(snakemake.input.target_counts), None),
+        },
+        snakemake.params.runs,
+        snakemake.output.table,
+        snakemake.output.samples,
+        threads=snakemake.threads,
+    )
