@@ -75,6 +75,34 @@ def bad(path: str, value):
         (bad("tokenizer.kind", "wordpiece"), r"config.tokenizer.kind: 'wordpiece' is not allowed; allowed: bpe, gpt2"),
         (bad("training.warmup_steps", 300), r"config.training.warmup_steps: 300 must be below training.steps \(300\)"),
         (bad("training.runs", [{"presets": ["tiny"], "seeds": [-1]}]), r"config.training.runs\[0\].seeds\[0\]: -1 is less than the minimum of 0"),
+        (bad("steering.pairs", [{"source": "ne-tiny-s0", "target": "XX-tiny-s0"}]),
+         r"config.steering.pairs\[0\].target: unknown run 'XX-tiny-s0'; runs of training.runs: ne-tiny-s0, ne-tiny-s1"),
+        (bad("steering.pairs", [{"source": "ne-tiny-s0"}]),
+         r"config.steering.pairs\[0\]: 'target' is a required property"),
+        (bad("steering.all_pairs_among", ["ne-tiny-s0", "ne-huge-s0"]),
+         r"config.steering.all_pairs_among\[1\]: unknown run 'ne-huge-s0'; runs of training.runs: ne-tiny-s0"),
+        (bad("steering.concepts", [{"name": "c", "kind": "contrast", "positive": "ne", "negative": "HI"}]),
+         r"config.steering.concepts\[0\].negative: unknown subset 'HI'; defined subsets: ne, IN, SP, OP, NA"),
+        (bad("steering.concepts", [{"name": "c", "kind": "contrast", "positive": "ne"}]),
+         r"config.steering.concepts\[0\].negative: required for kind 'contrast' \(a subset name; defined subsets: ne,"),
+        (bad("steering.concepts", [{"name": "c", "kind": "contrast", "positive": "ne", "negative": "ne"}]),
+         r"config.steering.concepts\[0\].negative: 'ne' is also the positive subset"),
+        (bad("steering.concepts", [{"name": "c", "kind": "contrast", "positive": "ne", "negative": "OP", "texts": "NA"}]),
+         r"config.steering.concepts\[0\].texts: not used by kind 'contrast'; kind 'contrast' takes positive, negative"),
+        (bad("steering.concepts", [{"name": "t", "kind": "tokens", "texts": "XX", "tokens": ["said"]}]),
+         r"config.steering.concepts\[0\].texts: unknown subset 'XX'; defined subsets: ne, IN, SP, OP, NA"),
+        (bad("steering.concepts", [{"name": "t", "kind": "tokens", "texts": "ne"}]),
+         r"config.steering.concepts\[0\].tokens: kind 'tokens' needs at least one target word"),
+        (bad("steering.concepts", [{"name": "c", "kind": "contrast", "positive": "ne", "negative": "OP"},
+                                   {"name": "c", "kind": "tokens", "texts": "ne", "tokens": ["said"]}]),
+         r"config.steering.concepts\[1\].name: 'c' is already the name of concepts\[0\]; names must be unique"),
+        (bad("steering.concepts", [{"name": "c", "kind": "vibes"}]),
+         r"config.steering.concepts\[0\].kind: 'vibes' is not allowed; allowed: contrast, tokens"),
+        (bad("steering.concepts", [{"name": "a b", "kind": "tokens", "texts": "ne", "tokens": ["x"]}]),
+         r"config.steering.concepts\[0\].name: 'a b' does not match"),
+        (bad("steering.alphas", []), r"config.steering.alphas: \[\] should be non-empty"),
+        (bad("steering.layer_relative_depth", 0), r"config.steering.layer_relative_depth: 0 is less than or equal to the minimum of 0"),
+        (bad("steering.embeddings", "both"), r"config.steering.embeddings: 'both' is not allowed; allowed: input, output"),
     ],
 )
 def test_bad_config_is_named(config, message):
@@ -90,3 +118,20 @@ def test_config_file_errors_name_the_file(tmp_path):
     path.write_text("training: {steps: 0}\n")
     with pytest.raises(ConfigError, match=r"broken.yaml: invalid config:\n  config.training.steps: 0 is less than the minimum of 1"):
         load_config_file(path)
+
+
+def test_default_steering_pairs_cross_width_and_seed():
+    """The default config steers across widths (the Emb2Emb case) and across seeds (the noise floor)."""
+    from regeo.config import steering_pairs
+    from regeo.train.presets import PRESETS
+
+    cfg = load_config_file(REPO / "config" / "config.yaml")
+    table = runs(cfg)
+    pairs = steering_pairs(cfg)
+    width = {name: PRESETS[r.preset]["hidden_size"] for name, r in table.items()}
+    assert any(width[a] != width[b] for a, b in pairs)
+    assert any(table[a].subset == table[b].subset and table[a].seed != table[b].seed for a, b in pairs)
+    both_ways = {"pairs": [{"source": "ne-tiny-s0", "target": "ne-tiny-s1"}],
+                 "all_pairs_among": ["ne-tiny-s0", "ne-tiny-s1"]}
+    assert steering_pairs(validate_config(bad("steering", both_ways))) == [("ne-tiny-s0", "ne-tiny-s1"),
+                                                                          ("ne-tiny-s1", "ne-tiny-s0")]

@@ -1,0 +1,186 @@
+"""The steering stage: config concepts to texts, one pair job's files, and the efficiency summary."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from steering_models import POSITIVE_ADJ, texts
+
+from regeo.config import validate_config
+from regeo.io import RegeoInputError
+from regeo.stages.steering import (build_concepts, fit_token_ids, odd_part, passages, relation, steering_config,
+                                   steering_pair, steering_summary, subset_texts, summarise)
+from regeo.steering.config import SteeringConfig
+
+RUN = {"subset": "news", "preset": "p64", "seed": 0}
+
+
+def test_passages_cut_at_whitespace_and_keep_every_word():
+    text = "one two three four five six seven"
+    pieces = passages(text, 10)
+    assert pieces == ["one two", "three four", "five six", "seven"]
+    assert all(len(p) <= 10 for p in pieces)
+    assert passages("averyveryverylongword tail", 5) == ["averyveryverylongword", "tail"]
+
+
+def test_subset_texts_split_by_document():
+    documents = [f"doc{i} " + " ".join(f"w{i}x{j}" for j in range(30)) for i in range(6)]
+    split = subset_texts(documents, passage_chars=40, per_side=4)
+    assert len(split.vector) == len(split.heldout) == 4
+    vector_docs = {p.split("x")[0] for p in split.vector}
+    heldout_docs = {p.split("x")[0] for p in split.heldout}
+    assert not ({d.replace("doc", "w") for d in vector_docs} & {d.replace("doc", "w") for d in heldout_docs})
+    # Evenly spread: the first and the last passage of the vector side's documents are kept.
+    assert split.vector[0].startswith("doc0") and "w4x29" in split.vector[-1]
+    single = subset_texts([documents[0]], passage_chars=40, per_side=100)
+    assert single.vector and single.heldout and not set(single.vector) & set(single.heldout)
+    with pytest.raises(RegeoInputError, match="no non-empty val documents"):
+        subset_texts(["   "], 40, 4)
+
+
+@pytest.fixture(scope="module")
+def val_paths(tmp_path_factory):
+    root = tmp_path_factory.mktemp("subsets")
+    paths = {}
+    for subset, kind in (("news", "news"), ("opinion", "opinion")):
+        path = root / subset / "val.parquet"
+        path.parent.mkdir()
+        pd.DataFrame({"text": texts(kind, 24, 5, sentences=6)}).to_parquet(path)
+        paths[subset] = str(path)
+    return paths
+
+
+def steering_params(**changes) -> dict:
+    """The steering section as the rule passes it: schema defaults, cheap settings, synthetic concepts."""
+    section = validate_config({})["steering"]
+    section.update(concepts=[
+        {"name": "news_vs_opinion", "kind": "contrast", "positive": "news", "negative": "opinion", "texts": None,
+         "tokens": [], "prompts": []},
+        {"name": "positive_adj", "kind": "tokens", "texts": "opinion", "tokens": POSITIVE_ADJ, "positive": None,
+         "negative": None, "prompts": ["i think the film was"]},
+    ], passage_chars=120, texts_per_side=10, alphas=[-2, -1, 1, 2], max_length=40, n_random=2, n_generate=1,
+        max_new_tokens=4, device="cpu")
+    section.update(changes)
+    return {k: v for k, v in section.items() if k not in ("pairs", "all_pairs_among", "threads")}
+
+
+def test_build_concepts_from_subsets(val_paths):
+    params = steering_params()
+    contrast, tokens = build_concepts(params["concepts"], val_paths, params["passage_chars"], params["texts_per_side"])
+    assert contrast.vector == "texts" and tokens.vector == "tokens"
+    assert len(contrast.positive) == len(contrast.heldout_negative) == 10
+    assert all("i think" not in t and "honestly" not in t for t in contrast.positive)  # news texts only
+    assert not set(contrast.positive) & set(contrast.heldout_positive)
+    assert tokens.target_tokens == POSITIVE_ADJ and tokens.prompts == ["i think the film was"]
+    assert tokens.heldout_positive and not tokens.heldout_negative
+    with pytest.raises(RegeoInputError, match="no val split given for subset 'opinion'"):
+        build_concepts(params["concepts"], {"news": val_paths["news"]}, 120, 10)
+
+
+def test_steering_config_takes_the_library_fields():
+    cfg = steering_config(steering_params())
+    assert isinstance(cfg, SteeringConfig)
+    assert cfg.alphas == (-2.0, -1.0, 1.0, 2.0) and cfg.max_length == 40 and cfg.device == "cpu"
+
+
+def test_relation():
+    other_seed, other_size = dict(RUN, seed=1), dict(RUN, preset="p128")
+    assert relation(RUN, RUN) == "self" and relation(RUN, other_seed) == "seeds"
+    assert relation(RUN, other_size) == "presets" and relation(RUN, dict(RUN, subset="opinion")) == "registers"
+
+
+def synthetic_table(native, transferred, random, vector_kind="texts") -> pd.DataFrame:
+    """A pair table with given effect functions of alpha (the primary metric)."""
+    effect = "loglik_shift" if vector_kind == "texts" else "target_mass_shift"
+    rows = []
+    for alpha in (-2.0, -1.0, 1.0, 2.0):
+        for condition, f in (("none", lambda a: 0.0), ("native", native), ("transferred", transferred),
+                             ("random", random)):
+            rows.append({"source": "a", "target": "b", "concept": "c", "condition": condition, "draw": 0,
+                         "alpha": alpha, effect: f(alpha), "efficiency": f(alpha) / native(alpha),
+                         "efficiency_flag": "reference" if condition == "none" else "ok",
+                         "cosine_to_native": 0.5, "vector_kind": vector_kind, "relation": "seeds",
+                         **{c: 0 for c in ("source_subset", "source_preset", "source_seed", "target_subset",
+                                           "target_preset", "target_seed", "d_source", "d_target", "layer_source",
+                                           "n_layers_source", "layer_target", "n_layers_target", "map_r2",
+                                           "n_shared_tokens")}})
+    return pd.DataFrame(rows)
+
+
+def test_summary_cancels_the_part_even_in_alpha():
+    # Every push costs 0.1 alpha^2 on both sides; only the native and transferred vectors have a direction.
+    damage = lambda a: -0.1 * a * a  # noqa: E731
+    table = synthetic_table(lambda a: a + damage(a), lambda a: 0.5 * a + damage(a), damage)
+    [row] = summarise(table, 1e-4).to_dict("records")
+    assert row["efficiency"] == pytest.approx(0.5) and row["random_efficiency"] == pytest.approx(0.0)
+    assert row["efficiency_basis"] == "odd" and row["efficiency_flag"] == "ok"
+    assert row["efficiency_raw"] != pytest.approx(0.5)  # the raw slope mixes the damage in
+    assert row["native_slope"] == pytest.approx(1.0)
+    assert list(odd_part(pd.Series([1.0, 5.0, 3.0], index=[-1.0, 0.5, 1.0]))) == [1.0]
+
+
+def test_summary_flags_a_native_vector_no_better_than_random():
+    table = synthetic_table(lambda a: 0.01 * a, lambda a: 0.02 * a, lambda a: 0.05 * a)
+    [row] = summarise(table, 1e-4).to_dict("records")
+    assert row["efficiency_flag"] == "native_not_above_random" and row["efficiency"] == pytest.approx(2.0)
+    table = synthetic_table(lambda a: 1e-6 * a, lambda a: 1e-6 * a, lambda a: 0.0)
+    [row] = summarise(table, 1e-4).to_dict("records")
+    assert row["efficiency_flag"] == "native_effect_near_zero" and np.isnan(row["efficiency"])
+
+
+@pytest.fixture(scope="module")
+def pair_files(model_dirs, val_paths, tmp_path_factory):
+    out = tmp_path_factory.mktemp("steering")
+    runs = {"source": {"name": "news-p64-s0", **RUN}, "target": {"name": "news-p128-s0", **RUN, "preset": "p128"}}
+    steering_pair(steering_params(), str(model_dirs["a"]), str(model_dirs["b"]), val_paths,
+                  {"source": None, "target": None}, runs, out / "pair.parquet", out / "pair.samples.jsonl")
+    self_runs = {"source": runs["source"], "target": runs["source"]}
+    steering_pair(steering_params(), str(model_dirs["a"]), str(model_dirs["a"]), val_paths,
+                  {"source": None, "target": None}, self_runs, out / "self.parquet", out / "self.samples.jsonl")
+    steering_summary([str(out / "pair.parquet"), str(out / "self.parquet")], 1e-4, out / "transfer.parquet")
+    return out
+
+
+def test_pair_job_writes_its_table_and_generations(pair_files):
+    table = pd.read_parquet(pair_files / "pair.parquet")
+    assert set(table["source"]) == {"news-p64-s0"} and set(table["target"]) == {"news-p128-s0"}
+    assert set(table["relation"]) == {"presets"} and set(table["d_target"]) == {128}
+    # 2 concepts x (none, native, transferred, 2 random draws) x 4 alphas
+    assert len(table) == 2 * 5 * 4
+    assert set(table["condition"]) == {"none", "native", "transferred", "random"}
+    none = table[table["condition"] == "none"]
+    assert (none["loglik_shift"] == 0).all()
+    assert (none.loc[none["concept"] == "positive_adj", "target_mass_shift"] == 0).all()
+    assert none.loc[none["concept"] == "news_vs_opinion", "target_mass_shift"].isna().all()  # no target tokens
+    records = [json.loads(line) for line in (pair_files / "pair.samples.jsonl").read_text().splitlines()]
+    # per concept: 1 prompt x (none + (native, transferred, random draw 0) x 4 alphas)
+    assert len(records) == 2 * (1 + 3 * 4)
+    assert {r["concept"] for r in records} == {"news_vs_opinion", "positive_adj"}
+    assert all(r["source"] == "news-p64-s0" and isinstance(r["completion"], str) for r in records)
+    assert {r["prompt"] for r in records if r["concept"] == "positive_adj"} == {"i think the film was"}
+
+
+def test_summary_of_pairs(pair_files):
+    summary = pd.read_parquet(pair_files / "transfer.parquet").set_index(["target", "concept"])
+    assert len(summary) == 4 and set(summary["metric"]) == {"loglik_shift", "target_mass_shift"}
+    self_rows = summary.loc["news-p64-s0"]
+    assert (self_rows["relation"] == "self").all()
+    assert np.allclose(self_rows["efficiency"], 1.0) and (self_rows["efficiency_flag"] == "ok").all()
+    # Across widths: the native vector acts far beyond a random one, so the efficiency is defined
+    # (how much of it the map carries is what the study measures, not a property to assert here).
+    cross = summary.loc[("news-p128-s0", "news_vs_opinion")]
+    assert cross["efficiency_flag"] == "ok" and np.isfinite(cross["efficiency"])
+    assert cross["native_strength"] > 10 * cross["random_strength"]
+    assert cross["d_source"] == 64 and cross["d_target"] == 128 and cross["n_layers_target"] == 4
+
+
+def test_fit_tokens_seen_by_both_runs(model_dirs, tmp_path, tokenizer):
+    vocab = len(tokenizer)
+    counts = pd.DataFrame({"token_id": np.arange(vocab), "count": np.r_[np.zeros(5), np.ones(vocab - 5)]})
+    counts.to_parquet(tmp_path / "counts.parquet")
+    ids = fit_token_ids(model_dirs["a"], model_dirs["b"], tmp_path / "counts.parquet", None, min_count=1)
+    assert list(ids) == list(range(5, vocab))
+    assert fit_token_ids(model_dirs["a"], model_dirs["b"], tmp_path / "counts.parquet", None, min_count=0) is None
