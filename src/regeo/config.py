@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from regeo.external import ExternalRun, entry_problems, external_run
 from regeo.registers import ALL_LABELS, is_known_class
 from regeo.train.presets import PRESETS
 
@@ -160,6 +161,24 @@ def _semantic_problems(cfg: dict) -> list[str]:
         problems.append(f"config.registers.method: 'metadata' needs corpus.source 'builtin'; "
                         f"use 'classifier' or 'precomputed' for source {cfg['corpus']['source']!r}")
     problems += _steering_problems(cfg)
+    problems += _external_problems(cfg)
+    return problems
+
+
+def _external_problems(cfg: dict) -> list[str]:
+    """External runs: one way to name the steps, known placeholders, names unique among all runs."""
+    problems: list[str] = []
+    trained = runs(cfg)
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(cfg["external"]):
+        where = f"config.external[{i}]"
+        problems += entry_problems(entry, where)
+        name = entry["name"]
+        if name in trained:
+            problems.append(f"{where}.name: {name!r} is also a run of training.runs")
+        if name in seen:
+            problems.append(f"{where}.name: {name!r} is already the name of external[{seen[name]}]")
+        seen.setdefault(name, i)
     return problems
 
 
@@ -220,6 +239,11 @@ def runs(cfg: dict) -> dict[str, Run]:
                     run = Run(subset, preset, seed)
                     out[run.name] = run
     return out
+
+
+def external_runs(cfg: dict) -> dict[str, ExternalRun]:
+    """Every external run (config ``external``), by name, in config order."""
+    return {entry["name"]: external_run(entry) for entry in cfg["external"]}
 
 
 def steering_pairs(cfg: dict) -> list[tuple[str, str]]:

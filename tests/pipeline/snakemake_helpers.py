@@ -45,7 +45,11 @@ def snakemake(workdir: Path, *args: str, check: bool = True, **kwargs) -> subpro
 def planned_jobs(workdir: Path) -> dict[str, int]:
     """Rule -> job count of what a dry run would execute (empty when nothing is to be done)."""
     proc = snakemake(workdir, "--dry-run")
-    text = proc.stdout + proc.stderr
+    return job_counts(proc.stdout + proc.stderr)
+
+
+def job_counts(text: str) -> dict[str, int]:
+    """Rule -> job count from the "Job stats" table of Snakemake's output."""
     if "Nothing to be done" in text:
         return {}
     block = text.split("Job stats:", 1)[1]

@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from snakemake.exceptions import WorkflowError
 
 from regeo.config import ConfigError, runs as config_runs, subset_names, validate_config
+from regeo.config import external_runs
 from regeo.config import concept_subsets, steering_pairs
 from regeo.resources import train_mem_mb, train_runtime_minutes
 from regeo.train.presets import resolve_preset
@@ -20,7 +21,11 @@ except ConfigError as err:
 config.clear()
 config.update(_validated)
 
-RUNS = config_runs(config)
+TRAINED_RUNS = config_runs(config)
+# Models from outside (config `external`, e.g. Pythia's checkpoints): dumped, never trained.
+EXTERNAL_RUNS = external_runs(config)
+# Every run the analyses iterate over: trained first, then external.
+RUNS = {**TRAINED_RUNS, **EXTERNAL_RUNS}
 SUBSETS = subset_names(config)
 STEERING_PAIRS = steering_pairs(config)  # ordered (source, target) run names
 SHARDS = [f"{i:05d}" for i in range(config["corpus"]["num_shards"])]
@@ -46,11 +51,12 @@ wildcard_constraints:
     shard=r"\d{5}",
 
 
-def run_table():
-    """run -> {subset, preset, seed}, for tables and figures."""
+def run_table(runs=None):
+    """run -> {subset, preset, seed}, for tables and figures (an external run's subset is its
+    name and its preset the model it loads)."""
     return {
         name: {"subset": r.subset, "preset": r.preset, "seed": r.seed}
-        for name, r in RUNS.items()
+        for name, r in (RUNS if runs is None else runs).items()
     }
 
 
@@ -58,7 +64,7 @@ def probability_params():
     """The registers values that change the label probabilities (the classifier's output)."""
     keys = ["method"]
     if config["registers"]["method"] == "classifier":
-        keys += ["classifier_model", "classifier_revision", "classifier_batch_size"]
+        keys += ["classifier_model", "classifier_revision", "classifier_tokenizer", "classifier_batch_size"]
     if config["registers"]["method"] == "precomputed":
         keys += ["probabilities_field"]
     return {k: config["registers"][k] for k in keys}
@@ -111,7 +117,13 @@ def train_memory(wildcards, attempt):
 
 
 def run_dumps(run):
-    return [f"results/runs/{run}/embeddings/{name}" for name in DUMP_NAMES]
+    """A run's embedding dumps, in step order: the training schedule, or an external run's steps."""
+    names = (
+        [dump_name(step) for step in EXTERNAL_RUNS[run].steps]
+        if run in EXTERNAL_RUNS
+        else DUMP_NAMES
+    )
+    return [f"results/runs/{run}/embeddings/{name}" for name in names]
 
 
 def run_subset(run):
@@ -119,12 +131,18 @@ def run_subset(run):
 
 
 def run_tokenizer(run):
-    """The tokenizer directory of a run's model (one shared by every trained run)."""
+    """The tokenizer directory of a run's model (one shared by every trained run; an external
+    run's own, saved beside its dumps)."""
+    if run in EXTERNAL_RUNS:
+        return f"results/runs/{run}/tokenizer"
     return "results/tokenizer"
 
 
 def run_counts(run):
-    """Per-token counts of a run's training data (token_id, count), for the seen-token filter."""
+    """Per-token counts of a run's training data (token_id, count), for the seen-token filter;
+    None for an external run, whose training data is not ours: its analyses use every token."""
+    if run in EXTERNAL_RUNS:
+        return None
     return f"results/tokens/{run_subset(run)}/counts.parquet"
 
 

@@ -1,9 +1,10 @@
-# Every final model on every subset's validation split.
+# Every trained final model on every subset's validation split. External runs are left out: their
+# models read token ids of their own tokenizer, and the val splits hold the shared tokenizer's.
 
 
 rule evaluate:
     input:
-        models=expand("results/runs/{run}/model", run=RUNS),
+        models=expand("results/runs/{run}/model", run=TRAINED_RUNS),
         val=expand("results/tokens/{subset}/val.bin", subset=SUBSETS),
         meta=expand("results/tokens/{subset}/meta.json", subset=SUBSETS),
     output:
@@ -16,7 +17,7 @@ rule evaluate:
             "seq_len": config["training"]["seq_len"],
             "device": config["training"]["device"],
         },
-        runs=run_table(),
+        runs=run_table(TRAINED_RUNS),
     conda:
         "../../envs/train.yaml"
     script:

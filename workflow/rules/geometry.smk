@@ -4,7 +4,8 @@
 rule id_dynamics:
     input:
         dumps=lambda wc: run_dumps(wc.run),
-        counts=lambda wc: f"results/tokens/{run_subset(wc.run)}/counts.parquet",
+        # No counts for an external run (its training data is unknown): every token is analysed.
+        counts=lambda wc: [c for c in [run_counts(wc.run)] if c],
     output:
         table="results/geometry/id/{run}.parquet",
         per_token="results/geometry/id/{run}.tokens.parquet",

@@ -19,6 +19,9 @@ rule train:
         train=lambda wc: train_params(wc.run),
         state_dir=lambda wc: f"results/runs/{wc.run}/state",
     threads: config["training"]["threads"]
+    wildcard_constraints:
+        # External runs have dumps too (external.smk), never a training job.
+        run=_alternatives(TRAINED_RUNS),
     resources:
         runtime=train_runtime,
         mem_mb=train_memory,

@@ -8,7 +8,7 @@ with snakemake_job(snakemake):
         snakemake.wildcards.run,
         snakemake.params.subset,
         list(snakemake.input.dumps),
-        snakemake.input.counts,
+        snakemake.input.counts[0] if snakemake.input.counts else None,
         snakemake.output.table,
         snakemake.output.per_token,
     )

@@ -40,7 +40,9 @@ def fineweb_config(corpus: dict):
     return FineWebConfig(source=corpus["source"], dataset=corpus["dataset"], name=corpus["name"],
                          split=corpus["split"], paths=list(corpus["paths"]), text_field=corpus["text_field"],
                          id_field=corpus["id_field"], max_documents=corpus["max_documents"],
-                         num_shards=corpus["num_shards"], revision=corpus["revision"])
+                         num_shards=corpus["num_shards"], revision=corpus["revision"],
+                         streaming=corpus["streaming"], shuffle_buffer=corpus["shuffle_buffer"],
+                         seed=corpus["seed"])
 
 
 def merge_shards(shard_paths: list[str], out_path: str | Path) -> None:
@@ -63,13 +65,17 @@ def make_probabilities(registers: dict, shard_path: str | Path, out_path: str | 
 
         probabilities = read_precomputed(shard_path, registers["probabilities_field"])
     else:
-        from regeo.data.classifier import ClassifierConfig, classify
+        from regeo.data.classifier import ClassifierConfig, classify, clear_state
 
         cfg = ClassifierConfig(model=registers["classifier_model"], revision=registers["classifier_revision"],
+                               tokenizer=registers["classifier_tokenizer"],
                                batch_size=registers["classifier_batch_size"])
         documents = read_parquet(shard_path, columns=["doc_id", "text"])
         probabilities = classify(documents, cfg, progress=True, state_path=state_path)
     write_parquet(probabilities[["doc_id", *probability_columns()]], out_path)
+    if method == "classifier":
+        # Only once the output is in place: a job killed before this line resumes from the state.
+        clear_state(state_path)
 
 
 def labeling_rules(registers: dict) -> LabelingRules:

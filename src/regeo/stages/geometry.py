@@ -26,12 +26,22 @@ def token_filter(counts_path: str | Path, min_count: int) -> np.ndarray:
     return seen_token_mask(counts, min_count)
 
 
-def id_dynamics(params: dict, run: str, subset: str, dumps: list[str], counts_path: str | Path,
+def id_dynamics(params: dict, run: str, subset: str, dumps: list[str], counts_path: str | Path | None,
                 table_path: str | Path, per_token_path: str | Path) -> None:
-    """One row per (step, embeddings, estimator, k); per-token values of the last dump."""
+    """One row per (step, embeddings, estimator, k); per-token values of the last dump.
+
+    Without ``counts_path`` (an external run, whose training data is unknown) every row of the
+    embedding matrix is analysed; the table says so in ``token_filter`` ("none", min_count 0).
+    """
     cfg = id_config(params)
-    mask = token_filter(counts_path, params["min_count"])
-    log.info("run %s: %d of %d tokens seen at least %d times", run, mask.sum(), len(mask), params["min_count"])
+    if counts_path is None:
+        mask = np.ones(load_dump(sorted(dumps)[-1], "input").shape[0], dtype=bool)
+        min_count, how = 0, "none"
+        log.info("run %s: no token counts, all %d tokens analysed", run, len(mask))
+    else:
+        mask = token_filter(counts_path, params["min_count"])
+        min_count, how = params["min_count"], "min_count"
+        log.info("run %s: %d of %d tokens seen at least %d times", run, mask.sum(), len(mask), min_count)
     frames, per_token = [], []
     for path in sorted(dumps):
         step = int(Path(path).stem.removeprefix("step"))
@@ -53,6 +63,7 @@ def id_dynamics(params: dict, run: str, subset: str, dumps: list[str], counts_pa
     table.insert(0, "run", run)
     table.insert(1, "subset", subset)
     table["n_tokens"] = int(mask.sum())
-    table["min_count"] = params["min_count"]
+    table["token_filter"] = how
+    table["min_count"] = min_count
     write_parquet(table, table_path)
     write_parquet(pd.concat(per_token, ignore_index=True), per_token_path)

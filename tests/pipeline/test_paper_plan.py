@@ -1,0 +1,113 @@
+"""config/paper.yaml plans the whole study: quickly, offline, and with the job counts its config implies."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import time
+from collections import Counter
+
+import pytest
+import yaml
+
+from regeo.config import external_runs, runs, steering_pairs, subset_names, validate_config
+from regeo.train.schedule import checkpoint_steps
+from snakemake_helpers import REPO, job_counts, snakemake, write_config
+
+PAPER = REPO / "config" / "paper.yaml"
+PLAN_SECONDS = 20  # the issue's goal for ~12 subsets x 3 seeds x 150 checkpoints
+# Any connection attempt from the planning process fails loudly (the data and classifier code
+# must run only inside jobs).
+NO_NETWORK = '''import socket
+def _refuse(self, *args, **kwargs):
+    raise OSError("network access while planning the workflow")
+socket.socket.connect = _refuse
+socket.socket.connect_ex = _refuse
+'''
+
+
+def effective_config() -> dict:
+    """What the workflow sees: the paper config merged over the embedded default, validated."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+    def merge(into: dict, new: dict) -> None:
+        for key, value in new.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = copy.deepcopy(value)
+
+    merge(config, yaml.safe_load(PAPER.read_text()))
+    return validate_config(config)
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("paper-plan")
+    write_config(workdir, base=PAPER)
+    guard = workdir / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(NO_NETWORK)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(guard), os.environ.get("PYTHONPATH")]))}
+    start = time.monotonic()
+    proc = snakemake(workdir, "--dry-run", env=env)
+    seconds = time.monotonic() - start
+    return proc.stdout + proc.stderr, seconds
+
+
+def test_paper_config_is_the_study():
+    cfg = effective_config()
+    assert cfg["corpus"]["source"] == "hub" and cfg["corpus"]["dataset"] == "HuggingFaceFW/fineweb"
+    assert cfg["corpus"]["name"] == "sample-10BT" and cfg["corpus"]["streaming"]
+    assert cfg["corpus"]["num_shards"] > 1 and cfg["corpus"]["max_documents"] is not None
+    assert cfg["registers"]["method"] == "classifier"
+    assert cfg["registers"]["classifier_model"] == "TurkuNLP/web-register-classification-multilingual"
+    assert cfg["registers"]["threshold"] == 0.4 and cfg["registers"]["keep_hybrids"] == ["HI-IN"]
+    assert cfg["registers"]["min_chars"] == 200
+    assert cfg["tokenizer"]["kind"] == "gpt2"
+    assert 12 <= len(subset_names(cfg)) <= 14
+    assert {r.preset for r in runs(cfg).values()} == {"124m"}
+    assert len(checkpoint_steps(cfg["training"]["steps"], cfg["training"]["checkpoint_every"])) == 154
+    assert set(cfg["geometry"]["id"]["estimators"]) == {"mle", "twonn", "twonn_mle", "local_pca"}
+
+
+def test_the_whole_study_plans_in_seconds_without_network(plan):
+    text, seconds = plan
+    print(f"dry run of config/paper.yaml: {seconds:.1f} s")
+    assert "This was a dry-run" in text
+    assert seconds < PLAN_SECONDS, f"planning took {seconds:.1f} s"
+
+
+def test_planned_jobs_follow_from_the_config(plan):
+    cfg = effective_config()
+    counts = job_counts(plan[0])
+    trained, external = runs(cfg), external_runs(cfg)
+    n_subsets = len(subset_names(cfg))
+    n_seeds = len({seed for group in cfg["training"]["runs"] for seed in group["seeds"]})
+    shards = cfg["corpus"]["num_shards"]
+    assert len(trained) == n_subsets * n_seeds
+    expected = {
+        "corpus_shard": shards, "register_probabilities": shards, "corpus": 1, "registers": 1,
+        "subset": n_subsets, "tokenizer": 1, "tokens": n_subsets,
+        "train": len(trained),  # never an external run
+        "id_dynamics": len(trained) + len(external), "similarity_over_training": len(trained) + len(external),
+        "global_similarity": 1, "lle_comparison": 1, "evaluate": 1,
+        "steering": len(steering_pairs(cfg)), "manifest": 1, "all": 1,
+    }
+    expected.update({"external_dump_" + re.sub(r"\W", "_", name): 1 for name in external})
+    assert {rule: counts.get(rule) for rule in expected} == expected
+    figures = [rule for rule in counts if rule.startswith("figure_")]
+    assert len(figures) >= 7 and all(counts[rule] == 1 for rule in figures)
+
+
+def test_every_run_has_its_dumps(plan):
+    cfg = effective_config()
+    dumps = Counter()
+    for run, step in set(re.findall(r"results/runs/([^/\s,]+)/embeddings/step(\d{7})\.safetensors", plan[0])):
+        dumps[run] += 1
+    schedule = checkpoint_steps(cfg["training"]["steps"], cfg["training"]["checkpoint_every"])
+    expected = {name: len(schedule) for name in runs(cfg)}
+    expected.update({name: len(run.steps) for name, run in external_runs(cfg).items()})
+    assert dict(dumps) == expected

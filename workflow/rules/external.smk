@@ -1,0 +1,23 @@
+# External checkpoints (config `external`, e.g. Pythia's step0 ... step143000 branches): each
+# revision's embedding matrices in the trained runs' dump format, and the model's tokenizer. One
+# job per external run (one rule each: the runs' step lists differ, and a rule's outputs cannot
+# depend on its wildcards). The resumable state lives in params.state_dir, as for training.
+
+
+for _external in EXTERNAL_RUNS.values():
+
+    rule:
+        name:
+            "external_dump_" + re.sub(r"\W", "_", _external.name)
+        output:
+            dumps=run_dumps(_external.name),
+            tokenizer=directory(run_tokenizer(_external.name)),
+        log:
+            f"logs/external_dump/{_external.name}.log",
+        params:
+            external=_external.settings(),
+            state_dir=f"results/runs/{_external.name}/external_state",
+        conda:
+            "../../envs/train.yaml"
+        script:
+            "../scripts/external_dump.py"
