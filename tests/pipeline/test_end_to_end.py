@@ -1,11 +1,13 @@
 """The workflow itself, through Snakemake, on the small config: outputs, reruns, kill and resume."""
 
+import json
 import os
 import signal
 import shutil
 import subprocess
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -20,6 +22,9 @@ RUNS = ["ne-micro-s0", "ne-micro-s1", "NA-micro-s0", "NA-micro-s1"]
 CROSS_MODEL = {"global_similarity": 1, "lle_comparison": 1, "similarity_over_training": 4,
                "figure_redundancy_over_training": 1, "figure_global_similarity": 1, "figure_lle_comparison": 1,
                "figure_similarity_over_training": 1}
+# The steering jobs after new final models or val splits: the two pairs of the small config, the
+# summary and the two figures.
+STEERING = {"steering": 2, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_efficiency": 1}
 
 
 # `pipeline` (tests/conftest.py): the small config run once per session, shared with the SLURM tests.
@@ -28,7 +33,8 @@ CROSS_MODEL = {"global_similarity": 1, "lle_comparison": 1, "similarity_over_tra
 def test_every_stage_produced_its_outputs(pipeline):
     results = pipeline / "results"
     for name in ("id_over_training", "cross_register_loss", "register_distribution", "redundancy_over_training",
-                 "global_similarity", "lle_comparison", "similarity_over_training"):
+                 "global_similarity", "lle_comparison", "similarity_over_training", "steering_effects",
+                 "steering_efficiency"):
         for ext in ("pdf", "png"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 5000
     for subset in ("ne", "NA"):
@@ -74,6 +80,38 @@ def test_cross_model_tables(pipeline):
     assert len(last) == 2 and (last["linear_cka"] - 1).abs().max() < 1e-9
 
 
+def test_steering_tables_and_generations(pipeline):
+    """Both pairs of the small config: every condition at every alpha, no-steering effects 0, readable samples."""
+    steering = pipeline / "results" / "steering"
+    pair = pd.read_parquet(steering / "ne-micro-s0__ne-micro-s1.parquet")
+    assert {"source", "target", "concept", "condition", "draw", "alpha", "loglik_shift", "target_mass_shift",
+            "efficiency", "efficiency_flag", "cosine_to_native", "map_r2", "relation"} <= set(pair.columns)
+    assert set(pair["relation"]) == {"seeds"} and set(pair["d_source"]) == set(pair["d_target"]) == {16}
+    assert set(pair["concept"]) == {"news_vs_narrative", "the_token"}
+    assert set(pair["condition"]) == {"none", "native", "transferred", "random"}
+    for (concept, condition), rows in pair.groupby(["concept", "condition"]):
+        assert sorted(rows["alpha"]) == [-2.0, 2.0], (concept, condition)
+    none = pair[pair["condition"] == "none"]
+    assert (none["loglik_shift"] == 0).all()
+    assert (none.loc[none["concept"] == "the_token", "target_mass_shift"] == 0).all()
+    # The native vector against itself: 1, or NaN where the micro models barely respond to it.
+    native = pair[pair["condition"] == "native"]
+    assert ((native["efficiency"] == 1) | (native["efficiency_flag"] == "native_effect_near_zero")).all()
+    assert (native["efficiency"] == 1).any()
+    # the map is fit on the tokens both runs saw: most of the 512-token vocabulary
+    assert pair["n_shared_tokens"].between(200, 512).all()
+    samples = [json.loads(line) for line in (steering / "NA-micro-s0__ne-micro-s0.samples.jsonl").read_text().splitlines()]
+    # per concept: one prompt, without steering and under 3 conditions x 2 alphas
+    assert len(samples) == 2 * (1 + 3 * 2)
+    assert all(s["source"] == "NA-micro-s0" and s["target"] == "ne-micro-s0" and s["prompt"] for s in samples)
+    summary = pd.read_parquet(steering / "transfer.parquet")
+    assert len(summary) == 4 and set(zip(summary["source"], summary["target"])) == {
+        ("ne-micro-s0", "ne-micro-s1"), ("NA-micro-s0", "ne-micro-s0")}
+    assert set(summary["efficiency_basis"]) == {"odd"}
+    assert summary["efficiency_flag"].isin(["ok", "native_not_above_random", "native_effect_near_zero"]).all()
+    assert np.isfinite(summary.loc[summary["efficiency_flag"] != "native_effect_near_zero", "efficiency"]).all()
+
+
 def test_final_model_loads_and_matches_last_dump(pipeline):
     run = pipeline / "results" / "runs" / "NA-micro-s1"
     model = AutoModelForCausalLM.from_pretrained(run / "model")
@@ -98,26 +136,34 @@ def test_unchanged_config_plans_nothing(pipeline):
         # the LLE comparison: its table and figure only
         ({"geometry": {"lle": {"k": 6}}}, {"lle_comparison": 1, "figure_lle_comparison": 1, "manifest": 1, "all": 1}),
         # a training value: every run and everything downstream, but no data or tokenizer job
-        ({"training": {"lr": 0.002}}, {"train": 4, "id_dynamics": 4, "evaluate": 1, **CROSS_MODEL,
+        ({"training": {"lr": 0.002}}, {"train": 4, "id_dynamics": 4, "evaluate": 1, **CROSS_MODEL, **STEERING,
                                         "figure_id_over_training": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # a labeling rule: labels and everything after them, never the corpus or its probabilities
         ({"registers": {"min_chars": 300}}, {"registers": 1, "subset": 2, "tokenizer": 1, "tokens": 2, "train": 4,
                                               "id_dynamics": 4, "evaluate": 1, "figure_register_distribution": 1,
-                                              **CROSS_MODEL,
+                                              **CROSS_MODEL, **STEERING,
                                               "figure_id_over_training": 1, "figure_cross_register": 1,
                                               "manifest": 1, "all": 1}),
         # an evaluation value: evaluation and its figure only
         ({"evaluation": {"max_batches": 1}}, {"evaluate": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # the token budget: token files and everything after them
         ({"subsets": {"val_tokens": 2500}}, {"subset": 2, "tokenizer": 1, "tokens": 2, "train": 4, "id_dynamics": 4,
-                                             "evaluate": 1, "figure_id_over_training": 1, **CROSS_MODEL,
+                                             "evaluate": 1, "figure_id_over_training": 1, **CROSS_MODEL, **STEERING,
                                              "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # one more seed: only the new run's jobs and the tables that gather all runs
         ({"training": {"runs": [{"subsets": "all", "presets": ["micro"], "seeds": [0, 1, 2]}]}},
          {"train": 2, "id_dynamics": 2, "evaluate": 1, "figure_id_over_training": 1,
           **CROSS_MODEL, "similarity_over_training": 2, "figure_cross_register": 1, "manifest": 1, "all": 1}),
+        # the steering alphas: the pair jobs, their summary and figures, nothing before them
+        ({"steering": {"alphas": [-1, 1]}}, {**STEERING, "manifest": 1, "all": 1}),
+        # one more pair: that pair's job, the summary and the figures, not the other pairs
+        ({"steering": {"pairs": [{"source": "ne-micro-s0", "target": "ne-micro-s1"},
+                                 {"source": "NA-micro-s0", "target": "ne-micro-s0"},
+                                 {"source": "ne-micro-s1", "target": "ne-micro-s0"}]}},
+         {"steering": 1, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_efficiency": 1,
+          "manifest": 1, "all": 1}),
     ],
-    ids=["geometry.id.ks", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs"],
+    ids=["geometry.id.ks", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs"],
 )
 def test_a_config_change_reruns_only_what_uses_it(pipeline, change, expected):
     write_config(pipeline, change)
@@ -130,7 +176,8 @@ def test_a_config_change_reruns_only_what_uses_it(pipeline, change, expected):
 def test_sigkill_of_the_whole_workflow_resumes_training(pipeline, tmp_path):
     """Kill Snakemake and its training job mid-run; the rerun resumes and ends where a clean run ends."""
     slow = {"training": {"steps": 400, "checkpoint_every": 100, "state_every": 20,
-                         "runs": [{"subsets": ["ne"], "presets": ["micro"], "seeds": [0]}]}}
+                         "runs": [{"subsets": ["ne"], "presets": ["micro"], "seeds": [0]}]},
+            "steering": {"pairs": []}}  # the small config's pairs name runs this one lacks
     target = "results/runs/ne-micro-s0/train_log.csv"
     clean = tmp_path / "clean"
     clean.mkdir()
