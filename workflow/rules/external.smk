@@ -17,6 +17,11 @@ for _external in EXTERNAL_RUNS.values():
         params:
             external=_external.settings(),
             state_dir=f"results/runs/{_external.name}/external_state",
+        resources:
+            # Downloading and loading a revision of a ~100M model takes a minute or two; a job
+            # that runs out of time resumes after its last dump on the retry.
+            runtime=max(30, 2 * len(_external.steps)),
+            mem_mb=16000,
         conda:
             "../../envs/train.yaml"
         script:
