@@ -49,15 +49,16 @@ class ExternalRun:
     trust_remote_code: bool = False
     keep_downloads: bool = False  # False: each revision is downloaded to a temporary cache and removed
 
-    # The run-table fields that trained runs have: the model stands in for subset and preset, so
-    # that figures draw it as a line of its own and pair tables relate it to nothing ("presets").
+    # The run-table fields that trained runs have: the name and model stand in for subset and
+    # preset, so that figures draw it as a line of its own and pair tables relate it to trained
+    # runs as another preset ("presets").
     @property
     def subset(self) -> str:
         return self.name
 
     @property
     def preset(self) -> str:
-        return self.model
+        return "external" if self.is_path_template else self.model  # a path would crowd the legends
 
     @property
     def is_path_template(self) -> bool:

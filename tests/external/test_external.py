@@ -65,6 +65,7 @@ def test_explicit_revisions_and_path_templates():
     local = external_run({"name": "m", "model": "/ckpt/{revision}/hf", "steps": [3],
                           "revision_template": "iter_{step:07d}"})
     assert local.source(3) == CheckpointSource(3, "/ckpt/iter_0000003/hf", None)  # no revision for a directory
+    assert local.preset == "external"
 
 
 def test_a_plain_local_directory_with_several_steps_is_refused(revisions):
