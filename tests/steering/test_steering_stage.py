@@ -11,9 +11,11 @@ from steering_models import POSITIVE_ADJ, texts
 
 from regeo.config import validate_config
 from regeo.io import RegeoInputError
-from regeo.stages.steering import (build_concepts, fit_token_ids, odd_part, passages, relation, steering_config,
-                                   steering_pair, steering_summary, subset_texts, summarise)
+from regeo.stages.steering import (build_concepts, fit_token_ids, passages, relation, steering_config, steering_pair,
+                                   subset_texts)
+from regeo.stages.steering_summary import steering_summary
 from regeo.steering.config import SteeringConfig
+from regeo.steering.summary import odd_part, summarise
 
 RUN = {"subset": "news", "preset": "p64", "seed": 0}
 

@@ -1,6 +1,6 @@
-"""Rule steering_summary: see regeo.stages.steering.steering_summary."""
+"""Rule steering_summary: see regeo.stages.steering_summary."""
 from regeo.logs import snakemake_job
-from regeo.stages.steering import steering_summary
+from regeo.stages.steering_summary import steering_summary
 
 with snakemake_job(snakemake):
     steering_summary(

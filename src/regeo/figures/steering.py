@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-from regeo.stages.steering import effect_column
+from regeo.steering.summary import effect_column
 
 # Condition -> (colour, line style, label); native is the ceiling, none the reference at 0.
 STYLES = {

@@ -10,6 +10,7 @@ Usable without Snakemake; nothing runs at import time. One job per module:
 - :mod:`regeo.steering.concepts`: a concept's texts and target tokens, validated
 - :mod:`regeo.steering.config`: ``SteeringConfig``
 - :mod:`regeo.steering.run`: ``run_transfer``, the one entry the pipeline calls
+- :mod:`regeo.steering.summary`: per pair and concept, the efficiency over the alpha sweep
 
 Method: Lee et al. 2025 (Emb2Emb), ../shared/DESIGN.md "Emb2Emb"; contrastive activation
 addition after Rimsky et al. 2024 (https://arxiv.org/abs/2312.06681).
