@@ -183,3 +183,13 @@ def test_data_parallel_needs_a_divisible_batch(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "3")
     with pytest.raises(RegeoInputError, match=r"training.batch_size \(16\) must be divisible .* \(3\)"):
         distributed.init("cpu", 16)
+
+
+def test_every_token_row_can_learn_the_separator_included(reference, small_tokenizer):
+    """No row is a frozen padding row: the end-of-text token (between documents) trains too."""
+    cfg = micro_config()
+    first, last = dumps(reference, cfg)[0], dumps(reference, cfg)[cfg.steps]
+    eos = small_tokenizer.eos_token_id
+    assert first["input"][eos].abs().sum() > 0
+    assert not torch.equal(first["input"][eos], last["input"][eos])
+    assert (first["input"].abs().sum(dim=1) > 0).all()

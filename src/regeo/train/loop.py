@@ -56,8 +56,10 @@ def resolve_device(name: str, field: str = "training.device") -> torch.device:
 
 def build_model(cfg: TrainConfig, vocab_size: int, eos_id: int) -> LlamaForCausalLM:
     torch.manual_seed(cfg.seed)
+    # No pad token: Llama gives its embedding padding_idx, which pins that row at zero with no
+    # gradient. Training never pads, and the end-of-text token (the document separator) must learn.
     config = LlamaConfig(**cfg.model, vocab_size=vocab_size, max_position_embeddings=cfg.seq_len,
-                         bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id)
+                         bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=None)
     return LlamaForCausalLM(config)
 
 
