@@ -40,6 +40,11 @@ def snakemake_job(smk) -> Iterator[None]:
     """Run a Snakemake script's body with its log open; on success record the job's provenance."""
     from regeo.manifest import record_job
 
+    # A job uses the cores Snakemake (or SLURM's cpus-per-task) gave it, not every core of the
+    # node: torch would otherwise start one thread per core in each of the parallel jobs.
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(max(1, int(smk.threads)))
     with log_to(smk.log[0] if smk.log else None):
         yield
     record_job(smk)

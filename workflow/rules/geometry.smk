@@ -14,6 +14,7 @@ rule id_dynamics:
     params:
         id=config["geometry"]["id"],
         subset=lambda wc: run_subset(wc.run),
+    threads: config["geometry"]["threads"]
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -35,6 +36,7 @@ rule global_similarity:
         similarity=config["geometry"]["similarity"],
         min_count=config["geometry"]["id"]["min_count"],
         runs=final_models(),
+    threads: config["geometry"]["threads"]
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -56,6 +58,7 @@ rule lle_comparison:
         lle=config["geometry"]["lle"],
         min_count=config["geometry"]["id"]["min_count"],
         runs=final_models(),
+    threads: config["geometry"]["threads"]
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -75,6 +78,7 @@ rule similarity_over_training:
         similarity=config["geometry"]["similarity"],
         min_count=config["geometry"]["id"]["min_count"],
         subset=lambda wc: run_subset(wc.run),
+    threads: config["geometry"]["threads"]
     conda:
         "../../envs/analysis.yaml"
     script:
