@@ -131,6 +131,11 @@ def test_summary_flags_a_native_vector_no_better_than_random():
     table = synthetic_table(lambda a: 1e-6 * a, lambda a: 1e-6 * a, lambda a: 0.0)
     [row] = summarise(table, 1e-4).to_dict("records")
     assert row["efficiency_flag"] == "native_effect_near_zero" and np.isnan(row["efficiency"])
+    # Flag and NaN go together: a native effect of 1.2e-4 at alpha 2 only (RMS below 1e-4) is enough.
+    table = synthetic_table(lambda a: 6e-5 * a, lambda a: 3e-5 * a, lambda a: 0.0)
+    [row] = summarise(table, 1e-4).to_dict("records")
+    assert row["native_strength"] < 1e-4 and row["efficiency_flag"] == "ok"
+    assert row["efficiency"] == pytest.approx(0.5)
 
 
 @pytest.fixture(scope="module")

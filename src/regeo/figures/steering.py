@@ -53,8 +53,9 @@ def plot_steering_effects(table: pd.DataFrame):
             for (condition, draw), line in part.groupby(["condition", "draw"], sort=False):
                 color, style, label = STYLES[condition]
                 line = line.sort_values("alpha")
-                ax.plot(line["alpha"], line[effect], style, color=color, marker="o", markersize=2.5, linewidth=1.2,
-                        label=label if draw == 0 else None)
+                # native drawn wider, so that a transferred curve lying on it (self-transfer) leaves it visible
+                ax.plot(line["alpha"], line[effect], style, color=color, marker="o", markersize=2.5,
+                        linewidth=2.6 if condition == "native" else 1.2, label=label if draw == 0 else None)
             ax.axhline(0, color="0.85", linewidth=0.6, zorder=0)
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)

@@ -73,8 +73,7 @@ def summarise(table: pd.DataFrame, min_native_effect: float) -> pd.DataFrame:
     has +-alpha pairs (``efficiency_basis`` "odd"), else the raw effects ("raw"). Columns: the
     pair's description (PAIR_COLUMNS); ``metric`` (the concept's primary effect);
     ``efficiency`` (transferred vs native, :func:`sweep_efficiency`); ``efficiency_flag``: "ok",
-    "native_effect_near_zero" (the native strength is below ``min_native_effect``: efficiency
-    NaN) or "native_not_above_random" (the native vector does no more than a random one of its
+    "native_effect_near_zero" (no native effect reaches ``min_native_effect``: efficiency NaN) or "native_not_above_random" (the native vector does no more than a random one of its
     norm, so the concept has no direction of its own in the target and the ratio means little);
     ``efficiency_raw`` (the slope on raw effects); ``efficiency_median`` (median of the library's
     per-alpha efficiencies that are defined); ``random_efficiency`` (the same slope for the
@@ -99,8 +98,8 @@ def summarise(table: pd.DataFrame, min_native_effect: float) -> pd.DataFrame:
             random_efficiency = float(np.mean([sweep_efficiency(r, native, min_native_effect) for r in draws]))
             random_strength = float(np.mean([strength(r) for r in draws]))
         native_strength = strength(native)
-        if not native_strength >= min_native_effect:
-            flag = "native_effect_near_zero"
+        if not np.nanmax(np.abs(native.to_numpy(float)), initial=0.0) >= min_native_effect:
+            flag = "native_effect_near_zero"  # the condition under which sweep_efficiency gives NaN
         elif native_strength <= random_strength:
             flag = "native_not_above_random"
         else:
