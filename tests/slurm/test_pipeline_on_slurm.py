@@ -43,6 +43,15 @@ def submitted(output: str) -> list[str]:
     return re.findall(r"submitted with SLURM jobid (\d+)", output)
 
 
+def array_submissions(output: str) -> list[str]:
+    return re.findall(r"Submitted array job with Snakemake IDs \S+ and SLURM job ID (\d+)", output)
+
+
+def rule_of(job: dict) -> str:
+    """The plugin's comment is rule_<name>, with _wildcards_<values> for jobs that have them."""
+    return re.fullmatch(r"rule_(.+?)(?:_wildcards_.*)?", job["Comment"]).group(1)
+
+
 def manifest(workdir: Path) -> dict:
     return json.loads((workdir / "results" / "manifest.json").read_text())["outputs"]
 
@@ -60,10 +69,10 @@ def test_small_pipeline_on_slurm_equals_a_local_run(slurm_cluster, pipeline, tmp
     assert len(compared) > 50
     assert [p for p in compared if got[p]["sha256"] != expected[p]["sha256"]] == []
 
-    jobs = [slurm_cluster.job(job_id) for job_id in set(submitted(result.stdout))]
     by_rule: dict[str, list[dict]] = {}
-    for job in jobs:
-        by_rule.setdefault(job["Comment"].removeprefix("rule_"), []).append(job)
+    for job_id in set(submitted(result.stdout)) | set(array_submissions(result.stdout)):
+        job = slurm_cluster.job(job_id)
+        by_rule.setdefault(rule_of(job), []).append(job)
     # Every training run went through sbatch with a GPU request, the runtime the preset implies
     # and the memory it needs; the cheap rules ran on this host, never in the queue.
     assert len(by_rule["train"]) == 4
@@ -73,9 +82,19 @@ def test_small_pipeline_on_slurm_equals_a_local_run(slurm_cluster, pipeline, tmp
         assert job["TimeLimit"] == "00:15:00"
     assert not {"all", "figures", "manifest", "corpus", "registers"} & by_rule.keys()
     assert not any(rule.startswith("figure_") for rule in by_rule)
-    # The four per-run analyses went as one job array (one sbatch, four tasks).
-    (array,) = by_rule["id_dynamics"]
-    assert array.get("ArrayTaskId") or array.get("ArrayJobId"), array
+    assert by_rule["steering"] and all(
+        re.fullmatch(r"gres[:/]gpu:1", job.get("TresPerJob", "")) for job in by_rule["steering"])
+
+    # Jobs of an array rule that are ready together go as one job array: here the training runs
+    # finished at different times, so rerun the four per-run analyses at once.
+    again = on_slurm(slurm_cluster, cluster, "--forcerun", "id_dynamics")
+    assert again.returncode == 0, again.stdout[-8000:]
+    (array_id,) = array_submissions(again.stdout)
+    array = slurm_cluster.job(array_id)
+    assert rule_of(array) == "id_dynamics" and array.get("ArrayJobId") == array_id, array
+    assert "submitted with SLURM jobid" not in again.stdout  # nothing else went to the queue
+    rerun = manifest(cluster)
+    assert all(rerun[p]["sha256"] == expected[p]["sha256"] for p in expected if "/geometry/id/" in p)
 
 
 def _train_job_id(timeout: float = 120) -> str:
@@ -84,7 +103,7 @@ def _train_job_id(timeout: float = 120) -> str:
         out = subprocess.run(["squeue", "-h", "-o", "%i %k %T"], capture_output=True, text=True).stdout
         for line in out.splitlines():
             job_id, comment, state = line.split()
-            if comment == "rule_train" and state == "RUNNING":
+            if comment.startswith("rule_train_wildcards_") and state == "RUNNING":
                 return job_id
         time.sleep(0.2)
     raise AssertionError("no running train job appeared in squeue")
@@ -94,7 +113,8 @@ def test_requeued_training_job_resumes_from_its_state(slurm_cluster, tmp_path):
     """`scontrol requeue` of the running train job (SIGTERM, then the same job id runs again):
     the first attempt saves its state, the second resumes it, and the embeddings equal a clean run's."""
     slow = {"training": {"steps": 1500, "checkpoint_every": 500, "state_every": 20,
-                         "runs": [{"subsets": ["ne"], "presets": ["micro"], "seeds": [0]}]}}
+                         "runs": [{"subsets": ["ne"], "presets": ["micro"], "seeds": [0]}]},
+            "steering": {"pairs": []}}
     run = "ne-micro-s0"
     target = f"results/runs/{run}/train_log.csv"
     clean, requeued = tmp_path / "clean", tmp_path / "requeued"
@@ -119,7 +139,8 @@ def test_requeued_training_job_resumes_from_its_state(slurm_cluster, tmp_path):
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, output[-8000:]
-    assert submitted(output) == [job_id]  # SLURM reran the same job; no Snakemake retry was needed
+    # SLURM reran the same job; no Snakemake retry (a second sbatch for train) was needed.
+    assert [i for i in submitted(output) if rule_of(slurm_cluster.job(i)) == "train"] == [job_id]
     assert slurm_cluster.job(job_id)["Restarts"] == "1"
     log = (requeued / f"logs/train/{run}.log").read_text()
     resumed = re.search(r"resuming from the state saved at step (\d+)", log)
