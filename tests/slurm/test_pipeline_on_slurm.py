@@ -97,6 +97,13 @@ def test_small_pipeline_on_slurm_equals_a_local_run(slurm_cluster, pipeline, tmp
     assert all(rerun[p]["sha256"] == expected[p]["sha256"] for p in expected if "/geometry/id/" in p)
 
 
+def prepare_training_data(workdir: Path, subset: str = "ne") -> None:
+    """Corpus to token files on this host: the tests below are about the train job, and each
+    data job through the queue costs a status poll."""
+    run_locally(workdir, "results/tokenizer", *(f"results/tokens/{subset}/{name}"
+                                               for name in ("train.bin", "val.bin", "meta.json")))
+
+
 def _train_job_id(timeout: float = 120) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -122,6 +129,7 @@ def test_requeued_training_job_resumes_from_its_state(slurm_cluster, tmp_path):
         workdir.mkdir()
         write_config(workdir, slow)
     run_locally(clean, target)
+    prepare_training_data(requeued)
 
     proc = slurm_cluster.popen(requeued, "--snakefile", str(REPO / "Snakefile"), "--configfile", "config.yaml",
                                "--profile", str(REPO / "profiles" / "slurm"), *FAST, target, env=PROFILE_ENV)
@@ -149,3 +157,30 @@ def test_requeued_training_job_resumes_from_its_state(slurm_cluster, tmp_path):
         name = f"results/runs/{run}/embeddings/step{step:07d}.safetensors"
         a, b = load_tensors(clean / name), load_tensors(requeued / name)
         assert torch.equal(a["input"], b["input"]) and torch.equal(a["output"], b["output"]), name
+
+
+def test_training_is_warned_before_its_time_limit_and_saves_its_state(slurm_cluster, tmp_path):
+    """The train rule asks SLURM for SIGTERM 300 s before the time limit (slurm_extra). With a
+    6-minute limit that comes about a minute into the job (SLURM checks limits every 30-60 s;
+    a warning due before the job step exists would be lost, hence not a shorter limit): the
+    trainer must save its state at the step it reached and exit for a retry. A per-rule
+    override on the command line (here the runtime) keeps the request, because it lives in the
+    rule, not in the profile's set-resources."""
+    slow = {"training": {"steps": 20000, "checkpoint_every": 10000, "state_every": 20000,
+                         "runs": [{"subsets": ["ne"], "presets": ["micro"], "seeds": [0]}]},
+            "steering": {"pairs": []}}
+    run = "ne-micro-s0"
+    write_config(tmp_path, slow)
+    prepare_training_data(tmp_path)
+    result = on_slurm(slurm_cluster, tmp_path, f"results/runs/{run}/train_log.csv",
+                      "--set-resources", "train:runtime=6", "--retries", "0", timeout=900)
+    # No retry allowed: the workflow fails, and the failed job's log (printed) says why.
+    assert result.returncode != 0
+    stopped = re.search(r"run ne-micro-s0: signal 15 at step (\d+); state saved, exiting for a retry", result.stdout)
+    assert stopped, result.stdout[-6000:]
+    step = int(stopped.group(1))
+    assert 0 < step < 20000  # stopped by the signal, not by a state_every save or the end
+    progress = json.loads((tmp_path / f"results/runs/{run}/state/latest/progress.json").read_text())
+    assert progress["step"] == step, progress
+    (job_id,) = [i for i in submitted(result.stdout) if rule_of(slurm_cluster.job(i)) == "train"]
+    assert slurm_cluster.job(job_id)["TimeLimit"] == "00:06:00"

@@ -38,6 +38,9 @@ rule register_probabilities:
     params:
         registers=probability_params(),
         state="results/corpus/probabilities/{shard}.state.parquet",
+    resources:
+        # the classifier runs on a GPU; metadata and precomputed probabilities need none
+        gpu=1 if config["registers"]["method"] == "classifier" else 0,
     conda:
         "../../envs/data.yaml"
     script:

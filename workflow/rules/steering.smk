@@ -27,6 +27,8 @@ rule steering:
         source=_alternatives(RUNS),
         target=_alternatives(RUNS),
     threads: config["steering"]["threads"]
+    resources:
+        gpu=1,
     conda:
         "../../envs/train.yaml"
     script:

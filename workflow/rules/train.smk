@@ -22,9 +22,18 @@ rule train:
     wildcard_constraints:
         # External runs have dumps too (external.smk), never a training job.
         run=_alternatives(TRAINED_RUNS),
+    # The GPU and signal requests live here, not in the SLURM profile: `--set-resources
+    # train:gpu=4` on the command line replaces the profile's whole set-resources mapping, but
+    # only this one value of the rule's. Locally gpu is not limited; other executors ignore
+    # slurm_extra.
     resources:
         runtime=train_runtime,
         mem_mb=train_memory,
+        gpu=1,
+        # SIGTERM five minutes before the time limit, to the job step where training runs: time
+        # to save a large model's state (at the limit itself SLURM allows only KillWait, often
+        # 30 s, before SIGKILL). Training saves, exits, and the retry (longer limit) resumes.
+        slurm_extra="--signal=TERM@300",
     conda:
         "../../envs/train.yaml"
     script:

@@ -1,0 +1,64 @@
+"""What each job asks SLURM for, read from a dry run through the cluster profile.
+
+GPU requests and training's early-warning signal live in the rules, so a user's per-rule
+override on the command line changes that one value and nothing else (a `--set-resources` on
+the command line replaces the profile's whole set-resources mapping).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import pytest
+
+from snakemake_helpers import REPO, snakemake, write_config
+
+PAPER = REPO / "config" / "paper.yaml"
+OVERRIDE = ["--set-resources", "train:gpu=4", "train:gpu_model=h100"]
+
+
+def planned_resources(text: str) -> dict[str, list[dict[str, str]]]:
+    """Rule -> the resources of each planned job, from the job blocks of a dry run."""
+    jobs: dict[str, list[dict[str, str]]] = defaultdict(list)
+    rule = None
+    for line in text.splitlines():
+        if m := re.match(r"(?:local)?rule (\w+):$", line):
+            rule = m.group(1)
+        elif rule and (m := re.match(r"\s+resources: (.*)$", line)):
+            jobs[rule].append(dict(item.split("=", 1) for item in m.group(1).split(", ")))
+            rule = None
+    return jobs
+
+
+def plan(workdir, *args: str) -> dict[str, list[dict[str, str]]]:
+    proc = snakemake(workdir, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"), *args)
+    return planned_resources(proc.stdout + proc.stderr)
+
+
+@pytest.fixture(scope="module")
+def paper_plan(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("paper-resources")
+    write_config(workdir, base=PAPER)
+    return plan(workdir, *OVERRIDE)
+
+
+def test_a_command_line_override_changes_only_what_it_names(paper_plan):
+    assert len(paper_plan["train"]) == 42
+    for job in paper_plan["train"]:
+        assert (job["gpu"], job["gpu_model"]) == ("4", "h100")
+        assert job["slurm_extra"] == "--signal=TERM@300"
+        assert int(job["runtime"]) > 30  # the preset's estimate, not the profile default
+    # The other GPU rules keep their one GPU; the classifier labels on a GPU.
+    assert paper_plan["steering"] and all(job["gpu"] == "1" for job in paper_plan["steering"])
+    assert paper_plan["register_probabilities"]
+    assert all(job["gpu"] == "1" for job in paper_plan["register_probabilities"])
+    for rule in ("id_dynamics", "similarity_over_training", "subset", "tokens", "evaluate"):
+        assert paper_plan[rule] and all("gpu" not in job for job in paper_plan[rule]), rule
+
+
+def test_labels_from_metadata_ask_for_no_gpu(tmp_path):
+    write_config(tmp_path)
+    jobs = plan(tmp_path)
+    assert [job["gpu"] for job in jobs["register_probabilities"]] == ["0"]
+    assert all(job["gpu"] == "1" for job in jobs["train"])
