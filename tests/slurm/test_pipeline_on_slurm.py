@@ -97,6 +97,16 @@ def test_small_pipeline_on_slurm_equals_a_local_run(slurm_cluster, pipeline, tmp
     assert all(rerun[p]["sha256"] == expected[p]["sha256"] for p in expected if "/geometry/id/" in p)
 
 
+MICRO_RUN = "ne-micro-s0"
+
+
+def one_micro_run(steps: int, checkpoint_every: int, state_every: int) -> dict:
+    """Config changes for one small training run (MICRO_RUN) and no steering pairs."""
+    return {"training": {"steps": steps, "checkpoint_every": checkpoint_every, "state_every": state_every,
+                         "runs": [{"subsets": ["ne"], "presets": ["micro"], "seeds": [0]}]},
+            "steering": {"pairs": []}}
+
+
 def prepare_training_data(workdir: Path, subset: str = "ne") -> None:
     """Corpus to token files on this host: the tests below are about the train job, and each
     data job through the queue costs a status poll."""
@@ -119,10 +129,8 @@ def _train_job_id(timeout: float = 120) -> str:
 def test_requeued_training_job_resumes_from_its_state(slurm_cluster, tmp_path):
     """`scontrol requeue` of the running train job (SIGTERM, then the same job id runs again):
     the first attempt saves its state, the second resumes it, and the embeddings equal a clean run's."""
-    slow = {"training": {"steps": 1500, "checkpoint_every": 500, "state_every": 20,
-                         "runs": [{"subsets": ["ne"], "presets": ["micro"], "seeds": [0]}]},
-            "steering": {"pairs": []}}
-    run = "ne-micro-s0"
+    slow = one_micro_run(steps=1500, checkpoint_every=500, state_every=20)
+    run = MICRO_RUN
     target = f"results/runs/{run}/train_log.csv"
     clean, requeued = tmp_path / "clean", tmp_path / "requeued"
     for workdir in (clean, requeued):
@@ -166,17 +174,15 @@ def test_training_is_warned_before_its_time_limit_and_saves_its_state(slurm_clus
     trainer must save its state at the step it reached and exit for a retry. A per-rule
     override on the command line (here the runtime) keeps the request, because it lives in the
     rule, not in the profile's set-resources."""
-    slow = {"training": {"steps": 20000, "checkpoint_every": 10000, "state_every": 20000,
-                         "runs": [{"subsets": ["ne"], "presets": ["micro"], "seeds": [0]}]},
-            "steering": {"pairs": []}}
-    run = "ne-micro-s0"
+    slow = one_micro_run(steps=20000, checkpoint_every=10000, state_every=20000)
+    run = MICRO_RUN
     write_config(tmp_path, slow)
     prepare_training_data(tmp_path)
     result = on_slurm(slurm_cluster, tmp_path, f"results/runs/{run}/train_log.csv",
                       "--set-resources", "train:runtime=6", "--retries", "0", timeout=900)
     # No retry allowed: the workflow fails, and the failed job's log (printed) says why.
     assert result.returncode != 0
-    stopped = re.search(r"run ne-micro-s0: signal 15 at step (\d+); state saved, exiting for a retry", result.stdout)
+    stopped = re.search(rf"run {run}: signal 15 at step (\d+); state saved, exiting for a retry", result.stdout)
     assert stopped, result.stdout[-6000:]
     step = int(stopped.group(1))
     assert 0 < step < 20000  # stopped by the signal, not by a state_every save or the end
