@@ -24,8 +24,9 @@ def X():
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
-def test_knn(X, metric, torch_loops):
-    knn = exact_knn(X, 9, metric=metric, block_size=64, margin=0)  # margin 0: fallbacks too
+@pytest.mark.parametrize("screen", ["float32", "bfloat16"])
+def test_knn(X, metric, screen, torch_loops):
+    knn = exact_knn(X, 9, metric=metric, block_size=64, margin=0, screen=screen)  # margin 0: fallbacks too
     D, I = brute_knn(X, 9, metric)
     np.testing.assert_array_equal(knn.indices, I)
     np.testing.assert_allclose(knn.distances, D, rtol=1e-12, atol=1e-15)

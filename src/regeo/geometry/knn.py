@@ -5,6 +5,10 @@ Method (exact, no approximate search):
 1. Rows are centred and scaled into the unit ball (Euclidean; distances change by a constant
    factor only) or normalised (cosine), then cast to float32. Centring matters: the float32
    error of ``|x|^2 + |y|^2 - 2 x.y`` grows with the norms, not with the distance.
+   The candidate products (step 2) run in float32 or, where the hardware multiplies bfloat16
+   faster (CPUs with AVX512-BF16 or AMX, GPUs with bf16 tensor cores; ``screen="auto"`` times
+   both once per process), in bfloat16 with float32 accumulation. The bfloat16 screen ranks
+   lower bounds of the distances (see ``_bf16_screen``): only speed depends on the choice.
 2. Candidates (the O(n^2 d) part): the distance matrix is symmetric, so only the tiles on and
    above the diagonal are computed, each by one float32 matrix product (T x T); a tile serves its
    rows directly and its columns through its transpose, which halves the floating-point work of
@@ -15,13 +19,16 @@ Method (exact, no approximate search):
    Memory: two T x T float32 buffers and the (n, k + margin) candidates.
 3. The candidates' distances are recomputed in float64 from the original values, as sums of
    squared differences (exactly 0 for duplicate rows), and re-sorted by (distance, index).
-4. Certification: the float32 error of a product-based squared distance is below
+4. Certification (float32 screen): the float32 error of a product-based squared distance is below
    ``E = 2 (d + 4) u (|x| + 1)^2`` in the scaled units where every |y| <= 1 (u = 2^-24; twice the
    classical ``(gamma_d + 4u)(|x| + |y|)^2`` bound, which holds for any summation order, CPU or
    GPU; float32 products run in full IEEE precision here, never TF32). A row's neighbour set is
    proven exact when its k-th exact distance is below the smallest float32 distance left out
    minus E. A row that fails (near-ties around the k-th neighbour) is redone with every column
    whose float32 distance could be within E of the k-th, recomputed in float64.
+   With the bfloat16 screen the kept values are proven lower bounds of the distances, so a row
+   is proven exact when its k-th exact distance is below the smallest bound left out; rows that
+   fail go through the same float32 redo.
 
 Result: the neighbour sets and distances equal a float64 brute-force search (up to float64
 rounding). Exact ties are broken by the lower index.
@@ -38,7 +45,9 @@ without cancellation for close pairs); rows of norm 0 are refused.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +56,10 @@ import torch
 from regeo.geometry._checks import as_matrix, check_choice, check_int, in_parts, numpy_row_loops, resolve_device
 
 METRICS = ("euclidean", "cosine")
+SCREENS = ("auto", "float32", "bfloat16")
 _U32 = 2.0**-24  # unit roundoff of float32
+_UB16 = 2.0**-8  # unit roundoff of bfloat16 (8 significant bits)
+_BF16_EXTRA = 8  # columns appended to the bfloat16 screen: |z|^2 in three parts each side, the bound, a zero pad
 _TILE_BYTES_CPU = 128 * 2**20  # one T x T float32 tile (two are held: the tile and its transpose)
 _TILE_BYTES_CUDA = 2 * 2**30  # ... on a GPU (fewer, larger launches)
 _GATHER_BYTES = 4 * 2**20  # float64 (rows, candidates, d) buffer of the exact pass: cache-sized
@@ -123,25 +135,121 @@ def _inverse_norms(X: np.ndarray) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _full_fp32():
-    """float32 products in IEEE float32: TF32 / bf16 shortcuts would void the error bound."""
+def _full_precision_products():
+    """float32 products in IEEE float32 and bfloat16 products accumulated in float32: TF32 and
+    reduced-precision reductions would void the error bounds."""
     previous = torch.get_float32_matmul_precision()
+    previous_bf16 = torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction
     torch.set_float32_matmul_precision("highest")
+    torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False
     try:
         yield
     finally:
         torch.set_float32_matmul_precision(previous)
+        torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = previous_bf16
 
 
 def _default_tile(n: int, device: torch.device) -> int:
+    # The same side for both screens: on the CPU larger bfloat16 tiles were slower (more work on
+    # the diagonal tiles, which are computed whole), 5760 vs 8192: 9.5 s vs 10.3 s at 50k x 768.
     budget = _TILE_BYTES_CUDA if device.type == "cuda" else _TILE_BYTES_CPU
     tile = max(256, int(math.sqrt(budget / 4)) // 64 * 64)  # a multiple of 64 suits GEMM kernels
     return min(n, tile)
 
 
-def _default_margin(k: int) -> int:
-    # Extra float32 candidates: enough that almost every row is certified at once.
+def _default_margin(k: int, screen: torch.dtype) -> int:
+    # Extra candidates: enough that almost every row is certified at once. The bfloat16 bounds
+    # are ~1.6 % of |x||y| wide: on 50k x 768 embedding-like data, k = 10 with 24 extra
+    # candidates leaves 23 rows of 50,000 for the float32 redo, k = 50 with 54 leaves 100.
+    if screen == torch.bfloat16:
+        return max(24, k + 4)
     return max(4, math.ceil(k / 8))
+
+
+@functools.lru_cache(maxsize=None)
+def _bf16_products_faster(device: torch.device, d: int) -> bool:
+    """Whether a bfloat16 matrix product is clearly faster than a float32 one here (timed once).
+
+    bfloat16 pays only with hardware support (AVX512-BF16, AMX, tensor cores); elsewhere it is
+    emulated and several times slower. Only speed depends on this choice, never the result.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type != "cpu":
+        return False
+    rows, cols = 512, 4096
+    best = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a = torch.randn(rows, d + _BF16_EXTRA, device=device).to(dtype)
+        b = torch.randn(cols, d + _BF16_EXTRA, device=device).to(dtype)
+        out = torch.empty(rows, cols, dtype=dtype, device=device)
+        times = []
+        for _ in range(4):  # the first call warms up the kernel
+            start = time.perf_counter()
+            torch.mm(a, b.T, out=out)
+            times.append(time.perf_counter() - start)
+        best[dtype] = min(times[1:])
+    return best[torch.bfloat16] < 0.7 * best[torch.float32]
+
+
+def _screen_dtype(screen: str, device: torch.device, d: int) -> torch.dtype:
+    if screen == "float32" or (screen == "auto" and not _bf16_products_faster(device, d)):
+        return torch.float32
+    return torch.bfloat16
+
+
+def _split_bf16(values: np.ndarray, parts: int) -> list[np.ndarray]:
+    """float64 values as a sum of ``parts`` bfloat16 numbers (three give ~24 bits), leading first."""
+    out, rest = [], values.copy()
+    for _ in range(parts):
+        head = torch.from_numpy(rest).to(torch.bfloat16).double().numpy()
+        out.append(head)
+        rest -= head  # exact: head holds the leading bits of rest
+    return out
+
+
+def _bf16_screen(Z: np.ndarray, znorm: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(left, right, c): bfloat16 (n, d + 8) matrices whose product is a lower bound of |z_i - z_j|^2.
+
+    ``left_i . right_j = s_i + s_j - 2 z~_i.z~_j - c |z_i||z_j|`` with z~ = bf16(z) and s = |z|^2
+    (three bfloat16 parts each side, slightly reduced), accumulated in float32. Bounds, with u the
+    bfloat16 unit roundoff (u' = u + 2 u32 covers float64 -> float32 -> bfloat16) and gamma the
+    float32 accumulation factor over the D = d + 8 terms:
+
+    - |2 z~_i.z~_j - 2 z_i.z_j| <= 2 (2u' + u'^2) |z_i||z_j|;
+    - accumulation error <= gamma * sum|terms| <= gamma ((2.1 + c) |z_i||z_j| + 1.01 (s_i + s_j));
+
+    so with s reduced by 1.02 gamma and c >= (2 (2u' + u'^2) + 2.1 gamma) / (1 - gamma), the float32
+    result never exceeds the true squared distance. The product is returned rounded to bfloat16;
+    :func:`_bf16_lower_bound` undoes that rounding. Cost: one product with 8 more columns, and no
+    elementwise pass to add the norms.
+    """
+    n, d = Z.shape
+    u = _UB16 + 2 * _U32
+    width = d + _BF16_EXTRA
+    gamma = width * _U32 / (1 - width * _U32)
+    c = 1.01 * (2 * (2 * u + u * u) + 2.1 * gamma) / (1 - gamma)
+    s = znorm**2 * (1 - 1.02 * gamma)  # (n,)
+    s_parts = _split_bf16(s, 3)
+    left = torch.empty((n, width), dtype=torch.bfloat16, device=device)
+    right = torch.empty((n, width), dtype=torch.bfloat16, device=device)
+    Zt = torch.from_numpy(Z).to(device)
+    torch.mul(Zt, -2.0, out=left[:, :d])  # -2 bf16(z): scaling by 2 is exact
+    right[:, :d] = Zt
+    ones = np.ones(n)
+    # Rounding the bound column: (1 + 4u) c rounded to bf16 times bf16(|z_j|) stays >= c |z_i||z_j|.
+    zeros = np.zeros(n)  # pads the width to a multiple of 8 for the product kernels
+    left_cols = s_parts + [ones, ones, ones, -c * (1 + 4 * _UB16) * znorm, zeros]
+    right_cols = [ones, ones, ones] + s_parts + [znorm, zeros]
+    left[:, d:] = torch.from_numpy(np.stack(left_cols, axis=1)).to(device)
+    right[:, d:] = torch.from_numpy(np.stack(right_cols, axis=1)).to(device)
+    return left, right, c
+
+
+def _bf16_lower_bound(values: np.ndarray) -> np.ndarray:
+    """A lower bound of the float32 sum behind each bfloat16-rounded screen value (float64)."""
+    values = values.astype(np.float64)
+    return values - _UB16 / (1 - _UB16) * np.abs(values) - 1e-30  # 1e-30: flushed subnormals
 
 
 class _Exact:
@@ -217,7 +325,10 @@ class _Best:
         self.i = torch.full((n, m), -1, dtype=torch.int64, device=device)  # (n, m)
 
     def threshold(self, lo: int, hi: int) -> torch.Tensor:
-        """(hi - lo,) current m-th smallest: a new value at or above it cannot enter."""
+        """(hi - lo,) current m-th smallest: a new value at or above it cannot enter.
+
+        The values come from the screen's own dtype, so casting them back to it is exact.
+        """
         return self.v[lo:hi, -1]
 
     def merge(self, rows: torch.Tensor, values: torch.Tensor, cols: torch.Tensor) -> None:
@@ -246,39 +357,44 @@ class _Best:
         self.merge(hit + lo, dense_v, dense_c)
 
 
-def _candidates(Z: torch.Tensor, sq32: torch.Tensor, m: int, tile: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The m smallest float32 squared distances of every row (self excluded) and their columns.
+def _candidates(left: torch.Tensor, right: torch.Tensor, sq32: torch.Tensor | None, m: int,
+                tile: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The m smallest screen values of every row (self excluded) and their columns.
 
-    Tiles on and above the diagonal only: tile (I, J) = |z_i|^2 + |z_j|^2 - 2 z_i.z_j serves the
+    float32 screen: ``left = right = Z`` and tile (I, J) = |z_i|^2 + |z_j|^2 - 2 z_i.z_j (the
+    rows of ``left`` are scaled by -2 per tile, ``sq32`` added). bfloat16 screen (``sq32`` None):
+    tile (I, J) = left_I @ right_J^T, lower bounds of the distances (see ``_bf16_screen``).
+    Tiles on and above the diagonal only: tile (I, J) serves the
     rows of I directly and the rows of J through its transpose. A row's first tile goes through
     ``topk``; after that only values below the row's running m-th smallest can matter, typically a
     few per row and tile, so a comparison and ``nonzero`` replace ``topk`` (several times cheaper)
     and the survivors are merged. Returns (n, m) values, ascending, and (n, m) int64 columns.
     """
-    n, d = Z.shape
-    dev = Z.device
+    n, d = left.shape
+    dev, dtype = left.device, left.dtype
     best = _Best(n, m, dev)
-    tile_buf = torch.empty(tile * tile, dtype=torch.float32, device=dev)  # reused: no page faults
-    trans_buf = torch.empty(tile * tile, dtype=torch.float32, device=dev)
-    left = torch.empty((tile, d), dtype=torch.float32, device=dev)
+    tile_buf = torch.empty(tile * tile, dtype=dtype, device=dev)  # reused: no page faults
+    trans_buf = torch.empty(tile * tile, dtype=dtype, device=dev)
+    scaled = torch.empty((tile, d), dtype=dtype, device=dev) if sq32 is not None else None
     for a in range(0, n, tile):
         b = min(n, a + tile)
-        rows_left = torch.mul(Z[a:b], -2.0, out=left[: b - a])  # (ti, d); exact scaling
+        rows_left = left[a:b] if scaled is None else torch.mul(left[a:b], -2.0, out=scaled[: b - a])  # exact
         for c in range(a, n, tile):
             e = min(n, c + tile)
             P = tile_buf[: (b - a) * (e - c)].view(b - a, e - c)  # (ti, tj)
-            torch.mm(rows_left, Z[c:e].T, out=P)  # -2 z_i.z_j
-            P.add_(sq32[a:b, None]).add_(sq32[None, c:e])  # approximate |z_i - z_j|^2
+            torch.mm(rows_left, right[c:e].T, out=P)  # -2 z_i.z_j (float32), the bound (bfloat16)
+            if sq32 is not None:
+                P.add_(sq32[a:b, None]).add_(sq32[None, c:e])  # approximate |z_i - z_j|^2
             if a == c:
                 P.fill_diagonal_(float("inf"))  # self excluded by index
             # Rows of I, from the tile's rows.
             tau = best.threshold(a, b)  # (ti,)
             if bool(torch.isinf(tau).any()):
                 v, j = torch.topk(P, min(m, e - c), dim=1, largest=False, sorted=False)  # (ti, m')
-                best.merge(torch.arange(a, b, device=dev), v, j + c)
+                best.merge(torch.arange(a, b, device=dev), v.float(), j + c)
             else:
-                r, j = torch.nonzero(P < tau[:, None], as_tuple=True)  # row-major: r ascending
-                best.merge_sparse(a, b - a, r, j + c, P[r, j])
+                r, j = torch.nonzero(P < tau.to(dtype)[:, None], as_tuple=True)  # row-major: r ascending
+                best.merge_sparse(a, b - a, r, j + c, P[r, j].float())
             if a == c:
                 continue
             # Rows of J, from the tile's columns.
@@ -287,43 +403,22 @@ def _candidates(Z: torch.Tensor, sq32: torch.Tensor, m: int, tile: int) -> tuple
                 PT = trans_buf[: (e - c) * (b - a)].view(e - c, b - a)  # (tj, ti)
                 PT.copy_(P.T)  # topk along rows of a contiguous copy is far faster than along dim 0
                 v, i = torch.topk(PT, min(m, b - a), dim=1, largest=False, sorted=False)
-                best.merge(torch.arange(c, e, device=dev), v, i + a)
+                best.merge(torch.arange(c, e, device=dev), v.float(), i + a)
             else:
-                i, j = torch.nonzero(P < tau[None, :], as_tuple=True)
+                i, j = torch.nonzero(P < tau.to(dtype)[None, :], as_tuple=True)
                 order = torch.argsort(j, stable=True)  # group the survivors by their row of J
                 i, j = i[order], j[order]
-                best.merge_sparse(c, e - c, j, i + a, P[i, j])
+                best.merge_sparse(c, e - c, j, i + a, P[i, j].float())
     return best.v, best.i
 
 
-def exact_knn(X, k: int, metric: str = "euclidean", block_size: int | None = None, device=None, *,
-              margin: int | None = None) -> KNN:
-    """Exact k nearest neighbours of every row of ``X`` among the other rows.
+def _scaled_rows(X: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+    """(Z, |z|, scale, 1/|x|): the rows the screen multiplies, in scaled units.
 
-    Parameters
-    ----------
-    X : (n, d) array or tensor; float32 input is read as is (it is exact in float64)
-    k : neighbours per row, 1 <= k <= n - 1
-    metric : "euclidean" or "cosine" (distance ``1 - cos``)
-    block_size : side T of the square tiles of the distance matrix; None sizes a T x T float32
-        tile to 128 MiB on the CPU (T = 5760) and 2 GiB on a GPU; two tiles are held
-    device : torch device; None uses CUDA when available
-    margin : extra float32 candidates per row recomputed in float64 (None: max(4, k/8)); only
-        speed depends on it, never the result
-
-    Returns
-    -------
-    KNN with float64 distances sorted ascending and int64 indices, self excluded (by index:
-    a duplicate row is a neighbour at distance 0).
+    Euclidean: z = (x - mean) / scale with scale a power of two and every |z| <= 1; cosine:
+    z = x / |x| (scale 1, ``inv_norm`` the (n,) 1/|x|, else None). Z is float32, |z| float64.
     """
-    X = as_matrix(X)
     n, d = X.shape
-    k = check_int(k, "k", 1, n - 1)
-    check_choice(metric, "metric", METRICS)
-    dev = resolve_device(device)
-    tile = _default_tile(n, dev) if block_size is None else min(n, check_int(block_size, "block_size", 1))
-    m = min(n - 1, k + (_default_margin(k) if margin is None else check_int(margin, "margin", 0)))
-
     # Z: centred and scaled into the unit ball (Euclidean) or normalised (cosine), float64 first.
     if metric == "cosine":
         inv_norm, center, scale = _inverse_norms(X), np.zeros(d), 1.0  # (n,)
@@ -343,13 +438,55 @@ def exact_knn(X, k: int, metric: str = "euclidean", block_size: int | None = Non
         scale = 2.0 ** math.ceil(math.log2(znorm.max())) if znorm.max() > 0 else 1.0
         Z /= np.float32(scale)
         znorm /= scale
+    return Z, znorm, scale, inv_norm
+
+
+def exact_knn(X, k: int, metric: str = "euclidean", block_size: int | None = None, device=None, *,
+              margin: int | None = None, screen: str = "auto") -> KNN:
+    """Exact k nearest neighbours of every row of ``X`` among the other rows.
+
+    Parameters
+    ----------
+    X : (n, d) array or tensor; float32 input is read as is (it is exact in float64)
+    k : neighbours per row, 1 <= k <= n - 1
+    metric : "euclidean" or "cosine" (distance ``1 - cos``)
+    block_size : side T of the square tiles of the distance matrix; None sizes a T x T float32
+        tile to 128 MiB on the CPU (T = 5760) and 2 GiB on a GPU; two tiles are held
+    device : torch device; None uses CUDA when available
+    margin : extra candidates per row recomputed in float64 (None: max(4, k/8) with the float32
+        screen, max(8, k + 4) with bfloat16); only speed depends on it, never the result
+    screen : precision of the candidate products: "float32", "bfloat16" (float32 accumulation,
+        proven lower bounds) or "auto" (bfloat16 where it is measurably faster: AVX512-BF16 or
+        AMX CPUs, bf16-capable GPUs); only speed depends on it, never the result
+
+    Returns
+    -------
+    KNN with float64 distances sorted ascending and int64 indices, self excluded (by index:
+    a duplicate row is a neighbour at distance 0).
+    """
+    X = as_matrix(X)
+    n, d = X.shape
+    k = check_int(k, "k", 1, n - 1)
+    check_choice(metric, "metric", METRICS)
+    check_choice(screen, "screen", SCREENS)
+    dev = resolve_device(device)
+    screen_dtype = _screen_dtype(screen, dev, d)
+    tile = _default_tile(n, dev) if block_size is None else min(n, check_int(block_size, "block_size", 1))
+    m = min(n - 1, k + (_default_margin(k, screen_dtype) if margin is None else check_int(margin, "margin", 0)))
+
+    Z, znorm, scale, inv_norm = _scaled_rows(X, metric)
     # Bound on |float32 d^2 - exact d^2| per row, scaled units (every |z| <= 1).
     err = 2.0 * (d + 4) * _U32 * (znorm + 1.0) ** 2  # (n,)
 
-    with torch.no_grad(), _full_fp32():
+    with torch.no_grad(), _full_precision_products():
         Zt = torch.from_numpy(Z).to(dev)
         sq32 = Zt.square().sum(1)  # (n,) float32, as the products see them
-        cand_v, cand_i = _candidates(Zt, sq32, m, tile)
+        if screen_dtype == torch.bfloat16:
+            left, right, _ = _bf16_screen(Z, znorm, dev)
+            cand_v, cand_i = _candidates(left, right, None, m, tile)
+            del left, right
+        else:
+            cand_v, cand_i = _candidates(Zt, Zt, sq32, m, tile)
         cand_v, cand_i = cand_v.cpu().numpy(), cand_i.cpu().numpy()
         exact = _Exact(X, torch.from_numpy(X).to(dev), inv_norm)
         rows = np.arange(n)
@@ -357,7 +494,10 @@ def exact_knn(X, k: int, metric: str = "euclidean", block_size: int | None = Non
         out_d2, out_i = d2[:, :k].copy(), idx[:, :k].copy()
         if m < n - 1:
             kth = d2[:, k - 1] / scale**2  # (n,) exact k-th squared distance, scaled units
-            lowest_left_out = cand_v.max(axis=1).astype(np.float64) - err  # (n,)
+            if screen_dtype == torch.bfloat16:  # every column left out is at least this far
+                lowest_left_out = _bf16_lower_bound(cand_v.max(axis=1))  # (n,)
+            else:
+                lowest_left_out = cand_v.max(axis=1).astype(np.float64) - err  # (n,)
             failed = np.flatnonzero(kth >= lowest_left_out)
             step = max(1, tile * tile // n)  # a (step, n) float32 block: the size of one tile
             for f in range(0, failed.size, step):
