@@ -357,6 +357,22 @@ class _Best:
         self.merge(hit + lo, dense_v, dense_c)
 
 
+def _upper_tiles(n: int, tile: int):
+    """(a, b, c, e): row range [a, b) and column range [c, e) of every tile on and above the diagonal.
+
+    A diagonal tile is split into quarter-side tiles on and above its own diagonal, so that its
+    lower half is (mostly) not computed: 12 % of all products at n = 50,000 with T = 5760.
+    """
+    sub = tile // 4 if tile >= 64 else tile
+    for a in range(0, n, tile):
+        b = min(n, a + tile)
+        for p in range(a, b, sub):
+            for q in range(p, b, sub):
+                yield p, min(b, p + sub), q, min(b, q + sub)
+        for c in range(b, n, tile):
+            yield a, b, c, min(n, c + tile)
+
+
 def _candidates(left: torch.Tensor, right: torch.Tensor, sq32: torch.Tensor | None, m: int,
                 tile: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The m smallest screen values of every row (self excluded) and their columns.
@@ -376,39 +392,40 @@ def _candidates(left: torch.Tensor, right: torch.Tensor, sq32: torch.Tensor | No
     tile_buf = torch.empty(tile * tile, dtype=dtype, device=dev)  # reused: no page faults
     trans_buf = torch.empty(tile * tile, dtype=dtype, device=dev)
     scaled = torch.empty((tile, d), dtype=dtype, device=dev) if sq32 is not None else None
-    for a in range(0, n, tile):
-        b = min(n, a + tile)
-        rows_left = left[a:b] if scaled is None else torch.mul(left[a:b], -2.0, out=scaled[: b - a])  # exact
-        for c in range(a, n, tile):
-            e = min(n, c + tile)
-            P = tile_buf[: (b - a) * (e - c)].view(b - a, e - c)  # (ti, tj)
-            torch.mm(rows_left, right[c:e].T, out=P)  # -2 z_i.z_j (float32), the bound (bfloat16)
-            if sq32 is not None:
-                P.add_(sq32[a:b, None]).add_(sq32[None, c:e])  # approximate |z_i - z_j|^2
-            if a == c:
-                P.fill_diagonal_(float("inf"))  # self excluded by index
-            # Rows of I, from the tile's rows.
-            tau = best.threshold(a, b)  # (ti,)
-            if bool(torch.isinf(tau).any()):
-                v, j = torch.topk(P, min(m, e - c), dim=1, largest=False, sorted=False)  # (ti, m')
-                best.merge(torch.arange(a, b, device=dev), v.float(), j + c)
-            else:
-                r, j = torch.nonzero(P < tau.to(dtype)[:, None], as_tuple=True)  # row-major: r ascending
-                best.merge_sparse(a, b - a, r, j + c, P[r, j].float())
-            if a == c:
-                continue
-            # Rows of J, from the tile's columns.
-            tau = best.threshold(c, e)  # (tj,)
-            if bool(torch.isinf(tau).any()):
-                PT = trans_buf[: (e - c) * (b - a)].view(e - c, b - a)  # (tj, ti)
-                PT.copy_(P.T)  # topk along rows of a contiguous copy is far faster than along dim 0
-                v, i = torch.topk(PT, min(m, b - a), dim=1, largest=False, sorted=False)
-                best.merge(torch.arange(c, e, device=dev), v.float(), i + a)
-            else:
-                i, j = torch.nonzero(P < tau.to(dtype)[None, :], as_tuple=True)
-                order = torch.argsort(j, stable=True)  # group the survivors by their row of J
-                i, j = i[order], j[order]
-                best.merge_sparse(c, e - c, j, i + a, P[i, j].float())
+    scaled_rows = None
+    for a, b, c, e in _upper_tiles(n, tile):
+        if scaled is not None and scaled_rows != (a, b):
+            torch.mul(left[a:b], -2.0, out=scaled[: b - a])  # exact scaling
+            scaled_rows = (a, b)
+        rows_left = left[a:b] if scaled is None else scaled[: b - a]
+        P = tile_buf[: (b - a) * (e - c)].view(b - a, e - c)  # (ti, tj)
+        torch.mm(rows_left, right[c:e].T, out=P)  # -2 z_i.z_j (float32), the bound (bfloat16)
+        if sq32 is not None:
+            P.add_(sq32[a:b, None]).add_(sq32[None, c:e])  # approximate |z_i - z_j|^2
+        if a == c:
+            P.fill_diagonal_(float("inf"))  # self excluded by index
+        # Rows of I, from the tile's rows.
+        tau = best.threshold(a, b)  # (ti,)
+        if bool(torch.isinf(tau).any()):
+            v, j = torch.topk(P, min(m, e - c), dim=1, largest=False, sorted=False)  # (ti, m')
+            best.merge(torch.arange(a, b, device=dev), v.float(), j + c)
+        else:
+            r, j = torch.nonzero(P < tau.to(dtype)[:, None], as_tuple=True)  # row-major: r ascending
+            best.merge_sparse(a, b - a, r, j + c, P[r, j].float())
+        if a == c:
+            continue
+        # Rows of J, from the tile's columns.
+        tau = best.threshold(c, e)  # (tj,)
+        if bool(torch.isinf(tau).any()):
+            PT = trans_buf[: (e - c) * (b - a)].view(e - c, b - a)  # (tj, ti)
+            PT.copy_(P.T)  # topk along rows of a contiguous copy is far faster than along dim 0
+            v, i = torch.topk(PT, min(m, b - a), dim=1, largest=False, sorted=False)
+            best.merge(torch.arange(c, e, device=dev), v.float(), i + a)
+        else:
+            i, j = torch.nonzero(P < tau.to(dtype)[None, :], as_tuple=True)
+            order = torch.argsort(j, stable=True)  # group the survivors by their row of J
+            i, j = i[order], j[order]
+            best.merge_sparse(c, e - c, j, i + a, P[i, j].float())
     return best.v, best.i
 
 
