@@ -150,8 +150,8 @@ def _full_precision_products():
 
 
 def _default_tile(n: int, device: torch.device) -> int:
-    # The same side for both screens: on the CPU larger bfloat16 tiles were slower (more work on
-    # the diagonal tiles, which are computed whole), 5760 vs 8192: 9.5 s vs 10.3 s at 50k x 768.
+    # The same side for both screens: on the CPU larger bfloat16 tiles were slower (k = 10 at
+    # 50k x 768, before diagonal tiles were split: 9.5 s at T = 5760, 10.3 s at 8192).
     budget = _TILE_BYTES_CUDA if device.type == "cuda" else _TILE_BYTES_CPU
     tile = max(256, int(math.sqrt(budget / 4)) // 64 * 64)  # a multiple of 64 suits GEMM kernels
     return min(n, tile)
