@@ -9,8 +9,8 @@ Measures, on one seeded float32 matrix:
 1. the float32 GEMM rate (GFLOP/s) of this machine, and the floor 2 n^2 d / rate of a full
    distance computation; the bfloat16 rate too when the kNN screens in bfloat16;
 2. our exact kNN (k = the largest k of the ID suite), as a ratio to that floor, with the
-   candidate screen ``--screen`` (auto: what the library picks here) and once with the float32
-   screen for comparison;
+   candidate screen the library picks here (``screen="auto"``, as every caller gets it) and,
+   when that is bfloat16, once with the float32 screen for comparison;
 3. the whole ID table (MLE at every k, both TwoNN forms, local PCA) from one kNN pass, against
    obtaining the same numbers from scikit-dimension, one call per estimator and k as a user would
    (each call searches its own neighbours);
@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from regeo.geometry.id_table import IDConfig, id_table
-from regeo.geometry.knn import SCREENS, _screen_dtype, exact_knn
+from regeo.geometry.knn import _screen_dtype, exact_knn
 from regeo.geometry.lle import barycenter_weights
 
 
@@ -136,7 +136,6 @@ def main(argv=None) -> int:
     parser.add_argument("--ks", default="10,20,50", help="MLE neighbourhood sizes")
     parser.add_argument("--local-pca-k", type=int, default=20)
     parser.add_argument("--lle-k", type=int, default=10)
-    parser.add_argument("--screen", default="auto", choices=SCREENS, help="candidate products of our kNN")
     parser.add_argument("--skip-reference", action="store_true", help="time our code only (e.g. on a GPU)")
     parser.add_argument("--output", help="write the markdown table here")
     parser.add_argument("--json", help="write the raw numbers here")
@@ -145,8 +144,6 @@ def main(argv=None) -> int:
 
     device = torch.device(args.device)
     cfg = IDConfig(ks=tuple(int(k) for k in args.ks.split(",")), local_pca_k=args.local_pca_k, device=args.device)
-    if args.screen != "auto":
-        raise SystemExit("id_table uses the library's automatic screen; time other screens with exact_knn")
     n, d = args.n, args.d
     print(f"data {n} x {d} float32, device {device}, {machine()}", flush=True)
     X = embedding_like(n, d, args.seed)
@@ -155,7 +152,7 @@ def main(argv=None) -> int:
     r["gemm_gflops"] = gemm_rate(n, d, device)
     r["floor_s"] = 2.0 * n * n * d / (r["gemm_gflops"] * 1e9)
     print(f"GEMM {r['gemm_gflops']:.0f} GFLOP/s, floor {r['floor_s']:.1f} s", flush=True)
-    r["screen"] = str(_screen_dtype(args.screen, device, d)).replace("torch.", "")
+    r["screen"] = str(_screen_dtype("auto", device, d)).replace("torch.", "")
     if r["screen"] == "bfloat16":
         r["gemm_bf16_gflops"] = gemm_rate(n, d, device, dtype=torch.bfloat16)
         print(f"bfloat16 GEMM {r['gemm_bf16_gflops']:.0f} GFLOP/s; kNN screen {r['screen']}", flush=True)
@@ -163,7 +160,7 @@ def main(argv=None) -> int:
     kmax = r["kmax"] = cfg.max_k
     # Twice: the first call also pays one-off costs (page faults, thread start); the GEMM rate
     # above is a best case too. Both are reported.
-    r["knn_runs_s"] = [timed(exact_knn, X, kmax, device=device, screen=args.screen)[0] for _ in range(2)]
+    r["knn_runs_s"] = [timed(exact_knn, X, kmax, device=device)[0] for _ in range(2)]
     r["knn_s"] = min(r["knn_runs_s"])
     print(f"our kNN k={kmax}: {r['knn_runs_s'][0]:.1f} s, {r['knn_runs_s'][1]:.1f} s", flush=True)
     if r["screen"] != "float32":
@@ -173,7 +170,7 @@ def main(argv=None) -> int:
     print(f"our ID table: {r['id_table_s']:.1f} s\n{table}", flush=True)
     ours = {(e, int(k)): v for e, k, v in zip(table["estimator"], table["k"], table["value"])}
 
-    r["lle_knn_s"], lle_knn = timed(exact_knn, X, args.lle_k, device=device, screen=args.screen)
+    r["lle_knn_s"], lle_knn = timed(exact_knn, X, args.lle_k, device=device)
     r["lle_weights_s"], w_ours = timed(barycenter_weights, X, lle_knn.indices, 1e-3, device)
     r["lle_s"] = r["lle_knn_s"] + r["lle_weights_s"]
     print(f"our LLE: kNN {r['lle_knn_s']:.1f} s + weights {r['lle_weights_s']:.1f} s", flush=True)

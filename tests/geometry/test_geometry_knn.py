@@ -154,7 +154,7 @@ def test_bfloat16_screen_never_exceeds_the_squared_distance(name, metric):
     ``_bf16_lower_bound``, is at most the float64 squared distance (scaled units), for every pair."""
     X = _screen_matrices()[name]
     Z, znorm, scale, inv_norm = _scaled_rows(X, metric)
-    left, right, c = _bf16_screen(Z, znorm, torch.device("cpu"))
+    left, right, c = _bf16_screen(torch.from_numpy(Z), znorm)
     values = torch.mm(left, right.T).float().numpy()  # (n, n) as the tiles hold them
     U = X * inv_norm[:, None] if inv_norm is not None else X / scale
     exact = ((U[:, None, :] - U[None, :, :]) ** 2).sum(-1)  # (n, n) float64

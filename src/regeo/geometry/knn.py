@@ -10,13 +10,14 @@ Method (exact, no approximate search):
    both once per process), in bfloat16 with float32 accumulation. The bfloat16 screen ranks
    lower bounds of the distances (see ``_bf16_screen``): only speed depends on the choice.
 2. Candidates (the O(n^2 d) part): the distance matrix is symmetric, so only the tiles on and
-   above the diagonal are computed, each by one float32 matrix product (T x T); a tile serves its
+   above the diagonal are computed (a diagonal tile as quarter tiles on and above its own
+   diagonal), each by one matrix product in the screen's precision; a tile serves its
    rows directly and its columns through its transpose, which halves the floating-point work of
    a row-by-row search. The row's own entry is +inf (self excluded by index). Each row keeps its
    ``k + margin`` smallest values: its first tile goes through ``topk``, every later tile only
    through a comparison with the row's running (k + margin)-th smallest, and the few survivors
    are merged (``topk`` on short tile rows costs more than the matrix product saved).
-   Memory: two T x T float32 buffers and the (n, k + margin) candidates.
+   Memory: two T x T buffers (float32 or bfloat16) and the (n, k + margin) candidates.
 3. The candidates' distances are recomputed in float64 from the original values, as sums of
    squared differences (exactly 0 for duplicate rows), and re-sorted by (distance, index).
 4. Certification (float32 screen): the float32 error of a product-based squared distance is below
@@ -208,7 +209,7 @@ def _split_bf16(values: np.ndarray, parts: int) -> list[np.ndarray]:
     return out
 
 
-def _bf16_screen(Z: np.ndarray, znorm: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, float]:
+def _bf16_screen(Zt: torch.Tensor, znorm: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, float]:
     """(left, right, c): bfloat16 (n, d + 8) matrices whose product is a lower bound of |z_i - z_j|^2.
 
     ``left_i . right_j = s_i + s_j - 2 z~_i.z~_j - c |z_i||z_j|`` with z~ = bf16(z) and s = |z|^2
@@ -224,7 +225,8 @@ def _bf16_screen(Z: np.ndarray, znorm: np.ndarray, device: torch.device) -> tupl
     :func:`_bf16_lower_bound` undoes that rounding. Cost: one product with 8 more columns, and no
     elementwise pass to add the norms.
     """
-    n, d = Z.shape
+    n, d = Zt.shape
+    device = Zt.device
     u = _UB16 + 2 * _U32
     width = d + _BF16_EXTRA
     gamma = width * _U32 / (1 - width * _U32)
@@ -233,12 +235,11 @@ def _bf16_screen(Z: np.ndarray, znorm: np.ndarray, device: torch.device) -> tupl
     s_parts = _split_bf16(s, 3)
     left = torch.empty((n, width), dtype=torch.bfloat16, device=device)
     right = torch.empty((n, width), dtype=torch.bfloat16, device=device)
-    Zt = torch.from_numpy(Z).to(device)
     torch.mul(Zt, -2.0, out=left[:, :d])  # -2 bf16(z): scaling by 2 is exact
     right[:, :d] = Zt
     ones = np.ones(n)
-    # Rounding the bound column: (1 + 4u) c rounded to bf16 times bf16(|z_j|) stays >= c |z_i||z_j|.
     zeros = np.zeros(n)  # pads the width to a multiple of 8 for the product kernels
+    # Rounding the bound column: (1 + 4u) c rounded to bf16 times bf16(|z_j|) stays >= c |z_i||z_j|.
     left_cols = s_parts + [ones, ones, ones, -c * (1 + 4 * _UB16) * znorm, zeros]
     right_cols = [ones, ones, ones] + s_parts + [znorm, zeros]
     left[:, d:] = torch.from_numpy(np.stack(left_cols, axis=1)).to(device)
@@ -471,7 +472,7 @@ def exact_knn(X, k: int, metric: str = "euclidean", block_size: int | None = Non
         tile to 128 MiB on the CPU (T = 5760) and 2 GiB on a GPU; two tiles are held
     device : torch device; None uses CUDA when available
     margin : extra candidates per row recomputed in float64 (None: max(4, k/8) with the float32
-        screen, max(8, k + 4) with bfloat16); only speed depends on it, never the result
+        screen, max(24, k + 4) with bfloat16); only speed depends on it, never the result
     screen : precision of the candidate products: "float32", "bfloat16" (float32 accumulation,
         proven lower bounds) or "auto" (bfloat16 where it is measurably faster: AVX512-BF16 or
         AMX CPUs, bf16-capable GPUs); only speed depends on it, never the result
@@ -499,7 +500,7 @@ def exact_knn(X, k: int, metric: str = "euclidean", block_size: int | None = Non
         Zt = torch.from_numpy(Z).to(dev)
         sq32 = Zt.square().sum(1)  # (n,) float32, as the products see them
         if screen_dtype == torch.bfloat16:
-            left, right, _ = _bf16_screen(Z, znorm, dev)
+            left, right, _ = _bf16_screen(Zt, znorm)
             cand_v, cand_i = _candidates(left, right, None, m, tile)
             del left, right
         else:
