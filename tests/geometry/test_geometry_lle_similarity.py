@@ -11,7 +11,7 @@ from sklearn.manifold._locally_linear import barycenter_weights as sklearn_baryc
 from regeo.geometry.knn import exact_knn
 from regeo.geometry.lle import barycenter_weights, compare_lle, reconstruction_error
 from regeo.geometry.similarity import cosine_similarity_correlation, global_similarity, linear_cka
-from regeo.geometry.tokens import seen_token_mask, token_counts
+from regeo.vocab import seen_mask, token_counts
 
 
 @pytest.fixture(scope="module")
@@ -157,14 +157,14 @@ def test_similarity_bad_input(pair):
 def test_seen_token_mask_and_counts():
     counts = token_counts(np.array([[0, 1, 1], [3, 3, 3]]), vocab_size=5)
     np.testing.assert_array_equal(counts, [1, 2, 0, 3, 0])
-    np.testing.assert_array_equal(seen_token_mask(counts, 1), [True, True, False, True, False])
-    np.testing.assert_array_equal(seen_token_mask(counts, 3), [False, False, False, True, False])
-    assert seen_token_mask(counts, 0).all()
+    np.testing.assert_array_equal(seen_mask(counts, 1), [True, True, False, True, False])
+    np.testing.assert_array_equal(seen_mask(counts, 3), [False, False, False, True, False])
+    assert seen_mask(counts, 0).all()
     with pytest.raises(ValueError):
-        seen_token_mask(counts, -1)
+        seen_mask(counts, -1)
     with pytest.raises(ValueError):
-        seen_token_mask(np.array([1, -2]), 1)
+        seen_mask(np.array([1, -2]), 1)
     with pytest.raises(ValueError):
-        seen_token_mask(counts.reshape(1, -1), 1)
+        seen_mask(counts.reshape(1, -1), 1)
     with pytest.raises(ValueError):
         token_counts(np.array([5]), vocab_size=5)

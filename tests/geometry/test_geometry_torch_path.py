@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from geometry_data import brute_knn, swiss_roll
 
-import regeo.geometry._checks as checks
+import regeo.geometry._row_loops as checks
 from regeo.geometry.knn import exact_knn
 from regeo.geometry.lle import barycenter_weights, reconstruction_error
 from regeo.geometry.local_pca import LocalPCA

@@ -11,7 +11,6 @@ Usable without Snakemake; every entry point takes arrays (numpy or torch) and pl
   ``compare_lle_both_ways``
 - :mod:`regeo.geometry.similarity`: ``cosine_similarity_correlation``, ``linear_cka``,
   ``global_similarity``
-- :mod:`regeo.geometry.tokens`: ``seen_token_mask``, ``token_counts``
 
 Every estimator's ``fit(X, knn=None)`` accepts a precomputed :class:`KNN`, so one search at the
 largest k serves them all (``KNN.head(k)`` gives the smaller k).

@@ -10,7 +10,7 @@ import inspect
 
 import numpy as np
 
-from regeo.geometry._checks import as_matrix, check_choice
+from regeo.geometry._validation import as_matrix, check_choice
 from regeo.geometry.knn import KNN, METRICS, exact_knn
 
 DUPLICATES = ("raise", "drop")

@@ -16,7 +16,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from regeo.geometry._checks import in_parts, numpy_row_loops, resolve_device
+from regeo.devices import resolve_device
+from regeo.geometry._row_loops import in_parts, numpy_row_loops
 
 _CHUNK_BYTES = 4 * 2**20  # float64 (rows, k, d) buffer: cache-sized on the CPU
 _CHUNK_BYTES_CUDA = 256 * 2**20  # on a GPU, few large launches matter more

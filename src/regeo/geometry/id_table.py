@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from regeo.geometry._checks import as_matrix, check_choice, check_int
+from regeo.geometry._validation import as_matrix, check_choice, check_int
 from regeo.geometry.knn import KNN, METRICS, exact_knn, unique_rows
 from regeo.geometry.local_pca import LocalPCA
 from regeo.geometry.mle import LevinaBickelMLE

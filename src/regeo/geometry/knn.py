@@ -54,7 +54,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from regeo.geometry._checks import as_matrix, check_choice, check_int, in_parts, numpy_row_loops, resolve_device
+from regeo.devices import resolve_device
+from regeo.geometry._row_loops import in_parts, numpy_row_loops
+from regeo.geometry._validation import as_matrix, check_choice, check_int
 
 METRICS = ("euclidean", "cosine")
 SCREENS = ("auto", "float32", "bfloat16")

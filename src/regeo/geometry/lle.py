@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from regeo.geometry._checks import as_matrix, check_int, resolve_device
+from regeo.devices import resolve_device
+from regeo.geometry._validation import as_matrix, check_int
 from regeo.geometry._local import check_indices, local_grams, reconstruct_residuals
 from regeo.geometry.knn import exact_knn
 

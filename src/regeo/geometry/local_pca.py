@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from regeo.geometry._base import NeighbourEstimator
-from regeo.geometry._checks import check_int
+from regeo.geometry._validation import check_int
 from regeo.geometry._local import local_grams
 from regeo.geometry.knn import KNN
 

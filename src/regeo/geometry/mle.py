@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from regeo.geometry._base import NeighbourEstimator
-from regeo.geometry._checks import check_int
+from regeo.geometry._validation import check_int
 from regeo.geometry.knn import KNN
 
 

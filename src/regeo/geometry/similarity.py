@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from regeo.geometry._checks import as_matrix
+from regeo.geometry._validation import as_matrix
 
 
 def _paired(X_a, X_b, sample_size, seed) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from regeo.geometry.lle import compare_lle_both_ways
 from regeo.geometry.similarity import global_similarity
-from regeo.geometry.tokens import seen_token_mask
+from regeo.vocab import seen_mask as seen_token_mask
 from regeo.io import RegeoInputError, load_tensors, read_parquet, write_parquet
 from regeo.steering.emb2emb import shared_vocabulary
 from regeo.tokenizer import load_tokenizer

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from regeo.geometry.id_table import IDConfig, id_suite, id_table
-from regeo.geometry.tokens import seen_token_mask
+from regeo.vocab import seen_mask as seen_token_mask
 from regeo.io import read_parquet, write_parquet
 from regeo.train.loop import load_dump
 

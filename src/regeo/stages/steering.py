@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from regeo.geometry.tokens import seen_token_mask
+from regeo.vocab import seen_mask as seen_token_mask
 from regeo.io import RegeoInputError, atomic_path, read_parquet, write_parquet
 from regeo.steering.concepts import Concept
 from regeo.steering.config import SteeringConfig

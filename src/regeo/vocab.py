@@ -1,0 +1,148 @@
+"""Token sets: which rows of an embedding matrix an analysis reads, and how two runs' rows align.
+
+One concept, one name: a run's *seen* tokens are the ids its training data holds at least
+``min_count`` times (``counts.parquet`` of its subset). Embedding rows of unseen tokens never
+leave their initialisation (only weight decay moves them), so they form an isotropic random
+cloud that would dominate neighbour-based estimates and look alike in every model. A run without
+a count table (an external model, whose training data is not ours) has every token seen.
+
+Two runs align on their *shared* tokens: the same ids when they share a tokenizer, the string
+intersection of the two vocabularies otherwise. Their *shared seen* ids are the shared tokens
+both runs saw (and both matrices have a row for).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from regeo.io import RegeoInputError, read_parquet
+
+
+def _check_count(value, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def token_counts(token_ids, vocab_size: int) -> np.ndarray:
+    """(vocab_size,) int64 occurrences of every token id in ``token_ids`` (any integer array)."""
+    vocab_size = _check_count(vocab_size, "vocab_size", 1)
+    ids = np.asarray(token_ids).reshape(-1)
+    if ids.dtype.kind not in "iu":
+        raise ValueError(f"token_ids must be integers, got dtype {ids.dtype}")
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(f"token ids must lie in [0, {vocab_size})")
+    return np.bincount(ids, minlength=vocab_size).astype(np.int64)
+
+
+def seen_mask(counts, min_count: int) -> np.ndarray:
+    """(vocab,) bool: token ids counted at least ``min_count`` times; ``min_count=0`` keeps every id."""
+    counts = np.asarray(counts)
+    if counts.ndim != 1:
+        raise ValueError(f"counts must be a 1-D array of per-id counts, got shape {counts.shape}")
+    if counts.dtype.kind not in "iuf":
+        raise ValueError(f"counts must be numbers, got dtype {counts.dtype}")
+    if counts.size and not (np.isfinite(counts).all() and counts.min() >= 0):
+        raise ValueError("counts must be finite and non-negative")
+    return counts >= _check_count(min_count, "min_count", 0)
+
+
+def read_counts(counts_path: str | Path) -> np.ndarray:
+    """(vocab,) per-id counts of a ``counts.parquet`` (token_id, count); ids must run 0..n-1."""
+    counts = read_parquet(counts_path, columns=["token_id", "count"]).sort_values("token_id")
+    if not np.array_equal(counts["token_id"].to_numpy(), np.arange(len(counts))):
+        raise RegeoInputError(f"{counts_path}: token_id must run 0..n-1 without gaps")
+    return counts["count"].to_numpy()
+
+
+def read_seen_mask(counts_path: str | Path | None, min_count: int) -> np.ndarray | None:
+    """(vocab,) bool mask of a run's seen ids; None without a count table (every token seen)."""
+    if counts_path is None:
+        return None
+    return seen_mask(read_counts(counts_path), min_count)
+
+
+def shared_vocabulary(tok_a, tok_b) -> tuple[np.ndarray, np.ndarray]:
+    """Aligned id arrays (n,) int64 of the tokens both tokenizers have.
+
+    Identical vocabularies (the pipeline's shared tokenizer): the same ids, all of them. Otherwise
+    the string intersection of the two vocabularies (token strings as the tokenizers store them,
+    e.g. GPT-2's "Ġword"), in the order of A's ids.
+    """
+    vocab_a, vocab_b = tok_a.get_vocab(), tok_b.get_vocab()  # str -> id, added tokens included
+    if vocab_a == vocab_b:
+        ids = np.array(sorted(vocab_a.values()), dtype=np.int64)
+        return ids, ids.copy()
+    shared = sorted(set(vocab_a) & set(vocab_b), key=vocab_a.__getitem__)
+    ids_a = np.array([vocab_a[s] for s in shared], dtype=np.int64)
+    ids_b = np.array([vocab_b[s] for s in shared], dtype=np.int64)
+    return ids_a, ids_b
+
+
+def shared_seen_ids(ids_a: np.ndarray, ids_b: np.ndarray, rows_a: int | None, rows_b: int | None,
+                    seen_a: np.ndarray | None, seen_b: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Aligned token ids (n,) of two models, kept where both have an embedding row and saw the token.
+
+    ``ids_a[i]`` and ``ids_b[i]`` are the same token (string); ``seen_*`` are boolean masks over
+    each tokenizer's ids (None: all seen). Ids past a mask count as unseen, ids past a matrix's
+    rows are dropped (a tokenizer larger than its model's embedding has no row for them);
+    ``rows_*`` None: no such limit.
+    """
+    keep = np.ones(len(ids_a), dtype=bool)
+    for ids, rows in ((ids_a, rows_a), (ids_b, rows_b)):
+        if rows is not None:
+            keep &= ids < rows
+    for ids, seen in ((ids_a, seen_a), (ids_b, seen_b)):
+        if seen is not None:
+            inside = ids < len(seen)
+            keep &= inside
+            keep[inside] &= seen[ids[inside]]
+    return ids_a[keep], ids_b[keep]
+
+
+def relation(a: dict, b: dict) -> str:
+    """How two runs ({name, subset, preset, ...}) differ: self (the same run), presets (another
+    size), seeds (same subset and preset: the noise floor), registers (another subset)."""
+    if a["name"] == b["name"]:
+        return "self"
+    if a["preset"] != b["preset"]:
+        return "presets"
+    return "seeds" if a["subset"] == b["subset"] else "registers"
+
+
+class TokenAligner:
+    """The shared seen tokens of any two runs; each tokenizer and count table is read once.
+
+    A run is given by its tokenizer directory and its count table (None: every token seen).
+    """
+
+    def __init__(self, min_count: int):
+        self.min_count = min_count
+        self._tokenizers: dict[str, object] = {}
+        self._seen: dict[str | None, np.ndarray | None] = {}
+
+    def tokenizer(self, path: str | Path):
+        from regeo.tokenizer import load_tokenizer
+
+        key = str(path)
+        if key not in self._tokenizers:
+            self._tokenizers[key] = load_tokenizer(path)
+        return self._tokenizers[key]
+
+    def seen(self, counts: str | Path | None) -> np.ndarray | None:
+        key = None if counts is None else str(counts)
+        if key not in self._seen:
+            self._seen[key] = read_seen_mask(counts, self.min_count)
+        return self._seen[key]
+
+    def pair(self, tokenizer_a, counts_a, tokenizer_b, counts_b, rows_a: int | None = None,
+             rows_b: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Aligned (ids_a, ids_b) of the tokens both runs share and saw."""
+        if Path(tokenizer_a) == Path(tokenizer_b):  # one tokenizer: the same ids, no string matching
+            ids = np.arange(len(self.tokenizer(tokenizer_a)), dtype=np.int64)
+            ids_a, ids_b = ids, ids.copy()
+        else:
+            ids_a, ids_b = shared_vocabulary(self.tokenizer(tokenizer_a), self.tokenizer(tokenizer_b))
+        return shared_seen_ids(ids_a, ids_b, rows_a, rows_b, self.seen(counts_a), self.seen(counts_b))
