@@ -1,7 +1,8 @@
 import pytest
 
 from regeo.train.presets import PRESETS, parameter_count, resolve_preset
-from regeo.train.schedule import checkpoint_steps, dump_name
+from regeo.dumps import dump_name
+from regeo.train.schedule import checkpoint_steps
 
 
 def test_pythia_schedule():

@@ -15,7 +15,8 @@ from regeo.io import load_tensors
 from regeo.tokens import tokenize_subset
 from regeo.data.subsets import SubsetSpec, cut_subset
 from regeo.train.loop import TrainingDiverged, train
-from regeo.train.schedule import checkpoint_steps, dump_name
+from regeo.dumps import dump_name
+from regeo.train.schedule import checkpoint_steps
 from train_helpers import micro_config, run_paths
 
 
@@ -140,14 +141,14 @@ def test_nan_loss_stops_with_step_and_keeps_last_state(tmp_path, token_files):
 
 def test_dump_metadata_and_corrupt_dump_named(tmp_path, reference):
     from regeo.io import RegeoInputError, tensor_metadata
-    from regeo.train.loop import load_dump
+    from regeo.dumps import read_dump
 
     path = reference / "embeddings" / dump_name(10)
     assert tensor_metadata(path) == {"run": "micro", "step": 10, "tokens": 10 * 4 * 16, "tied": False}
     broken = tmp_path / dump_name(10)
     broken.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(RegeoInputError, match=f"{broken}: not a readable safetensors file"):
-        load_dump(broken)
+        read_dump(broken)
 
 
 def test_data_parallel_under_torchrun_matches_one_process(tmp_path, token_files, reference):
@@ -156,7 +157,7 @@ def test_data_parallel_under_torchrun_matches_one_process(tmp_path, token_files,
     from dataclasses import asdict
 
     from regeo.logs import log_to
-    from regeo.stages.train import train_run
+    from regeo.train.job import train_run
 
     cfg = micro_config()
     params = {"run": cfg.run, "preset": cfg.preset, "model": cfg.model, "seed": cfg.seed,

@@ -160,6 +160,7 @@ def load_embeddings(source: CheckpointSource, trust_remote_code: bool = False,
     """({"input": (V, d) float32, "output": (V, d) float32 unless tied}, tied) of one checkpoint."""
     from transformers import AutoModelForCausalLM
 
+    from regeo.dumps import model_embeddings
     from regeo.io import RegeoInputError
 
     try:
@@ -168,13 +169,7 @@ def load_embeddings(source: CheckpointSource, trust_remote_code: bool = False,
     except (OSError, ValueError) as err:  # not found, offline without a cached copy, not a causal LM
         where = source.location + (f" (revision {source.revision})" if source.revision else "")
         raise RegeoInputError(f"step {source.step}: cannot load {where}: {err}") from err
-    inputs = model.get_input_embeddings().weight
-    outputs = model.get_output_embeddings()
-    # Tied when the output layer is the input matrix itself, whatever the config says.
-    tied = outputs is None or outputs.weight.data_ptr() == inputs.data_ptr()
-    tensors = {"input": inputs.detach().float().cpu().clone()}  # (V, d)
-    if not tied:
-        tensors["output"] = outputs.weight.detach().float().cpu().clone()  # (V, d)
+    tensors, tied = model_embeddings(model)
     del model
     return tensors, tied
 

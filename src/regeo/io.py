@@ -57,6 +57,21 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Make ``dst`` a hard link of ``src`` (a copy where links are impossible), replacing ``dst``.
+
+    Resumable jobs keep their files in a state directory and link them into the declared outputs,
+    which Snakemake deletes before a retry: the link costs nothing and survives the deletion.
+    """
+    src, dst = Path(src), Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
     with atomic_path(path, ".parquet") as tmp:
         df.to_parquet(tmp, index=False)
@@ -65,6 +80,14 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
 def write_json(obj, path: str | os.PathLike) -> None:
     with atomic_path(path, ".json") as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_jsonl(records: list[dict], path: str | os.PathLike) -> None:
+    """One JSON object per line, UTF-8 kept readable."""
+    with atomic_path(path, ".jsonl") as tmp:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:

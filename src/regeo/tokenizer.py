@@ -81,3 +81,11 @@ def build_tokenizer(cfg: TokenizerConfig, texts_per_subset: list[list[str]], out
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
     return AutoTokenizer.from_pretrained(str(path))
+
+
+def build_tokenizer_from_files(params: dict, train_paths: list[str], out_dir: str | Path) -> PreTrainedTokenizerFast:
+    """:func:`build_tokenizer` on the subsets' train documents (rule ``tokenizer``); ``params``: the tokenizer section."""
+    from regeo.io import read_parquet
+
+    texts = [read_parquet(p, columns=["text"])["text"].tolist() for p in train_paths]
+    return build_tokenizer(TokenizerConfig(**params), texts, out_dir)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from regeo.io import RegeoInputError, atomic_path, write_json
+from regeo.vocab import token_counts
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -45,12 +46,23 @@ def tokenize_subset(tokenizer, train: pd.DataFrame, val: pd.DataFrame, train_tok
     val_ids = encode_documents(tokenizer, val["text"].tolist(), val_tokens, str(val_path))
     meta = {"vocab_size": vocab, "train": write_tokens(train_ids, vocab, train_path),
             "val": write_tokens(val_ids, vocab, val_path)}
-    counts = np.bincount(train_ids, minlength=vocab)
+    counts = token_counts(train_ids, vocab)
     with atomic_path(counts_path, ".parquet") as tmp:
         pd.DataFrame({"token_id": np.arange(vocab), "count": counts}).to_parquet(tmp, index=False)
     meta["train"]["distinct_tokens"] = int((counts > 0).sum())
     write_json(meta, meta_path)
     return meta
+
+
+def tokenize_subset_files(budget: dict, tokenizer_dir: str | Path, train_docs: str | Path, val_docs: str | Path,
+                          train_bin: str | Path, val_bin: str | Path, counts: str | Path, meta: str | Path) -> dict:
+    """:func:`tokenize_subset` on a subset's document files (rule ``tokens``); ``budget``: train_tokens, val_tokens."""
+    from regeo.io import read_parquet
+    from regeo.tokenizer import load_tokenizer
+
+    return tokenize_subset(load_tokenizer(tokenizer_dir), read_parquet(train_docs, columns=["text"]),
+                           read_parquet(val_docs, columns=["text"]), budget["train_tokens"], budget["val_tokens"],
+                           train_bin, val_bin, counts, meta)
 
 
 def load_tokens(path: str | Path, meta_path: str | Path | None = None) -> np.memmap:

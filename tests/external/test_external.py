@@ -11,13 +11,12 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from regeo.dumps import dump_name, read_dump
 from regeo.config import ConfigError, external_runs, validate_config
 from regeo.external import CheckpointSource, external_run
 from regeo.io import RegeoInputError, tensor_metadata
 from regeo.stages import external as stage
 from regeo.tokenizer import load_tokenizer
-from regeo.train.loop import load_dump
-from regeo.train.schedule import dump_name
 from tiny_models import PAD_ROWS, save_revisions, tiny_tokenizer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,7 +116,7 @@ def test_local_revisions_give_the_trainers_dump_format(tmp_path, revisions, toke
     for step in STEPS:
         model = AutoModelForCausalLM.from_pretrained(revisions[step])
         path = out / "embeddings" / dump_name(step)
-        inputs, outputs = load_dump(path, "input"), load_dump(path, "output")
+        inputs, outputs = read_dump(path).input, read_dump(path).output
         assert inputs.dtype == torch.float32 and inputs.shape == (vocab, 16)  # padding rows dropped
         assert torch.equal(inputs, model.get_input_embeddings().weight[:vocab])
         assert torch.equal(outputs, model.get_output_embeddings().weight[:vocab])
@@ -134,9 +133,9 @@ def test_a_tied_model_stores_one_matrix(tmp_path, tokenizer):
     out = run_stage(tmp_path, settings(str(tmp_path / "llama" / "step{step}"), steps=[0, 5]), steps=[0, 5])
     path = out / "embeddings" / dump_name(5)
     assert tensor_metadata(path)["tied"] is True
-    assert torch.equal(load_dump(path, "output"), load_dump(path, "input"))  # resolved like a trained tied run
+    assert read_dump(path).tied and torch.equal(read_dump(path).output, read_dump(path).input)  # resolved like a trained tied run
     model = AutoModelForCausalLM.from_pretrained(revisions[5])
-    assert torch.equal(load_dump(path, "input"), model.get_input_embeddings().weight[:len(tokenizer)])
+    assert torch.equal(read_dump(path).input, model.get_input_embeddings().weight[:len(tokenizer)])
 
 
 def test_hub_path_passes_each_revision_and_cleans_its_downloads(tmp_path, monkeypatch, revisions):

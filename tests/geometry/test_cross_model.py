@@ -12,8 +12,9 @@ from transformers import PreTrainedTokenizerFast
 
 from regeo.geometry.lle import compare_lle, compare_lle_both_ways
 from regeo.io import save_tensors
-from regeo.stages.cross_model import (global_similarity_table, lle_comparison_table, relation, shared_seen_ids,
-                                      similarity_over_training, RunFiles)
+from regeo.pairs import RunFiles
+from regeo.stages.cross_model import global_similarity_table, lle_comparison_table, similarity_over_training
+from regeo.vocab import relation, shared_seen_ids
 
 WIDTH = 8
 
@@ -52,7 +53,7 @@ def test_shared_seen_ids_keeps_tokens_both_saw_and_both_have_rows():
 
 
 def test_relation_of_runs():
-    run = lambda subset, preset, seed: RunFiles(f"{subset}-{preset}-s{seed}", subset, preset, seed, "", "")
+    run = lambda subset, preset, seed: RunFiles(f"{subset}-{preset}-s{seed}", subset, preset, seed, "", "").identity()
     assert relation(run("ne", "tiny", 0), run("ne", "tiny", 1)) == "seeds"
     assert relation(run("ne", "tiny", 0), run("NA", "tiny", 0)) == "registers"
     assert relation(run("ne", "tiny", 0), run("ne", "mini", 0)) == "presets"

@@ -12,11 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from regeo.dumps import dump_name, read_dump
 from regeo.config import external_runs, runs, validate_config
 from regeo.io import tensor_metadata
 from regeo.tokenizer import load_tokenizer
-from regeo.train.loop import load_dump
-from regeo.train.schedule import dump_name
 from snakemake_helpers import SMALL_CONFIG, job_counts, snakemake, write_config
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "external"))
@@ -64,7 +63,7 @@ def test_dumps_and_tokenizer(analysed, workdir):
     tokenizer = tiny_tokenizer()
     for step in STEPS:
         path = analysed / "runs" / NAME / "embeddings" / dump_name(step)
-        assert load_dump(path, "input").shape == load_dump(path, "output").shape == (len(tokenizer), 16)
+        assert read_dump(path).input.shape == read_dump(path).output.shape == (len(tokenizer), 16)
         meta = tensor_metadata(path)
         assert (meta["run"], meta["step"], meta["tokens"], meta["tied"]) == (NAME, step, step * 128, False)
         assert meta["rows_dropped"] == PAD_ROWS

@@ -12,7 +12,8 @@ from steering_models import POSITIVE_ADJ, WORDS, texts, tiny_llama, word_tokeniz
 from regeo.io import RegeoInputError
 from regeo.steering.concepts import Concept
 from regeo.steering.config import SteeringConfig
-from regeo.steering.emb2emb import fit_linear_map, shared_vocabulary
+from regeo.steering.emb2emb import fit_linear_map
+from regeo.vocab import shared_vocabulary
 from regeo.steering.inject import decoder_layers, layer_at_depth, match_layer, steer
 from regeo.steering.score import FLAG_NEAR_ZERO, FLAG_OK, FLAG_UNDEFINED, efficiency
 from regeo.steering.text import encode_texts, padded_batches, target_token_ids

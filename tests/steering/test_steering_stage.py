@@ -11,13 +11,14 @@ from steering_models import POSITIVE_ADJ, texts
 
 from regeo.config import validate_config
 from regeo.io import RegeoInputError
-from regeo.stages.steering import (build_concepts, fit_token_ids, passages, relation, steering_config, steering_pair,
-                                   subset_texts)
-from regeo.stages.steering_summary import steering_summary
+from regeo.stages.steering import fit_token_ids, steering_config, steering_pair
+from regeo.steering.concepts import build_concepts
 from regeo.steering.config import SteeringConfig
-from regeo.steering.summary import odd_part, summarise
+from regeo.steering.passages import passages, subset_texts
+from regeo.steering.summary import odd_part, summarise, summarise_files
+from regeo.vocab import relation
 
-RUN = {"subset": "news", "preset": "p64", "seed": 0}
+RUN = {"name": "news-p64-s0", "subset": "news", "preset": "p64", "seed": 0}
 
 
 def test_passages_cut_at_whitespace_and_keep_every_word():
@@ -89,9 +90,10 @@ def test_steering_config_takes_the_library_fields():
 
 
 def test_relation():
-    other_seed, other_size = dict(RUN, seed=1), dict(RUN, preset="p128")
+    other_seed, other_size = dict(RUN, seed=1, name="news-p64-s1"), dict(RUN, preset="p128", name="news-p128-s0")
+    other_register = dict(RUN, subset="opinion", name="opinion-p64-s0")
     assert relation(RUN, RUN) == "self" and relation(RUN, other_seed) == "seeds"
-    assert relation(RUN, other_size) == "presets" and relation(RUN, dict(RUN, subset="opinion")) == "registers"
+    assert relation(RUN, other_size) == "presets" and relation(RUN, other_register) == "registers"
 
 
 def synthetic_table(native, transferred, random, vector_kind="texts") -> pd.DataFrame:
@@ -141,13 +143,13 @@ def test_summary_flags_a_native_vector_no_better_than_random():
 @pytest.fixture(scope="module")
 def pair_files(model_dirs, val_paths, tmp_path_factory):
     out = tmp_path_factory.mktemp("steering")
-    runs = {"source": {"name": "news-p64-s0", **RUN}, "target": {"name": "news-p128-s0", **RUN, "preset": "p128"}}
+    runs = {"source": dict(RUN), "target": {**RUN, "name": "news-p128-s0", "preset": "p128"}}
     steering_pair(steering_params(), str(model_dirs["a"]), str(model_dirs["b"]), val_paths,
                   {"source": None, "target": None}, runs, out / "pair.parquet", out / "pair.samples.jsonl")
     self_runs = {"source": runs["source"], "target": runs["source"]}
     steering_pair(steering_params(), str(model_dirs["a"]), str(model_dirs["a"]), val_paths,
                   {"source": None, "target": None}, self_runs, out / "self.parquet", out / "self.samples.jsonl")
-    steering_summary([str(out / "pair.parquet"), str(out / "self.parquet")], 1e-4, out / "transfer.parquet")
+    summarise_files([str(out / "pair.parquet"), str(out / "self.parquet")], 1e-4, out / "transfer.parquet")
     return out
 
 

@@ -17,8 +17,10 @@ import torch
 from steering_models import texts
 
 from regeo.io import RegeoInputError
-from regeo.steering.emb2emb import fit_models_map, shared_vocabulary
-from regeo.steering.run import SteeringConfig, load_model, run_transfer
+from regeo.steering.config import SteeringConfig
+from regeo.steering.emb2emb import fit_models_map
+from regeo.steering.transfer import load_model, run_transfer
+from regeo.vocab import shared_vocabulary
 from regeo.steering.vectors import steering_vector
 
 CFG = SteeringConfig(alphas=(-1.0, 1.0, 2.0), n_random=3, n_generate=2, max_new_tokens=6)
@@ -35,7 +37,7 @@ def rows(df: pd.DataFrame, condition: str, concept: str = "news_vs_opinion") -> 
 
 @pytest.fixture(scope="module")
 def self_transfer(model_dirs, concepts):
-    return run_transfer(model_dirs["a"], model_dirs["a"], concepts, CFG)
+    return run_transfer(model_dirs["a"], model_dirs["a"], concepts, CFG, source="a", target="a")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def test_table_shape_and_native_effects_are_real(self_transfer):
     assert list(df.columns) == COLUMNS
     # 2 concepts x (none + native + transferred + 3 random) x 3 alphas
     assert len(df) == 2 * 6 * 3
-    assert set(df.source) == set(df.target) == {"a"}  # results/runs/{run}/model -> run
+    assert set(df.source) == set(df.target) == {"a"}  # the names the caller gives
     assert df.attrs["steering_config"]["alphas"] == CFG.alphas
     native = rows(df, "native").set_index("alpha")
     # Steering towards news makes held-out news likelier than opinion, by more with larger alpha.
@@ -116,7 +118,7 @@ def test_permutation_transfer_efficiency_one_random_near_zero(perm_transfer):
 
 
 def test_across_widths_and_depths(model_dirs, concepts):
-    df, records = run_transfer(model_dirs["a"], model_dirs["b"], concepts, CFG)
+    df, records = run_transfer(model_dirs["a"], model_dirs["b"], concepts, CFG, source="a", target="b")
     assert (df.d_source == 64).all() and (df.d_target == 128).all()
     assert (df.n_layers_source == 2).all() and (df.n_layers_target == 4).all()
     assert (df.layer_source == 0).all() and (df.layer_target == 1).all()  # relative depth 0.5 in both

@@ -12,7 +12,8 @@ from regeo.config import external_runs
 from regeo.config import concept_subsets, steering_pairs
 from regeo.resources import train_mem_mb, train_runtime_minutes
 from regeo.train.presets import resolve_preset
-from regeo.train.schedule import checkpoint_steps, dump_name
+from regeo.dumps import dump_name
+from regeo.train.schedule import checkpoint_steps
 
 try:
     _validated = validate_config(config)
@@ -144,6 +145,21 @@ def run_counts(run):
     if run in EXTERNAL_RUNS:
         return None
     return f"results/tokens/{run_subset(run)}/counts.parquet"
+
+
+def model_dirs(runs):
+    """run -> its final model directory (save_pretrained form)."""
+    return {run: f"results/runs/{run}/model" for run in runs}
+
+
+def val_bins():
+    """subset -> its val token file."""
+    return {subset: f"results/tokens/{subset}/val.bin" for subset in SUBSETS}
+
+
+def val_documents(subsets):
+    """subset -> its val documents."""
+    return {subset: f"results/subsets/{subset}/val.parquet" for subset in subsets}
 
 
 def final_dump(run):

@@ -4,8 +4,8 @@
 
 rule evaluate:
     input:
-        models=expand("results/runs/{run}/model", run=TRAINED_RUNS),
-        val=expand("results/tokens/{subset}/val.bin", subset=SUBSETS),
+        models=list(model_dirs(TRAINED_RUNS).values()),
+        val=list(val_bins().values()),
         meta=expand("results/tokens/{subset}/meta.json", subset=SUBSETS),
     output:
         "results/eval/cross_register.parquet",
@@ -18,6 +18,8 @@ rule evaluate:
             "device": config["training"]["device"],
         },
         runs=run_table(TRAINED_RUNS),
+        models=model_dirs(TRAINED_RUNS),
+        val_bins=val_bins(),
     conda:
         "../../envs/train.yaml"
     script:

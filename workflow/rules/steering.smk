@@ -8,7 +8,7 @@ rule steering:
     input:
         source=lambda wc: f"results/runs/{wc.source}/model",
         target=lambda wc: f"results/runs/{wc.target}/model",
-        val=expand("results/subsets/{subset}/val.parquet", subset=STEERING_SUBSETS),
+        val=list(val_documents(STEERING_SUBSETS).values()),
         # A run without a count table (none known) has every token counted as seen.
         source_counts=lambda wc: [c for c in [run_counts(wc.source)] if c],
         target_counts=lambda wc: [c for c in [run_counts(wc.target)] if c],
@@ -19,6 +19,7 @@ rule steering:
         "logs/steering/{source}__{target}.log",
     params:
         steering=STEERING_PARAMS,
+        val_paths=val_documents(STEERING_SUBSETS),
         runs=lambda wc: {
             "source": steering_run(wc.source),
             "target": steering_run(wc.target),

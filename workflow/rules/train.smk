@@ -17,6 +17,7 @@ rule train:
         "logs/train/{run}.log",
     params:
         train=lambda wc: train_params(wc.run),
+        dumps_dir=lambda wc: f"results/runs/{wc.run}/embeddings",
         state_dir=lambda wc: f"results/runs/{wc.run}/state",
     threads: config["training"]["threads"]
     wildcard_constraints:

@@ -1,11 +1,8 @@
-"""Rule figure_id_over_training: see regeo.figures.id_curves."""
-import pandas as pd
-
-from regeo.figures.common import save_figure
-from regeo.figures.id_curves import plot_id_curves, with_run_columns
+"""Rule figure_id_over_training: see regeo.stages.figures.id_over_training."""
 from regeo.logs import snakemake_job
+from regeo.stages import figures
 
 with snakemake_job(snakemake):
-    table = with_run_columns(pd.concat(map(pd.read_parquet, snakemake.input)), snakemake.params.runs)
-    fig = plot_id_curves(table, estimator="mle")
-    save_figure(fig, snakemake.output.pdf, snakemake.output.png, snakemake.params.dpi)
+    figures.id_over_training(
+        list(snakemake.input), snakemake.params.runs, snakemake.output.pdf, snakemake.output.png, snakemake.params.dpi
+    )

@@ -1,10 +1,6 @@
-"""Rule figure_lle_comparison: see regeo.figures.pair_heatmaps."""
-import pandas as pd
-
-from regeo.figures.common import save_figure
-from regeo.figures.pair_heatmaps import plot_lle_comparison
+"""Rule figure_lle_comparison: see regeo.stages.figures.lle_comparison."""
 from regeo.logs import snakemake_job
+from regeo.stages import figures
 
 with snakemake_job(snakemake):
-    fig = plot_lle_comparison(pd.read_parquet(snakemake.input[0]))
-    save_figure(fig, snakemake.output.pdf, snakemake.output.png, snakemake.params.dpi)
+    figures.lle_comparison(snakemake.input[0], snakemake.output.pdf, snakemake.output.png, snakemake.params.dpi)

@@ -1,11 +1,8 @@
-"""Rule figure_similarity_over_training: see regeo.figures.id_curves."""
-import pandas as pd
-
-from regeo.figures.common import save_figure
-from regeo.figures.id_curves import plot_similarity_to_final, with_run_columns
+"""Rule figure_similarity_over_training: see regeo.stages.figures.similarity_over_training."""
 from regeo.logs import snakemake_job
+from regeo.stages import figures
 
 with snakemake_job(snakemake):
-    table = with_run_columns(pd.concat(map(pd.read_parquet, snakemake.input)), snakemake.params.runs)
-    fig = plot_similarity_to_final(table)
-    save_figure(fig, snakemake.output.pdf, snakemake.output.png, snakemake.params.dpi)
+    figures.similarity_over_training(
+        list(snakemake.input), snakemake.params.runs, snakemake.output.pdf, snakemake.output.png, snakemake.params.dpi
+    )

@@ -1,6 +1,6 @@
-"""Rule id_dynamics: see regeo.stages.geometry.id_dynamics."""
+"""Rule id_dynamics: see regeo.stages.id_dynamics.id_dynamics."""
 from regeo.logs import snakemake_job
-from regeo.stages.geometry import id_dynamics
+from regeo.stages.id_dynamics import id_dynamics
 
 with snakemake_job(snakemake):
     id_dynamics(

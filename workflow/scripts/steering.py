@@ -1,6 +1,4 @@
 """Rule steering: see regeo.stages.steering.steering_pair."""
-from pathlib import Path
-
 from regeo.logs import snakemake_job
 from regeo.stages.steering import steering_pair
 
@@ -9,7 +7,7 @@ with snakemake_job(snakemake):
         snakemake.params.steering,
         snakemake.input.source,
         snakemake.input.target,
-        {Path(v).parent.name: v for v in snakemake.input.val},
+        snakemake.params.val_paths,
         {
             "source": next(iter(snakemake.input.source_counts), None),
             "target": next(iter(snakemake.input.target_counts), None),

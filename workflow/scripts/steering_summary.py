@@ -1,10 +1,6 @@
-"""Rule steering_summary: see regeo.stages.steering_summary."""
+"""Rule steering_summary: see regeo.steering.summary.summarise_files."""
 from regeo.logs import snakemake_job
-from regeo.stages.steering_summary import steering_summary
+from regeo.steering.summary import summarise_files
 
 with snakemake_job(snakemake):
-    steering_summary(
-        list(snakemake.input),
-        snakemake.params.min_native_effect,
-        snakemake.output[0],
-    )
+    summarise_files(list(snakemake.input), snakemake.params.min_native_effect, snakemake.output[0])

@@ -1,6 +1,6 @@
-"""Rule tokenizer: see regeo.stages.tokens.make_tokenizer."""
+"""Rule tokenizer: see regeo.tokenizer.build_tokenizer_from_files."""
 from regeo.logs import snakemake_job
-from regeo.stages.tokens import make_tokenizer
+from regeo.tokenizer import build_tokenizer_from_files
 
 with snakemake_job(snakemake):
-    make_tokenizer(snakemake.params.tokenizer, list(snakemake.input), snakemake.output[0])
+    build_tokenizer_from_files(snakemake.params.tokenizer, list(snakemake.input), snakemake.output[0])

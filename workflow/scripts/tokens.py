@@ -1,9 +1,9 @@
-"""Rule tokens: see regeo.stages.tokens.make_tokens."""
+"""Rule tokens: see regeo.tokens.tokenize_subset_files."""
 from regeo.logs import snakemake_job
-from regeo.stages.tokens import make_tokens
+from regeo.tokens import tokenize_subset_files
 
 with snakemake_job(snakemake):
-    make_tokens(
+    tokenize_subset_files(
         snakemake.params.budget,
         snakemake.input.tokenizer,
         snakemake.input.train,

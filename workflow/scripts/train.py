@@ -1,6 +1,6 @@
-"""Rule train: see regeo.stages.train.train_run (torchrun over the job's GPUs when it has several)."""
+"""Rule train: see regeo.train.job.train_run (torchrun over the job's GPUs when it has several)."""
 from regeo.logs import snakemake_job
-from regeo.stages.train import train_run
+from regeo.train.job import train_run
 
 with snakemake_job(snakemake):
     train_run(
@@ -10,7 +10,7 @@ with snakemake_job(snakemake):
         snakemake.input.val,
         snakemake.input.tokenizer,
         snakemake.output.model,
-        snakemake.output.dumps[0].rsplit("/", 1)[0],
+        snakemake.params.dumps_dir,
         snakemake.output.log_csv,
         snakemake.params.state_dir,
     )

@@ -9,9 +9,10 @@ import pandas as pd
 import torch
 from transformers import AutoModelForCausalLM
 
+from regeo.devices import resolve_device
 from regeo.io import write_parquet
+from regeo.loss import mean_loss
 from regeo.tokens import load_tokens
-from regeo.train.loop import mean_loss, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ def cross_register_eval(params: dict, models: dict[str, str], runs: dict[str, di
                         out_path: str | Path, threads: int = 1) -> None:
     """``models``: run -> model dir; ``runs``: run -> {subset, preset, seed}; ``val_bins``: subset -> val.bin."""
     torch.set_num_threads(threads)
-    device = resolve_device(params["device"])
+    device = resolve_device(params["device"], "training.device")
     rows = []
     for run, model_dir in models.items():
         model = AutoModelForCausalLM.from_pretrained(model_dir, use_safetensors=True).to(device)

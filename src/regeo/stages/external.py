@@ -1,7 +1,7 @@
 """Embedding dumps of an external model's checkpoints, in the trained runs' format.
 
-One job per external run writes ``step{S:07d}.safetensors`` for each of its steps (keys ``input``
-and, when untied, ``output``; float32; the metadata of :func:`regeo.io.save_tensors`) and the
+One job per external run writes ``step{S:07d}.safetensors`` for each of its steps (the format of
+:mod:`regeo.dumps`) and the
 model's tokenizer. Rows past the tokenizer's size are dropped: they are vocabulary padding (Pythia
 pads 50277 tokens to 50304 rows) that no token id reaches and training never moves.
 
@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Iterator
 
 from regeo.external import ExternalRun, external_run, load_embeddings, load_tokenizer
-from regeo.io import RegeoInputError, atomic_dir, load_tensors, save_tensors, write_json
-from regeo.train.loop import _link_or_copy as link_or_copy
-from regeo.train.schedule import dump_name
+from regeo.dumps import dump_name, read_dump, steps_of, write_dump
+from regeo.io import RegeoInputError, atomic_dir, link_or_copy, write_json
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ def dump_external_run(settings: dict, dumps: list[str], tokenizer_dir: str | Pat
             rows = tensors["input"].shape[0]
             kept = min(rows, vocab)  # a tokenizer larger than the matrix keeps every row
             tensors = {key: matrix[:kept] for key, matrix in tensors.items()}  # (kept, d)
-            save_tensors(tensors, saved, metadata={
+            write_dump(tensors, saved, metadata={
                 "run": run.name, "step": source.step, "tied": tied, "model": source.location,
                 "revision": source.revision, "rows_dropped": rows - kept,
                 "tokens": None if run.tokens_per_step is None else source.step * run.tokens_per_step})
@@ -63,7 +62,7 @@ def dump_external_run(settings: dict, dumps: list[str], tokenizer_dir: str | Pat
 
 
 def _outputs_by_step(run: ExternalRun, dumps: list[str]) -> dict[int, Path]:
-    outputs = {int(Path(p).name.removeprefix("step").removesuffix(".safetensors")): Path(p) for p in dumps}
+    outputs = steps_of(dumps)
     if sorted(outputs) != list(run.steps):
         raise RegeoInputError(f"external run {run.name!r}: the rule's dumps (steps {sorted(outputs)}) "
                               f"are not the run's steps {list(run.steps)}")
@@ -95,7 +94,7 @@ def _readable(path: Path) -> bool:
     if not path.is_file():
         return False
     try:
-        load_tensors(path, keys=("input",))
+        read_dump(path)
         return True
     except RegeoInputError as err:  # a dump damaged by the kill is redone
         log.warning("%s", err)

@@ -5,11 +5,12 @@ Usable without Snakemake; nothing runs at import time. One job per module:
 - :mod:`regeo.steering.text`: token ids of texts, padded batches, target-token strings to ids
 - :mod:`regeo.steering.inject`: decoder-layer access, the ``steer`` hook context, layer matching
 - :mod:`regeo.steering.vectors`: contrastive activation addition (texts, or a target-token set)
-- :mod:`regeo.steering.emb2emb`: the shared vocabulary and the least-squares ``LinearMap``
+- :mod:`regeo.steering.emb2emb`: the least-squares ``LinearMap`` between two models' token embeddings
 - :mod:`regeo.steering.score`: log-likelihood and target-mass effects, efficiencies, generations
-- :mod:`regeo.steering.concepts`: a concept's texts and target tokens, validated
+- :mod:`regeo.steering.concepts`: a concept's texts and target tokens, validated; config concepts to Concepts
 - :mod:`regeo.steering.config`: ``SteeringConfig``
-- :mod:`regeo.steering.run`: ``run_transfer``, the one entry the pipeline calls
+- :mod:`regeo.steering.passages`: val documents cut into passages, split into vector and held-out sides
+- :mod:`regeo.steering.transfer`: ``run_transfer``, one (source, target) transfer job
 - :mod:`regeo.steering.summary`: per pair and concept, the efficiency over the alpha sweep
 
 Method: Lee et al. 2025 (Emb2Emb), ../shared/DESIGN.md "Emb2Emb"; contrastive activation

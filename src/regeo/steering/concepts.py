@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from regeo.io import RegeoInputError
+from regeo.steering.passages import SubsetTexts, read_val_texts
 
 KINDS = ("texts", "tokens")
 
@@ -70,3 +71,34 @@ class Concept:
         if not (values["heldout_positive"] or values["heldout_negative"]):
             raise RegeoInputError(f"{where}: no held-out texts to score on")
         return cls(name=name, vector=vector, **values)
+
+
+# The config's kinds name what the user configures; the library's name what the vector is made of.
+VECTOR_OF_KIND = {"contrast": "texts", "tokens": "tokens"}
+
+
+def build_concepts(specs: list[dict], val_paths: dict[str, str], passage_chars: int, per_side: int) -> list[Concept]:
+    """Config concepts (``steering.concepts``) to Concepts; ``val_paths``: subset -> val.parquet."""
+    texts: dict[str, SubsetTexts] = {}
+
+    def of(subset: str) -> SubsetTexts:
+        if subset not in val_paths:
+            raise RegeoInputError(f"no val split given for subset {subset!r}; given: {sorted(val_paths)}")
+        if subset not in texts:
+            texts[subset] = read_val_texts(val_paths[subset], passage_chars, per_side)
+        return texts[subset]
+
+    concepts = []
+    for spec in specs:
+        common = dict(name=spec["name"], vector=VECTOR_OF_KIND[spec["kind"]],
+                      target_tokens=list(spec.get("tokens") or []) or None, prompts=list(spec.get("prompts") or []) or None)
+        if spec["kind"] == "contrast":
+            positive, negative = of(spec["positive"]), of(spec["negative"])
+            concepts.append(Concept.from_dict(dict(common, positive=positive.vector, negative=negative.vector,
+                                                   heldout_positive=positive.heldout,
+                                                   heldout_negative=negative.heldout)))
+        else:
+            context = of(spec["texts"])
+            concepts.append(Concept.from_dict(dict(common, positive=context.vector,
+                                                   heldout_positive=context.heldout)))
+    return concepts

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from regeo.dumps import model_matrix
+
 
 @dataclass(frozen=True)
 class LinearMap:
@@ -101,40 +103,9 @@ def fit_linear_map(E_a, E_b, ridge: float = 0.0) -> LinearMap:
                      n_tokens=int(E_a.shape[0]), rank_a=rank)
 
 
-def shared_vocabulary(tok_a, tok_b) -> tuple[np.ndarray, np.ndarray]:
-    """Aligned id arrays (n,) int64 of the tokens both tokenizers have.
-
-    Identical vocabularies (the pipeline's shared tokenizer): the same ids, all of them. Otherwise
-    the string intersection of the two vocabularies (token strings as the tokenizers store them,
-    e.g. GPT-2's "Ġword"), in the order of A's ids.
-    """
-    vocab_a, vocab_b = tok_a.get_vocab(), tok_b.get_vocab()  # str -> id, added tokens included
-    if vocab_a == vocab_b:
-        ids = np.array(sorted(vocab_a.values()), dtype=np.int64)
-        return ids, ids.copy()
-    shared = sorted(set(vocab_a) & set(vocab_b), key=vocab_a.__getitem__)
-    ids_a = np.array([vocab_a[s] for s in shared], dtype=np.int64)
-    ids_b = np.array([vocab_b[s] for s in shared], dtype=np.int64)
-    return ids_a, ids_b
-
-
-def embedding_matrix(model: torch.nn.Module, which: str = "input") -> torch.Tensor:
-    """(V, d) float32 CPU copy of the input (``embed_tokens``) or output (``lm_head``) embeddings.
-
-    With tied embeddings both are the same matrix.
-    """
-    if which == "input":
-        weight = model.get_input_embeddings().weight
-    elif which == "output":
-        weight = model.get_output_embeddings().weight
-    else:
-        raise ValueError(f"which must be 'input' or 'output', got {which!r}")
-    return weight.detach().float().cpu().clone()
-
-
 def fit_models_map(model_a, model_b, ids_a, ids_b, which: str = "input", ridge: float = 0.0) -> LinearMap:
     """Fit the map on rows ``ids_a`` of A's and ``ids_b`` of B's ``which`` embeddings (aligned pairs)."""
-    E_a, E_b = embedding_matrix(model_a, which), embedding_matrix(model_b, which)
+    E_a, E_b = model_matrix(model_a, which), model_matrix(model_b, which)
     ids_a, ids_b = np.asarray(ids_a, dtype=np.int64), np.asarray(ids_b, dtype=np.int64)
     for ids, E, name in ((ids_a, E_a, "A"), (ids_b, E_b, "B")):
         if ids.size and (ids.min() < 0 or ids.max() >= E.shape[0]):

@@ -124,3 +124,19 @@ def summarise(table: pd.DataFrame, min_native_effect: float) -> pd.DataFrame:
             "n_alphas": len(alphas),
         })
     return pd.DataFrame(rows)
+
+
+def summarise_files(table_paths: list[str], min_native_effect: float, out_path) -> pd.DataFrame:
+    """The pair tables read, summarised (:func:`summarise`) and written: rule ``steering_summary``."""
+    import logging
+
+    from regeo.io import read_parquet, write_parquet
+
+    tables = [read_parquet(p) for p in table_paths]
+    summary = summarise(pd.concat(tables, ignore_index=True), min_native_effect) if tables else pd.DataFrame()
+    write_parquet(summary, out_path)
+    log = logging.getLogger(__name__)
+    for row in summary.itertuples():
+        log.info("%s -> %s %s: efficiency %.3f (random %.3f)", row.source, row.target, row.concept,
+                 row.efficiency, row.random_efficiency)
+    return summary

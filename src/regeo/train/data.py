@@ -13,15 +13,3 @@ def train_batch(tokens: np.ndarray, step: int, seed: int, batch_size: int, seq_l
     windows = np.stack([np.asarray(tokens[s:s + seq_len + 1], dtype=np.int64) for s in starts])  # (B, T+1)
     windows = torch.from_numpy(windows)
     return windows[:, :-1], windows[:, 1:]
-
-
-def eval_batches(tokens: np.ndarray, batch_size: int, seq_len: int, max_batches: int | None):
-    """Consecutive non-overlapping windows from the start of the split, the same for every model."""
-    n_windows = (len(tokens) - 1) // seq_len
-    if max_batches is not None:
-        n_windows = min(n_windows, max_batches * batch_size)
-    for first in range(0, n_windows, batch_size):
-        idx = range(first, min(first + batch_size, n_windows))
-        windows = np.stack([np.asarray(tokens[i * seq_len:i * seq_len + seq_len + 1], dtype=np.int64) for i in idx])
-        windows = torch.from_numpy(windows)  # (B, T+1)
-        yield windows[:, :-1], windows[:, 1:]

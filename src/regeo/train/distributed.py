@@ -21,7 +21,9 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from regeo.devices import resolve_device
 from regeo.io import RegeoInputError
+from regeo.train.interruption import Interrupted
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +81,7 @@ class Group:
 
 def init(device_name: str, batch_size: int) -> Group:
     """The process group torchrun set up through the environment, or a single process."""
-    from regeo.train.loop import resolve_device
-
-    device = resolve_device(device_name)
+    device = resolve_device(device_name, "training.device")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return Group(0, 1, device)
@@ -122,8 +122,6 @@ def launch(processes: int, job: dict, job_file: Path) -> None:
             signal.signal(sig, handler)
     job_file.unlink(missing_ok=True)
     if code != 0:
-        from regeo.train.loop import Interrupted
-
         if received:  # as a single process would exit: the state is saved, a retry resumes
             raise Interrupted(128 + received[0])
         raise RuntimeError(f"torchrun exited with status {code}; the workers' errors are above in this log")

@@ -12,26 +12,27 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 import signal
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from regeo.io import RegeoInputError, atomic_dir, atomic_path, load_tensors, save_tensors, write_json
-from regeo.train import distributed
+from regeo.dumps import dump_name, model_embeddings, write_dump
+from regeo.io import RegeoInputError, atomic_dir, atomic_path, link_or_copy, load_tensors, save_tensors, write_json
+from regeo.loss import mean_loss
 from regeo.tokenizer import load_tokenizer
 from regeo.tokens import load_tokens
+from regeo.train import distributed
 from regeo.train.config import TrainConfig
-from regeo.train.data import eval_batches, train_batch
-from regeo.train.schedule import checkpoint_steps, dump_name
+from regeo.train.data import train_batch
+from regeo.train.interruption import Interrupted, StopFlag
+from regeo.train.schedule import checkpoint_steps
 
 log = logging.getLogger(__name__)
 LOG_COLUMNS = ["step", "loss", "val_loss", "tokens", "tokens_per_s", "lr"]
@@ -39,19 +40,6 @@ LOG_COLUMNS = ["step", "loss", "val_loss", "tokens", "tokens_per_s", "lr"]
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or inf; the last good state is kept."""
-
-
-class Interrupted(SystemExit):
-    """SIGTERM/SIGINT (SLURM time limit or preemption): state saved, exit so that a retry resumes."""
-
-
-def resolve_device(name: str, field: str = "training.device") -> torch.device:
-    """``auto`` picks CUDA when present; asking for CUDA without one is an error naming ``field``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"{field} is 'cuda' but no CUDA device is visible")
-    return torch.device(name)
 
 
 def build_model(cfg: TrainConfig, vocab_size: int, eos_id: int) -> LlamaForCausalLM:
@@ -78,53 +66,6 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
     progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
-
-
-def embedding_tensors(model: LlamaForCausalLM) -> dict[str, torch.Tensor]:
-    """Input (V, d) and, when untied, output (V, d) embedding matrices as float32 copies."""
-    tensors = {"input": model.get_input_embeddings().weight.detach().float().cpu().clone()}
-    if not model.config.tie_word_embeddings:
-        tensors["output"] = model.get_output_embeddings().weight.detach().float().cpu().clone()
-    return tensors
-
-
-def load_dump(path: str | Path, which: str = "input") -> torch.Tensor:
-    """One embedding matrix from a dump; ``output`` of a tied model is its input matrix."""
-    tensors = load_tensors(path, keys=("input",))
-    if which == "output" and "output" not in tensors:
-        return tensors["input"]
-    if which not in tensors:
-        raise RegeoInputError(f"{path}: no '{which}' embedding matrix")
-    return tensors[which]
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-class _StopFlag:
-    """Turns SIGTERM/SIGINT into a flag checked between steps, so state is saved cleanly."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def __enter__(self) -> "_StopFlag":
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.signal = signum
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 class _State:
@@ -161,23 +102,6 @@ class _State:
             torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
             pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(tmp / "log.csv", index=False)
             write_json({"step": step, "fingerprint": self.fingerprint}, tmp / "progress.json")
-
-
-@torch.no_grad()
-def mean_loss(model, tokens: np.ndarray, batch_size: int, seq_len: int, max_batches: int | None,
-              device: torch.device, autocast: torch.dtype | None) -> float:
-    """Mean next-token cross-entropy over consecutive windows of ``tokens``."""
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    for x, y in eval_batches(tokens, batch_size, seq_len, max_batches):
-        with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
-            logits = model(input_ids=x.to(device)).logits  # (B, T, V)
-        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="sum")
-        total += loss.item()
-        count += y.numel()
-    model.train(was_training)
-    return total / max(1, count)
 
 
 def train(cfg: TrainConfig, train_tokens: str | Path, val_tokens: str | Path, tokenizer_dir: str | Path,
@@ -218,7 +142,7 @@ def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_token
     for step in schedule if lead else ():
         saved_dump, out_dump = state.dumps / dump_name(step), dumps_dir / dump_name(step)
         if step <= start and saved_dump.is_file():  # written before the kill; Snakemake deleted the output
-            _link_or_copy(saved_dump, out_dump)
+            link_or_copy(saved_dump, out_dump)
         else:  # past the saved state: rewritten from the resumed trajectory
             saved_dump.unlink(missing_ok=True)
             out_dump.unlink(missing_ok=True)
@@ -231,14 +155,14 @@ def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_token
     tokens_per_step = cfg.batch_size * cfg.seq_len
     model.train()
     timer = time.perf_counter()
-    with _StopFlag() as stop, tqdm(total=cfg.steps, initial=start, desc=cfg.run, mininterval=2.0,
+    with StopFlag() as stop, tqdm(total=cfg.steps, initial=start, desc=cfg.run, mininterval=2.0,
                                    disable=not lead) as bar:
         for step in range(start, cfg.steps + 1):
             if lead and step in schedule and not (dumps_dir / dump_name(step)).is_file():
-                save_tensors(embedding_tensors(model), state.dumps / dump_name(step),
-                             metadata={"run": cfg.run, "step": step, "tokens": step * tokens_per_step,
-                                       "tied": model.config.tie_word_embeddings})
-                _link_or_copy(state.dumps / dump_name(step), dumps_dir / dump_name(step))
+                tensors, tied = model_embeddings(model)
+                write_dump(tensors, state.dumps / dump_name(step),
+                           metadata={"run": cfg.run, "step": step, "tokens": step * tokens_per_step, "tied": tied})
+                link_or_copy(state.dumps / dump_name(step), dumps_dir / dump_name(step))
             if step == cfg.steps:
                 break
             lr = learning_rate(step, cfg)

@@ -18,7 +18,3 @@ def checkpoint_steps(total_steps: int, every: int) -> list[int]:
     steps.update(range(every, total_steps + 1, every))
     return sorted(steps)
 
-
-def dump_name(step: int) -> str:
-    """File name of the embedding dump at ``step``; names sort in step order (Pythia's habit)."""
-    return f"step{step:07d}.safetensors"

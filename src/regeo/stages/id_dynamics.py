@@ -1,4 +1,4 @@
-"""Intrinsic dimension of every embedding dump of a run."""
+"""Intrinsic dimension of every embedding dump of a run (rule ``id_dynamics``)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from regeo.dumps import read_dump, steps_of
 from regeo.geometry.id_table import IDConfig, id_suite, id_table
-from regeo.vocab import seen_mask as seen_token_mask
-from regeo.io import read_parquet, write_parquet
-from regeo.train.loop import load_dump
+from regeo.io import write_parquet
+from regeo.vocab import read_seen_mask
 
 log = logging.getLogger(__name__)
 
@@ -21,41 +21,34 @@ def id_config(params: dict) -> IDConfig:
                     local_pca_k=params["local_pca_k"], local_pca_variance=params["local_pca_variance"])
 
 
-def token_filter(counts_path: str | Path, min_count: int) -> np.ndarray:
-    counts = read_parquet(counts_path, columns=["token_id", "count"]).sort_values("token_id")["count"].to_numpy()
-    return seen_token_mask(counts, min_count)
-
-
 def id_dynamics(params: dict, run: str, subset: str, dumps: list[str], counts_path: str | Path | None,
                 table_path: str | Path, per_token_path: str | Path) -> None:
     """One row per (step, embeddings, estimator, k); per-token values of the last dump.
 
-    Without ``counts_path`` (an external run, whose training data is unknown) every row of the
-    embedding matrix is analysed; the table says so in ``token_filter`` ("none", min_count 0).
+    A tied model's output matrix is its input matrix: it is analysed once, as ``input``. Without
+    ``counts_path`` (an external run, whose training data is unknown) every row of the embedding
+    matrix is analysed; the table says so in ``token_filter`` ("none", min_count 0).
     """
     cfg = id_config(params)
-    if counts_path is None:
-        mask = np.ones(load_dump(sorted(dumps)[-1], "input").shape[0], dtype=bool)
+    by_step = steps_of(dumps)
+    last = max(by_step)
+    seen = read_seen_mask(counts_path, params["min_count"])
+    if seen is None:
+        mask = np.ones(read_dump(by_step[last]).input.shape[0], dtype=bool)
         min_count, how = 0, "none"
         log.info("run %s: no token counts, all %d tokens analysed", run, len(mask))
     else:
-        mask = token_filter(counts_path, params["min_count"])
-        min_count, how = params["min_count"], "min_count"
+        mask, min_count, how = seen, params["min_count"], "min_count"
         log.info("run %s: %d of %d tokens seen at least %d times", run, mask.sum(), len(mask), min_count)
     frames, per_token = [], []
-    for path in sorted(dumps):
-        step = int(Path(path).stem.removeprefix("step"))
-        for which in params["embeddings"]:
-            matrix = load_dump(path, which)
-            if which == "output" and matrix.data_ptr() == load_dump(path, "input").data_ptr():
-                continue
+    for step, path in by_step.items():
+        for which, matrix in read_dump(path).matrices(params["embeddings"]).items():
             X = matrix.numpy()[mask]  # (n_seen, d)
-            last = path == sorted(dumps)[-1]
-            table, tokens = id_suite(X, cfg) if last else (id_table(X, cfg), None)
+            table, tokens = id_suite(X, cfg) if step == last else (id_table(X, cfg), None)
             table.insert(0, "embeddings", which)
             table.insert(0, "step", step)
             frames.append(table)
-            if last:
+            if step == last:
                 tokens.insert(0, "token_id", np.flatnonzero(mask))
                 tokens.insert(0, "embeddings", which)
                 per_token.append(tokens)

@@ -1,4 +1,4 @@
-"""The pipeline's one steering entry: carry each concept's vector from a source model into a target model.
+"""One steering-transfer job: carry each concept's vector from a source model into a target model.
 
 For each concept: the source's CAA vector v_A at block l_A (``cfg.layer_relative_depth``), the
 Emb2Emb map M fit on the shared vocabulary's token embeddings, and on the target at the block
@@ -34,18 +34,16 @@ import pandas as pd
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from regeo.devices import resolve_device
 from regeo.io import RegeoInputError
 from regeo.steering.concepts import Concept
 from regeo.steering.config import SteeringConfig
-from regeo.steering.emb2emb import LinearMap, fit_models_map, shared_vocabulary
+from regeo.steering.emb2emb import LinearMap, fit_models_map
 from regeo.steering.inject import decoder_layers, layer_at_depth, match_layer
 from regeo.steering.score import Condition, Heldout, generation_records, score_conditions
 from regeo.steering.text import encode_texts, target_token_ids
 from regeo.steering.vectors import steering_vector, token_steering_vector
-
-__all__ = ["SteeringConfig", "run_transfer", "load_model", "concept_vector", "rescale", "random_vector"]
-
-from regeo.train.loop import resolve_device  # noqa: E402
+from regeo.vocab import shared_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +58,6 @@ def load_model(model_dir: str | Path, device: torch.device | str = "cpu"):
     model = model.to(device=device, dtype=torch.float32).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, trust_remote_code=False)
     return model, tokenizer
-
-
-def run_name(model_dir: str | Path) -> str:
-    """``results/runs/{run}/model`` -> ``{run}``; any other directory -> its own name."""
-    path = Path(model_dir).resolve()
-    return path.parent.name if path.name == "model" else path.name
 
 
 def concept_vector(model, tokenizer, concept: Concept, layer: int, cfg: SteeringConfig,
@@ -104,10 +96,11 @@ def _prompts(tokenizer, concept: Concept, cfg: SteeringConfig) -> list[list[int]
 
 
 def run_transfer(source_model_dir: str | Path, target_model_dir: str | Path, concepts: Sequence[dict | Concept],
-                 cfg: SteeringConfig, *, fit_token_ids: Sequence[int] | None = None,
-                 ) -> tuple[pd.DataFrame, list[dict]]:
+                 cfg: SteeringConfig, *, source: str = "source", target: str = "target",
+                 fit_token_ids: Sequence[int] | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """Score every concept's transfer from the source model to the target model.
 
+    ``source``/``target`` name the two runs in the table and the records (the rule's run names).
     ``fit_token_ids``: optional source-model token ids the map is fit on (e.g. tokens seen in
     training: unseen rows stay at their random initialisation); pairs of the shared vocabulary
     whose source id is not listed are left out. Returns the tidy table (columns in the module
@@ -119,7 +112,6 @@ def run_transfer(source_model_dir: str | Path, target_model_dir: str | Path, con
     if len(set(names)) != len(names):
         raise RegeoInputError(f"concept names must be unique, got {names}")
     device = resolve_device(cfg.device, "steering device")
-    source, target = run_name(source_model_dir), run_name(target_model_dir)
     model_a, tok_a = load_model(source_model_dir, device)
     same_dir = Path(source_model_dir).resolve() == Path(target_model_dir).resolve()
     model_b, tok_b = (model_a, tok_a) if same_dir else load_model(target_model_dir, device)

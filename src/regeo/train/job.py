@@ -1,21 +1,19 @@
-"""Training one run as the train rule asks: one process, or data-parallel under torchrun."""
+"""One training job as the train rule asks: one process, or data-parallel under torchrun."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from regeo.train import distributed
 from regeo.train.config import TrainConfig
 from regeo.train.loop import train
 
-log = logging.getLogger(__name__)
-
 
 def train_run(params: dict, processes: int, train_tokens: str | Path, val_tokens: str | Path,
               tokenizer_dir: str | Path, model_dir: str | Path, dumps_dir: str | Path, log_csv: str | Path,
               state_dir: str | Path) -> None:
-    """``processes`` > 1 (the job's ``gpu`` resource) runs torchrun with one worker per device."""
+    """``params``: the rule's {run, preset, seed, model, training}; ``processes`` > 1 (the job's
+    ``gpu`` resource) runs torchrun with one worker per device."""
     cfg = TrainConfig.from_params(params["run"], params["preset"], params["model"], params["seed"], params["training"])
     paths = dict(train_tokens=train_tokens, val_tokens=val_tokens, tokenizer_dir=tokenizer_dir, model_dir=model_dir,
                  dumps_dir=dumps_dir, log_csv=log_csv, state_dir=state_dir)

@@ -1,0 +1,35 @@
+"""Mean next-token loss of a causal LM on a token file, on windows that are the same for every model."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def eval_batches(tokens: np.ndarray, batch_size: int, seq_len: int, max_batches: int | None):
+    """Consecutive non-overlapping windows from the start of the split, the same for every model."""
+    n_windows = (len(tokens) - 1) // seq_len
+    if max_batches is not None:
+        n_windows = min(n_windows, max_batches * batch_size)
+    for first in range(0, n_windows, batch_size):
+        idx = range(first, min(first + batch_size, n_windows))
+        windows = np.stack([np.asarray(tokens[i * seq_len:i * seq_len + seq_len + 1], dtype=np.int64) for i in idx])
+        windows = torch.from_numpy(windows)  # (B, T+1)
+        yield windows[:, :-1], windows[:, 1:]
+
+
+@torch.no_grad()
+def mean_loss(model, tokens: np.ndarray, batch_size: int, seq_len: int, max_batches: int | None,
+              device: torch.device, autocast: torch.dtype | None) -> float:
+    """Mean next-token cross-entropy over consecutive windows of ``tokens``."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for x, y in eval_batches(tokens, batch_size, seq_len, max_batches):
+        with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+            logits = model(input_ids=x.to(device)).logits  # (B, T, V)
+        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="sum")
+        total += loss.item()
+        count += y.numel()
+    model.train(was_training)
+    return total / max(1, count)

@@ -1,0 +1,90 @@
+"""Pairs of final models for the cross-model tables, each aligned on its shared seen tokens.
+
+The tokens of a pair are those both vocabularies hold and both runs saw at least ``min_count``
+times in training (:mod:`regeo.vocab`): unseen rows never leave their initialisation and would
+look alike in every model. ``regeo.geometry`` takes arrays and returns numbers; this module
+reads the dumps, tokenizers and count tables that give it those arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from regeo.dumps import Dump, read_dump
+from regeo.io import RegeoInputError
+from regeo.vocab import TokenAligner, relation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """One model's files for the cross-model tables (``params.runs[name]`` of the rules)."""
+
+    name: str
+    subset: str
+    preset: str
+    seed: int
+    dump: str  # its final embedding dump
+    tokenizer: str  # its tokenizer directory
+    counts: str | None = None  # per-token training counts (token_id, count); None: every token is seen
+
+    @classmethod
+    def table(cls, runs: dict[str, dict]) -> list["RunFiles"]:
+        return [cls(name=name, **fields) for name, fields in runs.items()]
+
+    def identity(self) -> dict:
+        return {"name": self.name, "subset": self.subset, "preset": self.preset, "seed": self.seed}
+
+
+def pair_columns(a: RunFiles, b: RunFiles) -> dict:
+    """The columns that say which two runs a row compares and how they are related."""
+    return {"run_a": a.name, "run_b": b.name, "subset_a": a.subset, "subset_b": b.subset,
+            "preset_a": a.preset, "preset_b": b.preset, "seed_a": a.seed, "seed_b": b.seed,
+            "relation": relation(a.identity(), b.identity())}
+
+
+def nonzero_rows(*matrices: np.ndarray) -> np.ndarray:
+    """(n,) bool: rows that are non-zero in every matrix.
+
+    An all-zero row has no direction (cosine similarity is undefined) and is no learned embedding:
+    e.g. the row of the model's pad token (``padding_idx``), which nn.Embedding keeps at 0.
+    """
+    return np.logical_and.reduce([np.abs(X).max(axis=1) > 0 for X in matrices])
+
+
+def compared_matrices(dump_a: Dump, dump_b: Dump, embeddings) -> list[str]:
+    """The matrices of a pair to compare: output only where at least one model has its own."""
+    return [which for which in embeddings if which == "input" or not (dump_a.tied and dump_b.tied)]
+
+
+def final_model_pairs(runs: list[RunFiles], embeddings, min_count: int
+                      ) -> Iterator[tuple[RunFiles, RunFiles, str, np.ndarray, np.ndarray]]:
+    """Every unordered pair (a before b in run order), per compared matrix: (a, b, which, X_a, X_b).
+
+    X_a and X_b (n, d_a), (n, d_b) float32 are the rows of the pair's shared seen tokens, all-zero
+    rows left out. Each model's dump is read once as ``a`` and once per partner as ``b``, so memory
+    holds two models at a time.
+    """
+    aligner = TokenAligner(min_count)
+    for i, a in enumerate(runs):
+        dump_a = read_dump(a.dump)
+        for b in runs[i + 1:]:
+            dump_b = read_dump(b.dump)
+            ids_a, ids_b = aligner.pair(a.tokenizer, a.counts, b.tokenizer, b.counts,
+                                        dump_a.input.shape[0], dump_b.input.shape[0])
+            log.info("%s vs %s: %d shared tokens seen at least %d times by both", a.name, b.name, ids_a.size,
+                     min_count)
+            if ids_a.size < 3:
+                raise RegeoInputError(f"{a.name} and {b.name} share only {ids_a.size} tokens seen at least "
+                                      f"{min_count} times by both; lower geometry.id.min_count")
+            for which in compared_matrices(dump_a, dump_b, embeddings):
+                X_a, X_b = dump_a.matrix(which).numpy()[ids_a], dump_b.matrix(which).numpy()[ids_b]
+                keep = nonzero_rows(X_a, X_b)
+                if not keep.all():
+                    log.info("%s vs %s (%s): %d all-zero rows left out", a.name, b.name, which, (~keep).sum())
+                yield a, b, which, X_a[keep], X_b[keep]

@@ -1,0 +1,66 @@
+"""The paper figures (rules ``figure_*``): read a stage's tables, draw, write PDF and PNG.
+
+Each function takes the rule's inputs (paths), what it needs of the config, and the two output
+paths; the drawing itself is in :mod:`regeo.figures`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from regeo.figures.common import save_figure
+from regeo.figures.heatmap import plot_cross_register
+from regeo.figures.id_curves import plot_id_curves, plot_similarity_to_final, with_run_columns
+from regeo.figures.pair_heatmaps import plot_global_similarity, plot_lle_comparison
+from regeo.figures.registers import plot_register_distribution
+from regeo.figures.steering import plot_steering_effects, plot_transfer_efficiency
+from regeo.io import read_parquet
+
+PathLike = str | Path  # what every function here takes for a file
+
+
+def read_tables(paths: list[PathLike]) -> pd.DataFrame:
+    """The tables of several jobs as one (empty when there are none)."""
+    tables = [read_parquet(p) for p in paths]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def id_over_training(id_tables: list[PathLike], runs: dict, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    table = with_run_columns(read_tables(id_tables), runs)
+    save_figure(plot_id_curves(table, estimator="mle"), pdf, png, dpi)
+
+
+def redundancy_over_training(id_tables: list[PathLike], runs: dict, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    table = with_run_columns(read_tables(id_tables), runs)
+    fig = plot_id_curves(table, value="redundancy", estimator="mle", ylabel="redundancy 1 - ID/d")
+    save_figure(fig, pdf, png, dpi)
+
+
+def similarity_over_training(tables: list[PathLike], runs: dict, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_similarity_to_final(with_run_columns(read_tables(tables), runs)), pdf, png, dpi)
+
+
+def global_similarity(table: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_global_similarity(read_parquet(table)), pdf, png, dpi)
+
+
+def lle_comparison(table: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_lle_comparison(read_parquet(table)), pdf, png, dpi)
+
+
+def cross_register(table: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_cross_register(read_parquet(table)), pdf, png, dpi)
+
+
+def register_distribution(registers: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_register_distribution(read_parquet(registers)), pdf, png, dpi)
+
+
+def steering_effects(pair_tables: list[PathLike], pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_steering_effects(read_tables(pair_tables)), pdf, png, dpi)
+
+
+def steering_efficiency(summary: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_transfer_efficiency(read_parquet(summary)), pdf, png, dpi)
