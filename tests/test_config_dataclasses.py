@@ -1,0 +1,34 @@
+"""The config dataclasses take what the rules pass: the schema writes every default once."""
+
+import dataclasses
+
+import pytest
+
+from regeo.config import schema_defaults
+from regeo.io import RegeoInputError
+from regeo.train.config import OTHER_KEYS as TRAIN_OTHER, TrainConfig
+
+
+def test_train_config_takes_the_whole_training_section():
+    training = schema_defaults("training")
+    cfg = TrainConfig.from_params("ne-tiny-s0", "tiny", {"hidden_size": 8}, 0, training)
+    assert cfg.lr == training["lr"] == 3e-3 and cfg.steps == 300
+    # Every key of the section is a field or named as another step's.
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"run", "preset", "model", "seed"}
+    assert fields | set(TRAIN_OTHER) == set(training)
+
+
+def test_train_config_refuses_unknown_and_missing_keys():
+    training = schema_defaults("training")
+    with pytest.raises(RegeoInputError, match=r"unknown key training\.optimizer"):
+        TrainConfig.from_params("r", "tiny", {}, 0, dict(training, optimizer="sgd"))
+    with pytest.raises(RegeoInputError, match=r"unknown key training\.seed"):  # the run's, not the section's
+        TrainConfig.from_params("r", "tiny", {}, 0, dict(training, seed=1))
+    del training["lr"]
+    with pytest.raises(RegeoInputError, match=r"missing training\.lr"):
+        TrainConfig.from_params("r", "tiny", {}, 0, training)
+
+
+def test_schema_defaults_names_unknown_sections():
+    with pytest.raises(KeyError, match="no config section 'trainer'"):
+        schema_defaults("trainer")
