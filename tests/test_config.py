@@ -147,3 +147,17 @@ def test_schema_is_package_data():
     # Only importlib.resources finds it, so a non-editable install works too.
     source = (REPO / "src" / "regeo" / "config.py").read_text()
     assert "parents[" not in source and "workflow" not in source
+
+
+def test_default_config_writes_no_schema_default():
+    """config/config.yaml holds only what differs from the schema, so each default is written once."""
+    schema = validate_config({})
+
+    def same_as_schema(raw: dict, defaults: dict, where: str):
+        for key, value in raw.items():
+            if isinstance(value, dict) and isinstance(defaults.get(key), dict):
+                yield from same_as_schema(value, defaults[key], f"{where}{key}.")
+            elif key in defaults and defaults[key] == value:
+                yield where + key
+
+    assert list(same_as_schema(DEFAULT, schema, "")) == []
