@@ -44,3 +44,31 @@ def test_steering_config_takes_the_steering_section():
     assert {f.name for f in dataclasses.fields(SteeringConfig)} | set(OTHER_KEYS) == set(section)
     with pytest.raises(RegeoInputError, match=r"unknown key steering\.alpha;"):
         SteeringConfig.from_params(dict(section, alpha=[1]))
+
+
+def test_tokenizer_labeling_and_classifier_configs_take_their_sections():
+    from regeo.data.classifier import ClassifierConfig
+    from regeo.registers import LabelingRules
+    from regeo.tokenizer import TokenizerConfig
+
+    tokenizer = schema_defaults("tokenizer")
+    assert TokenizerConfig.from_params(tokenizer).vocab_size == 4096
+    # The tokenizer rule passes only the kind's own keys.
+    assert TokenizerConfig.from_params({"kind": "gpt2", "gpt2_source": "package"}).vocab_size is None
+    with pytest.raises(RegeoInputError, match=r"tokenizer kind 'bpe' needs tokenizer\.sample_chars"):
+        TokenizerConfig.from_params({"kind": "bpe", "vocab_size": 300})
+    with pytest.raises(RegeoInputError, match=r"unknown key tokenizer\.vocab;"):
+        TokenizerConfig.from_params(dict(tokenizer, vocab=1))
+
+    registers = schema_defaults("registers")
+    rules = LabelingRules.from_params(registers)
+    assert rules.threshold == 0.4 and rules.keep_hybrids == ("HI-IN",)
+    with pytest.raises(RegeoInputError, match=r"unknown key registers\.treshold"):
+        LabelingRules.from_params(dict(registers, treshold=0.5))
+
+    classifier = ClassifierConfig.from_params(registers, device="cpu")
+    assert (classifier.model, classifier.batch_size) == (registers["classifier_model"], 64)
+    with pytest.raises(RegeoInputError, match=r"unknown key registers\.model;"):  # the field's name is not a key
+        ClassifierConfig.from_params(dict(registers, model="x"))
+    with pytest.raises(RegeoInputError, match="batch_size come from the config"):
+        ClassifierConfig.from_params(registers, batch_size=8)
