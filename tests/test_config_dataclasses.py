@@ -72,3 +72,13 @@ def test_tokenizer_labeling_and_classifier_configs_take_their_sections():
         ClassifierConfig.from_params(dict(registers, model="x"))
     with pytest.raises(RegeoInputError, match="batch_size come from the config"):
         ClassifierConfig.from_params(registers, batch_size=8)
+
+
+def test_fineweb_config_takes_the_corpus_section():
+    from regeo.data.fineweb import FineWebConfig
+
+    corpus = dict(schema_defaults("corpus"), source="hub", max_documents=10)
+    cfg = FineWebConfig.from_params(corpus)
+    assert (cfg.dataset, cfg.name, cfg.source_name) == ("HuggingFaceFW/fineweb", "sample-10BT", None)
+    with pytest.raises(RegeoInputError, match=r"unknown key corpus\.source_name"):
+        FineWebConfig.from_params(dict(corpus, source_name="x"))
