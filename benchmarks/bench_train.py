@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from regeo.config import schema_defaults
 from regeo.train.config import TrainConfig
 from regeo.train.loop import build_model, make_optimizer
 from regeo.train.presets import parameter_count, resolve_preset
@@ -23,7 +24,8 @@ from regeo.train.presets import parameter_count, resolve_preset
 
 def measure(preset: str, vocab: int, batch_size: int, seq_len: int, steps: int, warmup: int) -> dict:
     fields = resolve_preset(preset)
-    cfg = TrainConfig(run="bench", preset=preset, model=fields, batch_size=batch_size, seq_len=seq_len)
+    cfg = TrainConfig.from_params("bench", preset, fields, 0, dict(schema_defaults("training"), batch_size=batch_size,
+                                                                   seq_len=seq_len))
     model = build_model(cfg, vocab, eos_id=0).train()
     optimizer = make_optimizer(model, cfg)
     generator = torch.Generator().manual_seed(0)

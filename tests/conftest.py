@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from regeo.config import schema_defaults
 from regeo.data.builtin import builtin_documents
 from regeo.data.labeling import label_documents, one_hot_probabilities
 from regeo.registers import LabelingRules
@@ -17,7 +18,8 @@ from regeo.tokenizer import train_bpe
 def small_corpus():
     """BBC news and Rotten Tomatoes plots: two registers of real text, read offline."""
     documents = builtin_documents(["bbc_news", "rt_plots"])
-    registers = label_documents(documents, one_hot_probabilities(documents), LabelingRules())
+    rules = LabelingRules.from_params(schema_defaults("registers"))
+    registers = label_documents(documents, one_hot_probabilities(documents), rules)
     return documents, registers
 
 

@@ -135,3 +135,29 @@ def test_default_steering_pairs_cross_width_and_seed():
                  "all_pairs_among": ["ne-tiny-s0", "ne-tiny-s1"]}
     assert steering_pairs(validate_config(bad("steering", both_ways))) == [("ne-tiny-s0", "ne-tiny-s1"),
                                                                           ("ne-tiny-s1", "ne-tiny-s0")]
+
+
+def test_schema_is_package_data():
+    from importlib import resources
+
+    packaged = resources.files("regeo") / "schemas" / "config.schema.yaml"
+    assert packaged.is_file()
+    link = REPO / "workflow" / "schemas" / "config.schema.yaml"
+    assert link.is_symlink() and link.resolve() == Path(str(packaged)).resolve()
+    # Only importlib.resources finds it, so a non-editable install works too.
+    source = (REPO / "src" / "regeo" / "config.py").read_text()
+    assert "parents[" not in source and "workflow" not in source
+
+
+def test_default_config_writes_no_schema_default():
+    """config/config.yaml holds only what differs from the schema, so each default is written once."""
+    schema = validate_config({})
+
+    def same_as_schema(raw: dict, defaults: dict, where: str):
+        for key, value in raw.items():
+            if isinstance(value, dict) and isinstance(defaults.get(key), dict):
+                yield from same_as_schema(value, defaults[key], f"{where}{key}.")
+            elif key in defaults and defaults[key] == value:
+                yield where + key
+
+    assert list(same_as_schema(DEFAULT, schema, "")) == []

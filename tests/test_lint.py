@@ -1,5 +1,6 @@
 """The workflow itself is sound: lint-clean and the default config plans the whole pipeline."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +18,23 @@ def test_lint_is_clean():
     assert proc.returncode == 0 and "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
+def planned_jobs(text: str) -> dict[str, int]:
+    """Rule name -> job count, from the "Job stats" table of a dry run."""
+    table = text.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+
+def test_planned_jobs_parses_exact_rule_names():
+    table = "Job stats:\njob   count\n----  -----\nfigure_id_over_training  1\ntrain  11\ntotal  12\n"
+    assert planned_jobs(table) == {"figure_id_over_training": 1, "train": 11}
+    assert "tokens" not in planned_jobs(table.replace("train  11", "tokens_x  2"))
+
+
 def test_default_config_plans_every_stage():
     proc = snakemake("--dry-run", "--forceall", "--quiet", "rules")
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text
+    jobs = planned_jobs(text)
     for rule in ("corpus", "registers", "subset", "tokenizer", "tokens", "train", "id_dynamics", "evaluate",
-                 "figure_id_over_training", "figure_cross_register"):
-        assert rule in text
+                 "steering", "figure_id_over_training", "figure_cross_register"):
+        assert jobs.get(rule, 0) >= 1, f"rule {rule!r} plans no job; planned: {jobs}"

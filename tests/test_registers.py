@@ -1,8 +1,9 @@
 import pytest
 
+from regeo.config import schema_defaults
 from regeo.registers import ALL_LABELS, LabelingRules, assign_class, is_known_class, labels_from_probabilities
 
-RULES = LabelingRules()
+RULES = LabelingRules.from_params(schema_defaults("registers"))
 
 
 def probs(**values):

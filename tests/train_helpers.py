@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from regeo.config import schema_defaults
 from regeo.train.config import TrainConfig
 
 MICRO = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
@@ -12,10 +13,13 @@ MICRO = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, interme
 
 
 def micro_config(**overrides) -> TrainConfig:
-    fields = dict(run="micro", preset="micro", model=MICRO, seed=3, steps=40, batch_size=4, seq_len=16,
-                  lr=3e-3, warmup_steps=4, checkpoint_every=10, eval_every=10, eval_batches=2, state_every=5)
-    fields.update(overrides)
-    return TrainConfig(**fields)
+    """The schema's training defaults with a micro run's sizes; ``overrides`` may name any field."""
+    run = dict(run="micro", preset="micro", model=MICRO, seed=3)
+    training = dict(schema_defaults("training"), steps=40, batch_size=4, seq_len=16, lr=3e-3, warmup_steps=4,
+                    checkpoint_every=10, eval_every=10, eval_batches=2, state_every=5)
+    for key, value in overrides.items():
+        (run if key in run else training)[key] = value
+    return TrainConfig.from_params(**run, training=training)
 
 
 def run_paths(root: Path) -> dict:

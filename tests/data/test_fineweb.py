@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from regeo.config import schema_defaults
 from regeo.data.fineweb import FineWebConfig, read_shard, shard_budget
 from regeo.io import RegeoInputError
 
@@ -18,8 +19,13 @@ pytestmark = pytest.mark.usefixtures("no_hub_pings")
 EXTRA_COLUMNS = ["dump", "url", "date", "file_path", "language", "language_score", "token_count"]
 
 
+def corpus_config(source_name=None, **corpus) -> FineWebConfig:
+    """The schema's corpus defaults for a hub source, with ``corpus`` changed."""
+    return FineWebConfig.from_params({**schema_defaults("corpus"), "source": "hub", **corpus}, source_name)
+
+
 def local(paths, **kw) -> FineWebConfig:
-    return FineWebConfig(source="local", paths=[str(p) for p in paths], **kw)
+    return corpus_config(source="local", paths=[str(p) for p in paths], **kw)
 
 
 def read_all(cfg: FineWebConfig) -> list[pd.DataFrame]:
@@ -157,12 +163,12 @@ def test_shuffled_reading_is_seeded_and_still_exact(parquet_shards, num_shards):
 
 def test_hub_source_reads_the_named_config_of_a_dataset_repo(hub_repo):
     repo, rows = hub_repo
-    cfg = FineWebConfig(source="hub", dataset=str(repo), name="sample-10BT", num_shards=4, max_documents=50)
+    cfg = corpus_config(source="hub", dataset=str(repo), name="sample-10BT", num_shards=4, max_documents=50)
     frames = read_all(cfg)
     got = ids(frames)
     assert len(got) == len(set(got)) == 50 and set(got) <= {r["id"] for r in rows}
     assert set(frames[0]["source"]) == {f"{repo}/sample-10BT"}
-    whole = read_all(FineWebConfig(source="hub", dataset=str(repo), name="sample-10BT", num_shards=3))
+    whole = read_all(corpus_config(source="hub", dataset=str(repo), name="sample-10BT", num_shards=3))
     assert ids(whole) == [r["id"] for r in rows]
 
 
@@ -178,7 +184,7 @@ def test_hub_call_is_a_streaming_load_of_dataset_config_split_and_revision(monke
         return real(str(repo), name, split=kwargs["split"], streaming=kwargs["streaming"])
 
     monkeypatch.setattr(datasets, "load_dataset", recording)
-    cfg = FineWebConfig(revision="v1.4.0", max_documents=5)
+    cfg = corpus_config(revision="v1.4.0", max_documents=5)
     documents = read_shard(cfg, 0)
     assert calls == [("HuggingFaceFW/fineweb", "sample-10BT",
                       {"split": "train", "revision": "v1.4.0", "streaming": True})]
@@ -187,7 +193,7 @@ def test_hub_call_is_a_streaming_load_of_dataset_config_split_and_revision(monke
 
 
 def test_hub_errors_name_the_dataset(tmp_path):
-    cfg = FineWebConfig(source="hub", dataset=str(tmp_path / "fineweb"), name="sample-10BT")
+    cfg = corpus_config(source="hub", dataset=str(tmp_path / "fineweb"), name="sample-10BT")
     with pytest.raises(RegeoInputError, match=r"hub dataset .*fineweb.*sample-10BT.*cannot open"):
         read_shard(cfg, 0)
 
@@ -301,10 +307,10 @@ def test_config_and_path_errors(tmp_path, fineweb):
     with pytest.raises(RegeoInputError, match="shard index 2 out of range"):
         read_shard(local([tmp_path / "p" / "*.parquet"], num_shards=2), 2)
     with pytest.raises(RegeoInputError, match="source"):
-        FineWebConfig(source="s3")
+        corpus_config(source="s3")
     with pytest.raises(RegeoInputError, match="needs at least one glob"):
-        FineWebConfig(source="local")
+        corpus_config(source="local")
     with pytest.raises(RegeoInputError, match="not a string"):
-        FineWebConfig(source="local", paths="data/*.parquet")
+        corpus_config(source="local", paths="data/*.parquet")
     with pytest.raises(RegeoInputError, match="max_documents"):
-        FineWebConfig(max_documents=0)
+        corpus_config(max_documents=0)

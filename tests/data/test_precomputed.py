@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from regeo.config import schema_defaults
 from regeo.data.labeling import label_documents, probability_columns
 from regeo.data.precomputed import core_label, core_label_map, read_precomputed
 from regeo.io import RegeoInputError
@@ -44,7 +45,7 @@ def hplt_probabilities(high: dict, rename=lambda name: name) -> dict:
 
 
 def check_cases(table: pd.DataFrame) -> None:
-    rules = LabelingRules()
+    rules = LabelingRules.from_params(schema_defaults("registers"))
     assert list(table.columns) == ["doc_id", *probability_columns()]
     assert table["doc_id"].tolist() == [f"doc{i}" for i in range(len(CASES))]
     for (high, expected_labels, expected_class), row in zip(CASES, table.itertuples(index=False)):
@@ -100,7 +101,7 @@ def test_corpus_shard_written_by_pandas_round_trips_through_labeling(tmp_path):
                           "register_probabilities": [hplt_probabilities(h) for h, _, _ in CASES]})
     shard.to_parquet(tmp_path / "0.parquet", index=False)
     probabilities = read_precomputed(tmp_path / "0.parquet")
-    labeled = label_documents(shard, probabilities, LabelingRules())
+    labeled = label_documents(shard, probabilities, LabelingRules.from_params(schema_defaults("registers")))
     assert [None if pd.isna(c) else c for c in labeled["register"]] == [c for _, _, c in CASES]
 
 

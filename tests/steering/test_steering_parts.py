@@ -9,6 +9,7 @@ import pytest
 import torch
 from steering_models import POSITIVE_ADJ, WORDS, texts, tiny_llama, word_tokenizer
 
+from regeo.config import schema_defaults
 from regeo.io import RegeoInputError
 from regeo.steering.concepts import Concept
 from regeo.steering.config import SteeringConfig
@@ -235,11 +236,12 @@ def test_efficiency_guard_never_divides_near_zero():
 
 
 def test_config_and_concept_validation():
-    assert SteeringConfig().layer_relative_depth == 0.5
+    defaults = schema_defaults("steering")
+    assert SteeringConfig.from_params(defaults).layer_relative_depth == 0.5
     for bad in (dict(alphas=[]), dict(alphas=[float("inf")]), dict(embeddings="both"), dict(ridge=-1.0),
                 dict(layer_relative_depth=0.0), dict(batch_size=0), dict(device="tpu")):
         with pytest.raises(RegeoInputError):
-            SteeringConfig(**bad)
+            SteeringConfig.from_params({**defaults, **bad})
     good = dict(name="c", positive=["a"], negative=["b"], heldout_positive=["c"])
     assert Concept.from_dict(good).primary_metric == "loglik"
     for bad in ({**good, "positve": ["a"]}, {**good, "positive": "a b"}, {**good, "vector": "tokens"},

@@ -16,6 +16,7 @@ import pytest
 import torch
 from steering_models import texts
 
+from regeo.config import schema_defaults
 from regeo.io import RegeoInputError
 from regeo.steering.config import SteeringConfig
 from regeo.steering.emb2emb import fit_models_map
@@ -23,7 +24,13 @@ from regeo.steering.transfer import load_model, run_transfer
 from regeo.vocab import shared_vocabulary
 from regeo.steering.vectors import steering_vector
 
-CFG = SteeringConfig(alphas=(-1.0, 1.0, 2.0), n_random=3, n_generate=2, max_new_tokens=6)
+
+def steering_config(**changes) -> SteeringConfig:
+    """The schema's steering defaults on the CPU, with ``changes``."""
+    return SteeringConfig.from_params({**schema_defaults("steering"), "device": "cpu", **changes})
+
+
+CFG = steering_config(alphas=(-1.0, 1.0, 2.0), n_random=3, n_generate=2, max_new_tokens=6)
 COLUMNS = ["source", "target", "concept", "condition", "draw", "alpha", "vector_norm", "cosine_to_native",
            "loglik_positive", "loglik_negative", "target_mass", "loglik_shift", "target_mass_shift",
            "efficiency_loglik", "efficiency_mass", "efficiency", "efficiency_flag", "vector_kind",
@@ -177,12 +184,12 @@ def test_generation_records(self_transfer):
 def test_zero_native_effect_and_missing_metrics_give_flagged_nan(model_dirs, concepts):
     concept = {**concepts[0], "heldout_negative": [], "target_tokens": None}
     df, _ = run_transfer(model_dirs["a"], model_dirs["a"], [concept],
-                         SteeringConfig(alphas=(0.0, 1.0), n_random=1, n_generate=0))
+                         steering_config(alphas=(0.0, 1.0), n_random=1, n_generate=0))
     vectors = df[df.condition != "none"]
     assert vectors.efficiency.isna().all() and (vectors.efficiency_flag == "metric_undefined").all()
     assert df.target_mass.isna().all() and df.loglik_negative.isna().all()
     df, _ = run_transfer(model_dirs["a"], model_dirs["a"], [concepts[0]],
-                         SteeringConfig(alphas=(0.0, 1.0), n_random=1, n_generate=0))
+                         steering_config(alphas=(0.0, 1.0), n_random=1, n_generate=0))
     at_zero = df[(df.alpha == 0.0) & (df.condition != "none")]
     assert at_zero.efficiency.isna().all() and (at_zero.efficiency_flag == "native_effect_near_zero").all()
     assert (df[(df.alpha == 1.0) & (df.condition == "native")].efficiency == 1.0).all()

@@ -37,6 +37,7 @@ import json
 import logging
 import math
 import re
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,15 +46,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from regeo.config import schema_defaults
 from regeo.data.labeling import PROB_PREFIX
 from regeo.data.precomputed import core_label_map
 from regeo.io import RegeoInputError, write_json, write_parquet
+from regeo.params import section_fields
 from regeo.registers import ALL_LABELS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "TurkuNLP/web-register-classification-multilingual"
-DEFAULT_TOKENIZER = "FacebookAI/xlm-roberta-large"
+# Config key (registers section) -> ClassifierConfig field; the section's other keys label documents.
+RENAME = {"classifier_model": "model", "classifier_revision": "revision", "classifier_tokenizer": "tokenizer",
+          "classifier_batch_size": "batch_size"}
+OTHER_KEYS = ("method", "probabilities_field", "threshold", "keep_subregisters", "keep_hybrids", "min_chars")
 DTYPES = ("float32", "bfloat16", "float16")
 # Models whose position ids start after the padding index, so that max_position_embeddings
 # overstates the usable length by padding_idx + 1 (514 -> 512 for XLM-R).
@@ -63,11 +68,14 @@ _PART = re.compile(r"part-(\d+)-(\d+)\.parquet")
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    model: str = DEFAULT_MODEL  # hub id or local directory of the classifier
-    revision: str | None = None  # model revision (branch, tag or commit) to pin; None: default branch
-    tokenizer: str | None = DEFAULT_TOKENIZER  # the model repo ships none (see module doc); None: load from `model`
+    """The classifier_* values of the config's registers section (defaults: the schema's), then
+    library-only settings with defaults of their own."""
+
+    model: str  # hub id or local directory of the classifier
+    revision: str | None  # model revision (branch, tag or commit) to pin; None: default branch
+    tokenizer: str | None  # the model repo ships none (see module doc); None: load from `model`
+    batch_size: int  # documents per forward pass
     tokenizer_revision: str | None = None  # tokenizer revision; with tokenizer=None, `revision` is used
-    batch_size: int = 64  # documents per forward pass
     max_length: int | None = None  # tokens per document; None: the model's limit (512 for XLM-R)
     dtype: str | None = None  # "float32", "bfloat16" or "float16"; None: bfloat16 on CUDA, float32 elsewhere
     device: str | None = None  # torch device; None: "cuda" when available, else "cpu"
@@ -84,6 +92,17 @@ class ClassifierConfig:
         if self.dtype is not None and self.dtype not in DTYPES:
             raise RegeoInputError(f"ClassifierConfig.dtype: {self.dtype!r} is not one of {DTYPES}")
 
+    @classmethod
+    def from_params(cls, params: dict, **library) -> "ClassifierConfig":
+        """From the register_probabilities rule's params or the whole registers section (OTHER_KEYS are
+        left out, any other unknown key is an error); ``library``: the fields no config key sets."""
+        schema_fields = set(RENAME.values())
+        own = {f.name for f in dataclasses.fields(cls)} - schema_fields
+        if set(library) - own:
+            raise RegeoInputError(f"ClassifierConfig.from_params: {', '.join(sorted(set(library) - own))} "
+                                  "come from the config, not as arguments")
+        return cls(**section_fields(cls, params, "registers", other=OTHER_KEYS, rename=RENAME, given=own), **library)
+
 
 @dataclass
 class LoadedClassifier:
@@ -94,7 +113,7 @@ class LoadedClassifier:
     output_columns: np.ndarray  # (num_labels,) index into ALL_LABELS of each model output
 
 
-def classify(texts_df: pd.DataFrame, cfg: ClassifierConfig = ClassifierConfig(), progress: bool = True,
+def classify(texts_df: pd.DataFrame, cfg: ClassifierConfig, progress: bool = True,
              state_path: str | Path | None = None) -> pd.DataFrame:
     """Probabilities of every CORE label for each document of ``texts_df`` (columns doc_id, text).
 
@@ -231,10 +250,11 @@ def _validate(texts_df: pd.DataFrame) -> tuple[list[str], list[str]]:
 def _check_tokenizer(tokenizer, config, name: str, where: str) -> None:
     size = len(tokenizer)
     if size <= len(set(tokenizer.all_special_ids)):
+        default = schema_defaults("registers")["classifier_tokenizer"]
         raise RegeoInputError(
             f"{where}: tokenizer {name!r} has no vocabulary beyond its {size} special tokens, so every "
             f"word would be <unk>. The TurkuNLP register models ship no tokenizer: set the tokenizer to "
-            f"{DEFAULT_TOKENIZER!r} (or another directory or hub id holding the right one)")
+            f"{default!r} (or another directory or hub id holding the right one)")
     vocab = getattr(config, "vocab_size", None)
     if vocab is not None and size > vocab:
         raise RegeoInputError(f"{where}: tokenizer {name!r} has {size} tokens but the model's embedding "

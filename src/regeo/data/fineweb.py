@@ -53,6 +53,7 @@ from typing import Any, Iterator, Sequence
 import pandas as pd
 
 from regeo.io import RegeoInputError
+from regeo.params import section_fields
 
 log = logging.getLogger(__name__)
 
@@ -68,19 +69,22 @@ _READ_BATCH = 1024  # records per batch pulled from the stream
 
 @dataclass(frozen=True)
 class FineWebConfig:
-    source: str = "hub"  # "hub": a Hugging Face dataset; "local": parquet/jsonl files matched by `paths`
-    dataset: str = "HuggingFaceFW/fineweb"  # hub dataset id (or a local directory laid out like a dataset repo)
-    name: str | None = "sample-10BT"  # hub dataset config name; None for a dataset without configs
-    split: str = "train"  # split to read (hub); local files always form one split
-    paths: Sequence[str] = ()  # glob patterns of local .parquet or .jsonl/.json(.gz|.bz2|.xz) files
-    text_field: str = "text"  # column holding the document text
-    id_field: str = "id"  # column holding a unique document id (FineWeb: "<urn:uuid:...>")
-    max_documents: int | None = None  # budget over all shards together; None reads the whole dataset
-    num_shards: int = 1  # the corpus is read in this many shards, one job each
-    streaming: bool = True  # False downloads and prepares the whole split in the HF cache first
-    revision: str | None = None  # hub dataset revision (branch, tag or commit) to pin; None: default branch
-    seed: int = 0  # seed of the shuffle below (the same in every job, so shards stay disjoint)
-    shuffle_buffer: int = 0  # >0: shuffle source order and a buffer of this many records; 0 keeps stream order
+    """The config's corpus section for sources hub and local (defaults: the schema's), then
+    ``source_name``, which no config key sets."""
+
+    source: str  # "hub": a Hugging Face dataset; "local": parquet/jsonl files matched by `paths`
+    dataset: str  # hub dataset id (or a local directory laid out like a dataset repo)
+    name: str | None  # hub dataset config name; None for a dataset without configs
+    split: str  # split to read (hub); local files always form one split
+    paths: Sequence[str]  # glob patterns of local .parquet or .jsonl/.json(.gz|.bz2|.xz) files
+    text_field: str  # column holding the document text
+    id_field: str  # column holding a unique document id (FineWeb: "<urn:uuid:...>")
+    max_documents: int | None  # budget over all shards together; None reads the whole dataset
+    num_shards: int  # the corpus is read in this many shards, one job each
+    streaming: bool  # False downloads and prepares the whole split in the HF cache first
+    revision: str | None  # hub dataset revision (branch, tag or commit) to pin; None: default branch
+    seed: int  # seed of the shuffle below (the same in every job, so shards stay disjoint)
+    shuffle_buffer: int  # >0: shuffle source order and a buffer of this many records; 0 keeps stream order
     source_name: str | None = None  # value of the `source` column; None: "<dataset>/<name>" (hub), "local"
 
     def __post_init__(self):
@@ -96,6 +100,13 @@ class FineWebConfig:
             raise RegeoInputError("FineWebConfig.paths: give a list of glob patterns, not a string")
         if self.source == "local" and not self.paths:
             raise RegeoInputError("FineWebConfig.paths: source 'local' needs at least one glob pattern")
+
+    @classmethod
+    def from_params(cls, corpus: dict, source_name: str | None = None) -> "FineWebConfig":
+        """From the corpus rules' params (the whole corpus section; ``builtin_sources`` is left out),
+        any other unknown key is an error."""
+        values = section_fields(cls, corpus, "corpus", other=("builtin_sources",), given=("source_name",))
+        return cls(**values, source_name=source_name)
 
 
 def read_shard(cfg: FineWebConfig, shard_index: int) -> pd.DataFrame:

@@ -1,4 +1,8 @@
-"""Hyperparameters of one steering-transfer job; ``asdict`` of it goes beside every table it makes."""
+"""Hyperparameters of one steering-transfer job; ``asdict`` of it goes beside every table it makes.
+
+Every field comes from the config's ``steering`` section, whose defaults the schema writes
+(``regeo.config.schema_defaults("steering")``); the dataclass has none of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,12 @@ import math
 from dataclasses import dataclass
 
 from regeo.io import RegeoInputError
+from regeo.params import section_fields
+
+# Keys of the steering section that are not this job's hyperparameters: the concepts and their
+# texts (regeo.stages.steering builds them), the seen-token filter of the map's fit, and the
+# pipeline's pair lists and threads.
+OTHER_KEYS = ("concepts", "passage_chars", "texts_per_side", "min_count", "pairs", "all_pairs_among", "threads")
 
 
 @dataclass(frozen=True)
@@ -13,32 +23,42 @@ class SteeringConfig:
     # Multiples of the native vector added at the layer; the transferred and random vectors are
     # rescaled to the native vector's norm, so alpha means the same for all three. alpha 1 moves
     # a negative-text mean activation by about the positive-negative difference.
-    alphas: tuple[float, ...] = (-4.0, -2.0, -1.0, 1.0, 2.0, 4.0)
+    alphas: tuple[float, ...]
     # Source layer: the block whose output lies at this fraction of the stack ((l + 1) / n); the
     # target layer is the block at the same relative depth (regeo.steering.inject.match_layer).
-    layer_relative_depth: float = 0.5
+    layer_relative_depth: float
     # Ridge of the Emb2Emb least squares, relative to the mean eigenvalue of X^T X (0: plain least squares).
-    ridge: float = 0.0
+    ridge: float
     # Which token embeddings the map is fit on: "input" (embed_tokens) or "output" (lm_head).
-    embeddings: str = "input"
+    embeddings: str
     # Tokens per text (longer texts are truncated) for the vectors, the scores and the prompts.
-    max_length: int = 128
+    max_length: int
     # Texts per forward pass.
-    batch_size: int = 8
+    batch_size: int
     # Random baseline vectors per concept (same norm as the native vector, seeded).
-    n_random: int = 1
+    n_random: int
     # |native effect| below this makes an efficiency NaN (flagged), never a ratio of two near-zeros.
-    min_native_effect: float = 1e-4
+    min_native_effect: float
     # Prompts per concept for greedy generations (0: none).
-    n_generate: int = 3
+    n_generate: int
     # Tokens of a held-out text used as a generation prompt (when the concept gives no prompts).
-    prompt_tokens: int = 8
+    prompt_tokens: int
     # Greedy tokens generated per prompt and condition.
-    max_new_tokens: int = 24
+    max_new_tokens: int
     # Seed of the random baseline vectors (combined with the concept name and the draw index).
-    seed: int = 0
+    seed: int
     # "cpu", "cuda" or "auto" (cuda when visible). Models run in float32 either way.
-    device: str = "cpu"
+    device: str
+
+    @classmethod
+    def from_params(cls, params: dict) -> "SteeringConfig":
+        """The job's config from the steering rule's params (or the whole steering section): the keys
+        of OTHER_KEYS are left out, any other unknown key is an error; YAML's alpha list becomes a tuple."""
+        values = section_fields(cls, params, "steering", other=OTHER_KEYS)
+        alphas = values["alphas"]
+        if isinstance(alphas, (list, tuple)):  # anything else is left for __post_init__ to name
+            values["alphas"] = tuple(float(a) if isinstance(a, (int, float)) else a for a in alphas)
+        return cls(**values)
 
     def __post_init__(self):
         def bad(key: str, why: str):
