@@ -109,4 +109,4 @@ def build_tokenizer_from_files(params: dict, train_paths: list[str], out_dir: st
     from regeo.io import read_parquet
 
     texts = [read_parquet(p, columns=["text"])["text"].tolist() for p in train_paths]
-    return build_tokenizer(TokenizerConfig(**params), texts, out_dir)
+    return build_tokenizer(TokenizerConfig.from_params(params), texts, out_dir)

@@ -11,7 +11,7 @@ from steering_models import POSITIVE_ADJ, texts
 
 from regeo.config import validate_config
 from regeo.io import RegeoInputError
-from regeo.stages.steering import fit_token_ids, steering_config, steering_pair
+from regeo.stages.steering import fit_token_ids, steering_pair
 from regeo.steering.concepts import build_concepts
 from regeo.steering.config import SteeringConfig
 from regeo.steering.passages import passages, subset_texts
@@ -84,7 +84,7 @@ def test_build_concepts_from_subsets(val_paths):
 
 
 def test_steering_config_takes_the_library_fields():
-    cfg = steering_config(steering_params())
+    cfg = SteeringConfig.from_params(steering_params())
     assert isinstance(cfg, SteeringConfig)
     assert cfg.alphas == (-2.0, -1.0, 1.0, 2.0) and cfg.max_length == 40 and cfg.device == "cpu"
 

@@ -10,7 +10,6 @@ table and generations on disk. The summary over all pairs is
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +22,6 @@ from regeo.steering.transfer import run_transfer
 from regeo.vocab import TokenAligner, relation
 
 log = logging.getLogger(__name__)
-
-
-def steering_config(params: dict) -> SteeringConfig:
-    """The SteeringConfig fields of the config's steering section (the other keys belong to the pipeline)."""
-    values = {f.name: params[f.name] for f in fields(SteeringConfig) if f.name in params}
-    values["alphas"] = tuple(float(a) for a in values.get("alphas", SteeringConfig.alphas))
-    return SteeringConfig(**values)
 
 
 def fit_token_ids(source_model: str | Path, target_model: str | Path, source_counts: str | Path | None,
@@ -56,7 +48,7 @@ def steering_pair(params: dict, source_model: str, target_model: str, val_paths:
     subset, preset, seed}.
     """
     torch.set_num_threads(threads)
-    cfg = steering_config(params)
+    cfg = SteeringConfig.from_params(params)
     concepts = build_concepts(params["concepts"], val_paths, params["passage_chars"], params["texts_per_side"])
     fit_ids = fit_token_ids(source_model, target_model, counts["source"], counts["target"], params["min_count"])
     source, target = runs["source"], runs["target"]
