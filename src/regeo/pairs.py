@@ -88,3 +88,26 @@ def final_model_pairs(runs: list[RunFiles], embeddings, min_count: int
                 if not keep.all():
                     log.info("%s vs %s (%s): %d all-zero rows left out", a.name, b.name, which, (~keep).sum())
                 yield a, b, which, X_a[keep], X_b[keep]
+
+
+def common_token_ids(runs: list[RunFiles], min_count: int, rows: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    """{run: ids} of the tokens every run holds and saw at least ``min_count`` times, aligned:
+    ``ids[a][i]`` and ``ids[b][i]`` are the same token (string) in every run's vocabulary.
+
+    The first run's vocabulary orders them. ``rows``: each run's embedding rows (ids past them
+    are dropped). One table can then compare every run on the same tokens.
+    """
+    if not runs:
+        return {}
+    rows = rows or {}
+    aligner = TokenAligner(min_count)
+    ref = runs[0]
+    maps = {}
+    keep = None
+    for run in runs:
+        ids_ref, ids_run = aligner.pair(ref.tokenizer, ref.counts, run.tokenizer, run.counts,
+                                        rows.get(ref.name), rows.get(run.name))
+        maps[run.name] = dict(zip(ids_ref.tolist(), ids_run.tolist()))
+        keep = set(maps[run.name]) if keep is None else keep & set(maps[run.name])
+    common = np.array(sorted(keep), dtype=np.int64)
+    return {run.name: np.array([maps[run.name][i] for i in common.tolist()], dtype=np.int64) for run in runs}

@@ -127,6 +127,18 @@ def run_dumps(run):
     return [f"results/runs/{run}/embeddings/{name}" for name in names]
 
 
+def batch_schedule(run):
+    """What fixes which tokens a trained run has seen by each dump: its seed, batches and dump steps."""
+    t = config["training"]
+    steps = checkpoint_steps(t["steps"], t["checkpoint_every"])
+    return {"seed": RUNS[run].seed, "batch_size": t["batch_size"], "seq_len": t["seq_len"], "steps": steps}
+
+
+def run_input_counts(run):
+    """A trained run's per-dump input counts; None for an external run (its training data is not ours)."""
+    return None if run in EXTERNAL_RUNS else f"results/runs/{run}/input_counts.parquet"
+
+
 def run_subset(run):
     return RUNS[run].subset
 
@@ -207,6 +219,7 @@ def steering_run(run):
 FIGURES = [
     "results/figures/register_distribution.pdf",
     "results/figures/id_over_training.pdf",
+    "results/figures/id_comparison.pdf",
     "results/figures/cross_register_loss.pdf",
     "results/figures/redundancy_over_training.pdf",
     "results/figures/global_similarity.pdf",
@@ -223,6 +236,7 @@ def final_outputs():
         + [f.replace(".pdf", ".png") for f in FIGURES]
         + ["results/eval/cross_register.parquet"]
         + expand("results/geometry/id/{run}.parquet", run=RUNS)
+        + ["results/geometry/id_comparison.parquet"]
         + ["results/geometry/global_similarity.parquet", "results/geometry/lle_comparison.parquet"]
         + expand("results/geometry/similarity_over_training/{run}.parquet", run=RUNS)
         + expand("results/subsets/{subset}/stats.json", subset=SUBSETS)

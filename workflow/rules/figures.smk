@@ -27,6 +27,26 @@ rule figure_id_over_training:
         "../scripts/figure_id_over_training.py"
 
 
+rule figure_id_comparison:
+    input:
+        "results/geometry/id_comparison.parquet",
+    output:
+        pdf="results/figures/id_comparison.pdf",
+        png=report(
+            "results/figures/id_comparison.png",
+            caption="../report/id_comparison.rst",
+            category="Intrinsic dimension",
+        ),
+    log:
+        "logs/figures/id_comparison.log",
+    params:
+        dpi=config["figures"]["dpi"],
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/figure_id_comparison.py"
+
+
 rule figure_cross_register:
     input:
         "results/eval/cross_register.parquet",

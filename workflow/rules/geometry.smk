@@ -1,11 +1,31 @@
 # Intrinsic dimension of the token embeddings at every dump of every run.
 
 
+# Which tokens a trained run has had as inputs by each dump step: the token set of its ID at
+# that dump. The batches are a function of (seed, step), so this needs the token file only.
+rule input_counts:
+    input:
+        train=lambda wc: f"results/tokens/{run_subset(wc.run)}/train.bin",
+        meta=lambda wc: f"results/tokens/{run_subset(wc.run)}/meta.json",
+    output:
+        "results/runs/{run}/input_counts.parquet",
+    log:
+        "logs/input_counts/{run}.log",
+    params:
+        schedule=lambda wc: batch_schedule(wc.run),
+    wildcard_constraints:
+        run=_alternatives(TRAINED_RUNS),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/input_counts.py"
+
+
 rule id_dynamics:
     input:
         dumps=lambda wc: run_dumps(wc.run),
         # No counts for an external run (its training data is unknown): every token is analysed.
-        counts=lambda wc: [c for c in [run_counts(wc.run)] if c],
+        input_counts=lambda wc: [c for c in [run_input_counts(wc.run)] if c],
     output:
         table="results/geometry/id/{run}.parquet",
         per_token="results/geometry/id/{run}.tokens.parquet",
@@ -13,12 +33,34 @@ rule id_dynamics:
         "logs/id_dynamics/{run}.log",
     params:
         id=config["geometry"]["id"],
+        bootstrap=config["geometry"]["bootstrap"],
         subset=lambda wc: run_subset(wc.run),
     threads: config["geometry"]["threads"]
     conda:
         "../../envs/analysis.yaml"
     script:
         "../scripts/id_dynamics.py"
+
+
+# Every final model's ID on the same tokens (those all runs saw), so registers compare at equal n.
+rule id_comparison:
+    input:
+        dumps=[final_dump(run) for run in RUNS],
+        tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
+        counts=sorted({c for c in map(run_counts, RUNS) if c}),
+    output:
+        "results/geometry/id_comparison.parquet",
+    log:
+        "logs/id_comparison.log",
+    params:
+        id=config["geometry"]["id"],
+        bootstrap=config["geometry"]["bootstrap"],
+        runs=final_models(),
+    threads: config["geometry"]["threads"]
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/id_comparison.py"
 
 
 # Global similarity of every unordered pair of final models (the measures are symmetric): one job

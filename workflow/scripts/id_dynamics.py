@@ -5,10 +5,11 @@ from regeo.stages.id_dynamics import id_dynamics
 with snakemake_job(snakemake):
     id_dynamics(
         snakemake.params.id,
+        snakemake.params.bootstrap,
         snakemake.wildcards.run,
         snakemake.params.subset,
         list(snakemake.input.dumps),
-        snakemake.input.counts[0] if snakemake.input.counts else None,
+        snakemake.input.input_counts[0] if snakemake.input.input_counts else None,
         snakemake.output.table,
         snakemake.output.per_token,
     )

@@ -12,7 +12,9 @@ import pandas as pd
 
 from regeo.figures.common import save_figure
 from regeo.figures.heatmap import plot_cross_register
-from regeo.figures.id_curves import plot_id_curves, plot_similarity_to_final, with_run_columns
+from regeo.figures.id_comparison import plot_id_comparison
+from regeo.figures.id_curves import (plot_id_curves, plot_redundancy_curves, plot_similarity_to_final,
+                                     with_run_columns)
 from regeo.figures.pair_heatmaps import plot_global_similarity, plot_lle_comparison
 from regeo.figures.registers import plot_register_distribution
 from regeo.figures.steering import plot_steering_effects, plot_transfer_efficiency
@@ -34,8 +36,11 @@ def id_over_training(id_tables: list[PathLike], runs: dict, pdf: PathLike, png: 
 
 def redundancy_over_training(id_tables: list[PathLike], runs: dict, pdf: PathLike, png: PathLike, dpi: int) -> None:
     table = with_run_columns(read_tables(id_tables), runs)
-    fig = plot_id_curves(table, value="redundancy", estimator="mle", ylabel="redundancy 1 - ID/d")
-    save_figure(fig, pdf, png, dpi)
+    save_figure(plot_redundancy_curves(table, estimator="mle"), pdf, png, dpi)
+
+
+def id_comparison(table: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_id_comparison(read_parquet(table)), pdf, png, dpi)
 
 
 def similarity_over_training(tables: list[PathLike], runs: dict, pdf: PathLike, png: PathLike, dpi: int) -> None:

@@ -2,61 +2,107 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from regeo.dumps import read_dump, steps_of
-from regeo.geometry.id_table import IDConfig, id_suite, id_table
+from regeo.geometry.id_table import TABLE_COLUMNS, IDConfig, id_suite, id_table
+from regeo.geometry.nulls import NullCache
 from regeo.io import write_parquet
-from regeo.vocab import read_seen_mask
+from regeo.tokens import load_tokens
+from regeo.train.data import input_counts
+from regeo.vocab import seen_by_step, write_input_counts
 
 log = logging.getLogger(__name__)
 
 
-def id_config(params: dict) -> IDConfig:
-    return IDConfig(ks=tuple(params["ks"]), metric=params["metric"], estimators=tuple(params["estimators"]),
-                    local_pca_k=params["local_pca_k"], local_pca_variance=params["local_pca_variance"])
+def input_counts_table(schedule: dict, train_bin: str | Path, meta_path: str | Path, out_path: str | Path) -> None:
+    """Rule ``input_counts``: how often each token was an input by each dump step of a run.
 
-
-def id_dynamics(params: dict, run: str, subset: str, dumps: list[str], counts_path: str | Path | None,
-                table_path: str | Path, per_token_path: str | Path) -> None:
-    """One row per (step, embeddings, estimator, k); per-token values of the last dump.
-
-    A tied model's output matrix is its input matrix: it is analysed once, as ``input``. Without
-    ``counts_path`` (an external run, whose training data is unknown) every row of the embedding
-    matrix is analysed; the table says so in ``token_filter`` ("none", min_count 0).
+    ``schedule``: the run's seed, batch_size, seq_len and dump steps (the batches are a function
+    of seed and step, so no model is needed).
     """
-    cfg = id_config(params)
+    tokens = load_tokens(train_bin, meta_path)
+    vocab_size = json.loads(Path(meta_path).read_text())["vocab_size"]
+    counts = input_counts(tokens, schedule["steps"], schedule["seed"], schedule["batch_size"], schedule["seq_len"],
+                          vocab_size)
+    write_input_counts(schedule["steps"], counts, out_path)
+    log.info("input counts at %d dump steps: %s distinct inputs", len(schedule["steps"]),
+             ", ".join(str(int((row > 0).sum())) for row in counts))
+
+
+# The IDConfig fields of the config's geometry.id section (its other keys are the stage's own).
+ID_FIELDS = ("ks", "estimators", "local_pca_k", "local_pca_variance", "nulls", "null_seed")
+
+
+def id_config(params: dict, bootstrap: dict, metric: str) -> IDConfig:
+    """The IDConfig of one metric from the geometry.id and geometry.bootstrap sections."""
+    return IDConfig(metric=metric, bootstrap_replicates=bootstrap["replicates"], bootstrap_seed=bootstrap["seed"],
+                    confidence=bootstrap["confidence"], **{key: params[key] for key in ID_FIELDS})
+
+
+def id_rows(X: np.ndarray, cfg: IDConfig, null_cache: NullCache, per_token: bool):
+    """(table, per-token values or None) of one matrix; NaN rows (with n_tokens) when it has too few
+    rows for the largest k, e.g. a dump before any token has been an input."""
+    if X.shape[0] < cfg.max_k + 2:
+        rows = [(name, k) for name in cfg.estimators
+                for k in (cfg.ks if name == "mle" else [2] if name.startswith("twonn") else [cfg.local_pca_k])]
+        table = pd.DataFrame(rows, columns=["estimator", "k"]).reindex(columns=TABLE_COLUMNS)
+        table["k"] = table["k"].astype("int64")
+        table["n_tokens"], table["metric"] = np.int64(X.shape[0]), cfg.metric
+        return table, None
+    if per_token:
+        return id_suite(X, cfg, null_cache)
+    return id_table(X, cfg, null_cache), None
+
+
+def id_dynamics(params: dict, bootstrap: dict, run: str, subset: str, dumps: list[str], input_counts_path: str | Path | None,
+                table_path: str | Path, per_token_path: str | Path) -> None:
+    """One row per (step, embeddings, metric, estimator, k); per-token values of the last dump.
+
+    Token set of a trained run at step S (``token_set`` "seen_by_step"): the tokens that have
+    been an input at least ``min_count`` times in the batches before S (``input_counts_path``),
+    so early dumps are not mixed with rows that have never been trained; ``n_tokens`` says how
+    many. An external run (no counts: its training data is unknown) analyses every row
+    (``token_set`` "all", min_count 0). A tied model's output matrix is its input matrix: it is
+    analysed once, as ``input``.
+    """
     by_step = steps_of(dumps)
     last = max(by_step)
-    seen = read_seen_mask(counts_path, params["min_count"])
-    if seen is None:
-        mask = np.ones(read_dump(by_step[last]).input.shape[0], dtype=bool)
-        min_count, how = 0, "none"
-        log.info("run %s: no token counts, all %d tokens analysed", run, len(mask))
+    vocab_rows = read_dump(by_step[last]).input.shape[0]
+    if input_counts_path is None:
+        masks = {step: np.ones(vocab_rows, dtype=bool) for step in by_step}
+        min_count, how = 0, "all"
     else:
-        mask, min_count, how = seen, params["min_count"], "min_count"
-        log.info("run %s: %d of %d tokens seen at least %d times", run, mask.sum(), len(mask), min_count)
+        masks = seen_by_step(input_counts_path, list(by_step), vocab_rows, params["min_count"])
+        min_count, how = params["min_count"], "seen_by_step"
+    null_cache = NullCache()  # within the job: the input and output matrices of a dump share n and d
     frames, per_token = [], []
     for step, path in by_step.items():
+        mask = masks[step]
+        started = time.perf_counter()
         for which, matrix in read_dump(path).matrices(params["embeddings"]).items():
             X = matrix.numpy()[mask]  # (n_seen, d)
-            table, tokens = id_suite(X, cfg) if step == last else (id_table(X, cfg), None)
-            table.insert(0, "embeddings", which)
-            table.insert(0, "step", step)
-            frames.append(table)
-            if step == last:
-                tokens.insert(0, "token_id", np.flatnonzero(mask))
-                tokens.insert(0, "embeddings", which)
-                per_token.append(tokens)
+            for metric in params["metrics"]:
+                table, tokens = id_rows(X, id_config(params, bootstrap, metric), null_cache, per_token=step == last)
+                table.insert(0, "embeddings", which)
+                table.insert(0, "step", step)
+                frames.append(table)
+                if tokens is not None:
+                    tokens.insert(0, "token_id", np.flatnonzero(mask))
+                    tokens.insert(0, "metric", metric)
+                    tokens.insert(0, "embeddings", which)
+                    per_token.append(tokens)
+        log.info("run %s step %d: %d tokens, %.1f s", run, step, mask.sum(), time.perf_counter() - started)
     table = pd.concat(frames, ignore_index=True)
     table.insert(0, "run", run)
     table.insert(1, "subset", subset)
-    table["n_tokens"] = int(mask.sum())
-    table["token_filter"] = how
+    table["token_set"] = how
     table["min_count"] = min_count
     write_parquet(table, table_path)
     write_parquet(pd.concat(per_token, ignore_index=True), per_token_path)
