@@ -40,7 +40,8 @@ and ``id_table`` removes duplicate rows before the search (``IDConfig.dedupe``);
 :meth:`KNN.zero_distance_mask` and :func:`unique_rows`.
 
 Cosine distance is ``1 - cos(x, y)``, computed as ``|x/|x| - y/|y||^2 / 2`` (the same value,
-without cancellation for close pairs); rows of norm 0 are refused.
+without cancellation for close pairs); rows of norm 0 are refused. It is a squared distance:
+estimators that take ratios of distances read :meth:`KNN.ratio_distances` (the chord) instead.
 """
 
 from __future__ import annotations
@@ -103,6 +104,20 @@ class KNN:
         k = check_int(k, "k", 1, self.k)
         return KNN(self.distances[:, :k], self.indices[:, :k], self.metric)
 
+    def ratio_distances(self) -> np.ndarray:
+        """(n, k) float64 distances for the estimators that take ratios of them (MLE, TwoNN).
+
+        Euclidean: ``distances`` as they are. Cosine: the chord ``sqrt(2 (1 - cos))``, which is
+        the Euclidean distance between the unit-normalised rows. ``1 - cos`` itself is half the
+        squared chord, so its log-ratios are twice the chord's and every ratio estimator would
+        report half the dimension. The chord rather than the angle: it makes a cosine ID of
+        unit-norm data equal the Euclidean ID exactly (same neighbours, same distances up to
+        rounding), and the two differ only by the O(T^2) factor arccos(1 - T^2/2) / T anyway.
+        """
+        if self.metric == "cosine":
+            return np.sqrt(2.0 * self.distances)
+        return self.distances
+
     def zero_distance_mask(self) -> np.ndarray:
         """(n,) bool: rows with a neighbour at distance 0, i.e. rows that have a duplicate."""
         return self.distances[:, 0] == 0
@@ -135,6 +150,12 @@ def _inverse_norms(X: np.ndarray) -> np.ndarray:
     if (norms == 0).any():
         raise ValueError(f"cosine metric: {int((norms == 0).sum())} rows of X have norm 0")
     return 1.0 / norms
+
+
+def unit_rows(X) -> np.ndarray:
+    """(n, d) float64 ``x / |x|``: the rows the cosine metric compares (norm 0 refused)."""
+    X = as_matrix(X, min_rows=1)
+    return X.astype(np.float64) * _inverse_norms(X)[:, None]
 
 
 @contextlib.contextmanager

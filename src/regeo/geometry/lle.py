@@ -4,6 +4,12 @@ For point x_i with neighbours x_j (j in N(i)), the weights minimise |x_i - sum_j
 sum_j w_j = 1: solve (G + R I) w = 1 with G the Gram matrix of the differences x_j - x_i, then
 normalise. R = reg * trace(G), or reg when the trace is 0 (scikit-learn's ``barycenter_weights``).
 Computed for all points at once: batched float64 Gram matrices and Cholesky solves.
+
+Metric of the comparison (``metric="cosine"``): neighbours, weights and errors are all of the
+unit-normalised rows x / |x|, so the cosine comparison of (A, B) is the Euclidean comparison of
+their unit rows. Reconstructing the raw rows from cosine neighbours would let the spread of the
+norms, which the cosine metric is chosen to ignore, dominate the errors. LLE weights are affine
+(they sum to 1), so no distance enters them and the ratio issue of MLE and TwoNN does not arise.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import torch
 from regeo.devices import resolve_device
 from regeo.geometry._validation import as_matrix, check_int
 from regeo.geometry._local import check_indices, local_grams, reconstruct_residuals
-from regeo.geometry.knn import exact_knn
+from regeo.geometry.knn import exact_knn, unit_rows
 
 
 def barycenter_weights(X, knn_indices, reg: float = 1e-3, device=None) -> np.ndarray:
@@ -109,6 +115,8 @@ def compare_lle_both_ways(X_a, X_b, k: int = 10, reg: float = 1e-3, seed: int = 
     if X_a.shape[0] != X_b.shape[0]:
         raise ValueError(f"X_a and X_b must have the same rows (tokens), got {X_a.shape[0]} and {X_b.shape[0]}")
     k = check_int(k, "k", 1, X_a.shape[0] - 1)
+    if metric == "cosine":  # the comparison is of the directions (module docstring)
+        X_a, X_b = unit_rows(X_a), unit_rows(X_b)
     knn_a = exact_knn(X_a, k, metric=metric, block_size=block_size, device=device)
     knn_b = exact_knn(X_b, k, metric=metric, block_size=block_size, device=device)
     w_a = barycenter_weights(X_a, knn_a.indices, reg, device)

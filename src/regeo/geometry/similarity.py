@@ -6,6 +6,10 @@ no n x n matrix is ever formed: for unit rows u_i (model A) and v_i (model B),
     sum_{i,j} (u_i.u_j)(v_i.v_j) = |U^T V|_F^2,   sum_{i,j} u_i.u_j = |sum_i u_i|^2,
 
 and the diagonal terms (i = j) are exactly 1, so sums over the upper triangle i < j follow.
+
+Neither measure has a metric option: the cosine-similarity correlation normalises the rows by
+its definition, and linear CKA is of the raw (column-centred) rows. No distance ratio enters
+either, so the chord-versus-(1 - cos) issue of the ID estimators does not arise here.
 """
 
 from __future__ import annotations
