@@ -25,8 +25,8 @@ def test_table_rows_values_and_redundancy(X):
     cfg = id_config(ks=(5, 10), local_pca_k=8)
     table = id_table(X, cfg)
     assert list(table.columns) == ["estimator", "k", "value", "ci_low", "ci_high", "null_isotropic",
-                                   "null_covariance", "redundancy", "redundancy_vs_null", "ceiling", "n_tokens",
-                                   "metric"]
+                                   "null_covariance", "redundancy", "redundancy_vs_null", "redundancy_vs_null_ci_low",
+                                   "redundancy_vs_null_ci_high", "ceiling", "n_tokens", "metric"]
     assert list(zip(table["estimator"], table["k"])) == [
         ("mle", 5), ("mle", 10), ("twonn", 2), ("twonn_mle", 2), ("local_pca", 8)]
     value = dict(zip(zip(table["estimator"], table["k"]), table["value"]))

@@ -14,6 +14,8 @@ Table columns (:data:`TABLE_COLUMNS`):
 - ``redundancy`` = 1 - value / d (raw, kept to compare with Kataiwa et al.) and
   ``redundancy_vs_null`` = 1 - value / null_isotropic: 0 when the matrix is no more redundant
   than isotropic noise of its shape, which MLE and TwoNN already underestimate in high d;
+  ``redundancy_vs_null_ci_low``/``_high``: its interval, from the data's and the null's
+  bootstrap replicates paired (both are single samples, so both noises count);
 - ``ceiling``: the largest value the estimator reports on this shape: d for mle, twonn and
   twonn_mle (the width; not a hard bound of the arithmetic, which gives inf for equal
   distances, but the largest dimension data in R^d has), and for local_pca min(k - 1, d), the
@@ -35,8 +37,8 @@ import numpy as np
 import pandas as pd
 
 from regeo.geometry._validation import as_matrix, check_choice, check_int
-from regeo.geometry.intervals import (DEPENDENCE, TokenBootstrap, mean_interval, mle_interval, twonn_interval,
-                                      twonn_mle_interval)
+from regeo.geometry.intervals import (DEPENDENCE, TokenBootstrap, mean_replicates, mle_replicates,
+                                      twonn_mle_replicates, twonn_replicates)
 from regeo.geometry.knn import KNN, METRICS, exact_knn, unique_rows
 from regeo.geometry.local_pca import LocalPCA
 from regeo.geometry.mle import LevinaBickelMLE
@@ -47,7 +49,8 @@ log = logging.getLogger(__name__)
 
 ESTIMATORS = ("mle", "twonn", "twonn_mle", "local_pca")
 TABLE_COLUMNS = ["estimator", "k", "value", "ci_low", "ci_high", "null_isotropic", "null_covariance",
-                 "redundancy", "redundancy_vs_null", "ceiling", "n_tokens", "metric"]
+                 "redundancy", "redundancy_vs_null", "redundancy_vs_null_ci_low", "redundancy_vs_null_ci_high",
+                 "ceiling", "n_tokens", "metric"]
 
 
 @dataclass(frozen=True)
@@ -148,53 +151,66 @@ def _neighbours(X, cfg: IDConfig) -> tuple[np.ndarray, KNN, np.ndarray]:
 
 
 def _estimates(Xu: np.ndarray, knn: KNN, cfg: IDConfig,
-               boot: TokenBootstrap | None) -> tuple[list[tuple], dict[str, np.ndarray]]:
-    """Rows (estimator, k, value, ci_low, ci_high) in cfg's order and the per-token values of Xu."""
-    nan = (float("nan"), float("nan"))
-    rows, per_token = [], {}
-    dependence = cfg.bootstrap_dependence
+               boot: TokenBootstrap | None) -> tuple[list[tuple], dict, dict[str, np.ndarray]]:
+    """Rows (estimator, k, value) in cfg's order, their (widened) bootstrap replicates by
+    (estimator, k) (None without ``boot``), and the per-token values of Xu."""
+    rows, reps, per_token = [], {}, {}
+    dep = cfg.bootstrap_dependence
     if "mle" in cfg.estimators:
         for k in cfg.ks:
             mle = LevinaBickelMLE(k, metric=cfg.metric).fit(Xu, knn)
-            ci = nan if boot is None else mle_interval(1.0 / mle.dimension_pw_, knn.indices[:, :k], boot, dependence)
-            rows.append(("mle", k, mle.dimension_, *ci))
+            rows.append(("mle", k, mle.dimension_))
+            reps["mle", k] = boot and mle_replicates(1.0 / mle.dimension_pw_, knn.indices[:, :k], boot, dep)
             per_token[f"mle_k{k}"] = mle.dimension_pw_
     if "twonn" in cfg.estimators or "twonn_mle" in cfg.estimators:
         twonn = TwoNN(cfg.twonn_discard, metric=cfg.metric).fit(Xu, knn)
         if "twonn" in cfg.estimators:
-            ci = nan if boot is None else twonn_interval(twonn.mu_, knn.indices[:, :2], cfg.twonn_discard, boot,
-                                                         dependence)
-            rows.append(("twonn", 2, twonn.dimension_, *ci))
+            rows.append(("twonn", 2, twonn.dimension_))
+            reps["twonn", 2] = boot and twonn_replicates(twonn.mu_, knn.indices[:, :2], cfg.twonn_discard, boot, dep)
         if "twonn_mle" in cfg.estimators:
-            ci = nan if boot is None else twonn_mle_interval(twonn.mu_, knn.indices[:, :2], boot, dependence)
-            rows.append(("twonn_mle", 2, twonn.dimension_mle_, *ci))
+            rows.append(("twonn_mle", 2, twonn.dimension_mle_))
+            reps["twonn_mle", 2] = boot and twonn_mle_replicates(twonn.mu_, knn.indices[:, :2], boot, dep)
     if "local_pca" in cfg.estimators:
         k = cfg.local_pca_k
         lpca = LocalPCA(k, cfg.local_pca_variance, metric=cfg.metric, device=cfg.device).fit(Xu, knn)
-        ci = nan if boot is None else mean_interval(lpca.dimension_pw_, knn.indices[:, :k], boot, dependence)
-        rows.append(("local_pca", k, lpca.dimension_, *ci))
+        rows.append(("local_pca", k, lpca.dimension_))
+        reps["local_pca", k] = boot and mean_replicates(lpca.dimension_pw_, knn.indices[:, :k], boot, dep)
         per_token[f"local_pca_k{k}"] = lpca.dimension_pw_
     # Rows in the order of cfg.estimators, so the table reads as configured.
     rows.sort(key=lambda row: cfg.estimators.index(row[0]))
-    return rows, per_token
+    return rows, reps, per_token
 
 
-def null_values(kind: str, X, cfg: IDConfig, cache: NullCache | None = None) -> dict[tuple[str, int], float]:
-    """{(estimator, k): value} of one null of ``X`` (rows as analysed: deduplicated) under ``cfg``.
+def _bootstrap(cfg: IDConfig) -> TokenBootstrap | None:
+    if cfg.bootstrap_replicates == 0:
+        return None
+    return TokenBootstrap(cfg.bootstrap_replicates, cfg.bootstrap_seed, cfg.confidence)
+
+
+def null_values(kind: str, X, cfg: IDConfig, cache: NullCache | None = None) -> dict[tuple[str, int], dict]:
+    """{(estimator, k): {"value": v, "replicates": [...] or None}} of one null of ``X`` (rows as
+    analysed: deduplicated) under ``cfg``.
 
     The null has X's n, and d (isotropic) or covariance spectrum (covariance); its sample is drawn
-    with ``cfg.null_seed``. With ``cache`` a null is computed once per key (:mod:`regeo.geometry.nulls`).
+    with ``cfg.null_seed``. Its bootstrap replicates (same settings as the data's) let the table
+    give ``redundancy_vs_null`` an interval that includes the null's own sampling noise. With
+    ``cache`` a null is computed once per key (:mod:`regeo.geometry.nulls`).
     """
     X = as_matrix(X)
     n, d = X.shape
     spectrum = null_spectrum(X, cfg.metric) if kind == "covariance" else None
-    key = null_key(kind, n, cfg.null_settings(), cfg.null_seed, d=d, spectrum=spectrum)
+    settings = cfg.null_settings()
+    if cfg.bootstrap_replicates:
+        settings.update({key: getattr(cfg, key) for key in (
+            "bootstrap_replicates", "bootstrap_seed", "confidence", "bootstrap_dependence")})
+    key = null_key(kind, n, settings, cfg.null_seed, d=d, spectrum=spectrum)
 
     def compute() -> dict:
         sample = null_sample(kind, n, d, cfg.null_seed, spectrum)  # (n, d)
         Xn, knn, _ = _neighbours(sample, cfg)
-        rows, _ = _estimates(Xn, knn, cfg, None)
-        return {f"{name}/{k}": value for name, k, value, *_ in rows}
+        rows, reps, _ = _estimates(Xn, knn, cfg, _bootstrap(cfg))
+        return {f"{name}/{k}": {"value": value, "replicates": None if reps[name, k] is None else
+                                reps[name, k].tolist()} for name, k, value in rows}
 
     values = (cache if cache is not None else NullCache()).get(key, compute)
     return {(name, int(k)): v for entry, v in values.items() for name, k in [entry.rsplit("/", 1)]}
@@ -211,23 +227,28 @@ def id_suite(X, cfg: IDConfig, null_cache: NullCache | None = None) -> tuple[pd.
     X = as_matrix(X)
     d = X.shape[1]
     Xu, knn, inverse = _neighbours(X, cfg)
-    boot = None if cfg.bootstrap_replicates == 0 else TokenBootstrap(
-        cfg.bootstrap_replicates, cfg.bootstrap_seed, cfg.confidence)
-    rows, per_token = _estimates(Xu, knn, cfg, boot)
-    table = pd.DataFrame(rows, columns=TABLE_COLUMNS[:5])
+    boot = _bootstrap(cfg)
+    rows, reps, per_token = _estimates(Xu, knn, cfg, boot)
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS[:3])
     table["k"] = table["k"].astype("int64")
-    for column in ("value", "ci_low", "ci_high"):
-        table[column] = table[column].astype("float64")
+    table["value"] = table["value"].astype("float64")
+    keys = list(zip(table["estimator"], table["k"]))
+    intervals = [boot.percentiles(reps[key]) if boot else (np.nan, np.nan) for key in keys]
+    table["ci_low"], table["ci_high"] = [float(lo) for lo, _ in intervals], [float(hi) for _, hi in intervals]
+    nulls = {kind: null_values(kind, Xu, cfg, null_cache) for kind in cfg.nulls}
     for kind in NULLS:
-        column = f"null_{kind}"
-        if kind in cfg.nulls:
-            values = null_values(kind, Xu, cfg, null_cache)
-            table[column] = [values[name, k] for name, k in zip(table["estimator"], table["k"])]
-        else:
-            table[column] = np.nan
-    is_id = table["estimator"] != "local_pca"  # local PCA: a per-token dimension, never a redundancy
+        table[f"null_{kind}"] = [nulls[kind][key]["value"] if kind in nulls else np.nan for key in keys]
+    is_id = (table["estimator"] != "local_pca").to_numpy()  # local PCA: a per-token dimension, never a redundancy
     table["redundancy"] = np.where(is_id, 1.0 - table["value"] / d, np.nan)
     table["redundancy_vs_null"] = np.where(is_id, 1.0 - table["value"] / table["null_isotropic"], np.nan)
+    # Its interval: value and null are independent estimates, so replicate r of the ratio pairs
+    # the data's replicate r with the null's.
+    ratio_ci = [(np.nan, np.nan)] * len(keys)
+    if boot and "isotropic" in nulls:
+        ratio_ci = [boot.percentiles(1.0 - reps[key] / np.asarray(nulls["isotropic"][key]["replicates"]))
+                    if is_id[i] else (np.nan, np.nan) for i, key in enumerate(keys)]
+    table["redundancy_vs_null_ci_low"] = [float(lo) for lo, _ in ratio_ci]
+    table["redundancy_vs_null_ci_high"] = [float(hi) for _, hi in ratio_ci]
     ceiling_pca = cfg.local_pca_k if cfg.local_pca_variance >= 1.0 else min(cfg.local_pca_k - 1, d)
     table["ceiling"] = np.where(is_id, float(d), float(ceiling_pca))
     table["n_tokens"] = np.int64(Xu.shape[0])

@@ -66,11 +66,14 @@ class TokenBootstrap:
         """(replicates,) values of ``statistic(idx)``, ``idx`` a (b, n) block of resampled rows."""
         return np.concatenate([np.asarray(statistic(idx), dtype=np.float64) for idx in self.indices(n)])
 
-    def interval(self, replicates: np.ndarray, full: float, inflation: float = 1.0) -> tuple[float, float]:
-        """Percentile interval of ``replicates``, widened by ``inflation`` about the full-sample value."""
-        values = full + inflation * (np.asarray(replicates, dtype=np.float64) - full)
+    def widened(self, replicates: np.ndarray, full: float, inflation: float = 1.0) -> np.ndarray:
+        """``replicates`` spread about the full-sample value by ``inflation`` (1: unchanged)."""
+        return full + inflation * (np.asarray(replicates, dtype=np.float64) - full)
+
+    def percentiles(self, replicates: np.ndarray) -> tuple[float, float]:
+        """Percentile interval ``(low, high)`` of ``replicates`` at ``confidence``."""
         alpha = (1.0 - self.confidence) / 2.0
-        low, high = np.quantile(values, [alpha, 1.0 - alpha])
+        low, high = np.quantile(np.asarray(replicates, dtype=np.float64), [alpha, 1.0 - alpha])
         return float(low), float(high)
 
 
@@ -106,22 +109,21 @@ def _inflation(terms, indices, dependence: str) -> float:
     return 1.0 if dependence == "iid" else knn_graph_inflation(terms, indices)
 
 
-def mle_interval(inverse_m, indices, boot: TokenBootstrap, dependence: str = "knn_graph") -> tuple[float, float]:
-    """Interval of the pooled Levina-Bickel MLE 1 / mean(1 / m_k) from the per-token ``1 / m_k``
-    (n,) (0 where m_k = inf) and the (n, k) neighbours they were computed from."""
+def mle_replicates(inverse_m, indices, boot: TokenBootstrap, dependence: str = "knn_graph") -> np.ndarray:
+    """(replicates,) pooled Levina-Bickel MLE 1 / mean(1 / m_k) of the resamples, widened about the
+    full value (see :meth:`TokenBootstrap.widened`), from the per-token ``1 / m_k`` (n,) (0 where
+    m_k = inf) and the (n, k) neighbours they were computed from."""
     g = np.asarray(inverse_m, dtype=np.float64)  # (n,)
-    full = 1.0 / g.mean()
     reps = boot.replicate(g.size, lambda idx: 1.0 / g[idx].mean(1))
-    return boot.interval(reps, full, _inflation(g, indices, dependence))
+    return boot.widened(reps, 1.0 / g.mean(), _inflation(g, indices, dependence))
 
 
-def twonn_mle_interval(mu, indices, boot: TokenBootstrap, dependence: str = "knn_graph") -> tuple[float, float]:
-    """Interval of TwoNN's (N - 1) / sum ln mu from the (N,) ratios and the (N, 2) neighbours."""
+def twonn_mle_replicates(mu, indices, boot: TokenBootstrap, dependence: str = "knn_graph") -> np.ndarray:
+    """(replicates,) TwoNN's (N - 1) / sum ln mu of the resamples, from the (N,) ratios and (N, 2) neighbours."""
     log_mu = np.log(np.asarray(mu, dtype=np.float64))
     N = log_mu.size
-    full = (N - 1) / log_mu.sum()
     reps = boot.replicate(N, lambda idx: (N - 1) / log_mu[idx].sum(1))
-    return boot.interval(reps, full, _inflation(log_mu, indices, dependence))
+    return boot.widened(reps, (N - 1) / log_mu.sum(), _inflation(log_mu, indices, dependence))
 
 
 def twonn_fit_values(log_mu_sorted: np.ndarray, discard_fraction: float) -> np.ndarray:
@@ -135,17 +137,38 @@ def twonn_fit_values(log_mu_sorted: np.ndarray, discard_fraction: float) -> np.n
         return (x @ y) / np.einsum("ij,ij->i", x, x)
 
 
-def twonn_interval(mu, indices, discard_fraction: float, boot: TokenBootstrap,
-                   dependence: str = "knn_graph") -> tuple[float, float]:
-    """Interval of TwoNN's line fit: the ratios resampled, sorted and refit per replicate."""
+def twonn_replicates(mu, indices, discard_fraction: float, boot: TokenBootstrap,
+                     dependence: str = "knn_graph") -> np.ndarray:
+    """(replicates,) TwoNN line fits: the ratios resampled, sorted and refit per replicate."""
     log_mu = np.log(np.asarray(mu, dtype=np.float64))
     full = float(twonn_fit_values(np.sort(log_mu)[None, :], discard_fraction)[0])
     reps = boot.replicate(log_mu.size, lambda idx: twonn_fit_values(np.sort(log_mu[idx], axis=1), discard_fraction))
-    return boot.interval(reps, full, _inflation(log_mu, indices, dependence))
+    return boot.widened(reps, full, _inflation(log_mu, indices, dependence))
+
+
+def mean_replicates(values, indices, boot: TokenBootstrap, dependence: str = "knn_graph") -> np.ndarray:
+    """(replicates,) means of per-token ``values`` (local-PCA dimensions) over their (n, k) neighbours."""
+    v = np.asarray(values, dtype=np.float64)
+    reps = boot.replicate(v.size, lambda idx: v[idx].mean(1))
+    return boot.widened(reps, float(v.mean()), _inflation(v, indices, dependence))
+
+
+def mle_interval(inverse_m, indices, boot: TokenBootstrap, dependence: str = "knn_graph") -> tuple[float, float]:
+    """``(ci_low, ci_high)`` of the pooled MLE (see :func:`mle_replicates`)."""
+    return boot.percentiles(mle_replicates(inverse_m, indices, boot, dependence))
+
+
+def twonn_mle_interval(mu, indices, boot: TokenBootstrap, dependence: str = "knn_graph") -> tuple[float, float]:
+    """``(ci_low, ci_high)`` of TwoNN's MLE form (see :func:`twonn_mle_replicates`)."""
+    return boot.percentiles(twonn_mle_replicates(mu, indices, boot, dependence))
+
+
+def twonn_interval(mu, indices, discard_fraction: float, boot: TokenBootstrap,
+                   dependence: str = "knn_graph") -> tuple[float, float]:
+    """``(ci_low, ci_high)`` of TwoNN's line fit (see :func:`twonn_replicates`)."""
+    return boot.percentiles(twonn_replicates(mu, indices, discard_fraction, boot, dependence))
 
 
 def mean_interval(values, indices, boot: TokenBootstrap, dependence: str = "knn_graph") -> tuple[float, float]:
-    """Interval of the mean of per-token ``values`` (local-PCA dimensions) over their (n, k) neighbours."""
-    v = np.asarray(values, dtype=np.float64)
-    reps = boot.replicate(v.size, lambda idx: v[idx].mean(1))
-    return boot.interval(reps, float(v.mean()), _inflation(v, indices, dependence))
+    """``(ci_low, ci_high)`` of a mean of per-token values (see :func:`mean_replicates`)."""
+    return boot.percentiles(mean_replicates(values, indices, boot, dependence))

@@ -88,7 +88,7 @@ class NullCache:
     """Null values by key, in memory and optionally on disk (one JSON file per key).
 
     ``get(key, compute)`` returns the cached values or calls ``compute()`` once and stores its
-    result (a dict of floats). ``computed`` counts those calls. Files are written to a temporary
+    result (a JSON-serialisable dict). ``computed`` counts those calls. Files are written to a temporary
     sibling and renamed into place, so a killed process leaves no half-written entry.
     """
 
@@ -102,16 +102,16 @@ class NullCache:
 
     def get(self, key: str, compute: Callable[[], dict]) -> dict:
         if key in self._values:
-            return dict(self._values[key])
+            return json.loads(json.dumps(self._values[key]))  # a copy: callers cannot edit the cache
         if self.directory is not None and self._path(key).exists():
             stored = json.loads(self._path(key).read_text())
             if stored.get("key") == key:  # a hash collision would show here
                 self._values[key] = stored["values"]
-                return dict(stored["values"])
-        values = {name: float(v) for name, v in compute().items()}
+                return json.loads(json.dumps(stored["values"]))
+        values = json.loads(json.dumps(compute()))  # what a later read from disk will return
         self.computed += 1
         self._values[key] = values
         if self.directory is not None:
             with atomic_path(self._path(key)) as tmp:
                 tmp.write_text(json.dumps({"key": key, "values": values}, indent=1, sort_keys=True))
-        return dict(values)
+        return json.loads(json.dumps(values))
