@@ -174,8 +174,8 @@ def _full_precision_products():
 
 
 def _default_tile(n: int, device: torch.device) -> int:
-    # The same side for both screens: on the CPU larger bfloat16 tiles were slower (k = 10 at
-    # 50k x 768, before diagonal tiles were split: 9.5 s at T = 5760, 10.3 s at 8192).
+    # The same side for both screens: on the CPU larger bfloat16 tiles were no faster (measured
+    # once; docs/benchmarks.md, "Tile side").
     budget = _TILE_BYTES_CUDA if device.type == "cuda" else _TILE_BYTES_CPU
     tile = max(256, int(math.sqrt(budget / 4)) // 64 * 64)  # a multiple of 64 suits GEMM kernels
     return min(n, tile)
@@ -183,8 +183,8 @@ def _default_tile(n: int, device: torch.device) -> int:
 
 def _default_margin(k: int, screen: torch.dtype) -> int:
     # Extra candidates: enough that almost every row is certified at once. The bfloat16 bounds
-    # are ~1.6 % of |x||y| wide: on 50k x 768 embedding-like data, k = 10 with 24 extra
-    # candidates leaves 23 rows of 50,000 for the float32 redo, k = 50 with 54 leaves 100.
+    # are ~1.6 % of |x||y| wide, so that screen needs more of them (the rows left for the
+    # float32 redo at these margins are in docs/benchmarks.md).
     if screen == torch.bfloat16:
         return max(24, k + 4)
     return max(4, math.ceil(k / 8))
