@@ -143,7 +143,12 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")  # skdim's divide-by-zero in its discard=0 line fit
 
     device = torch.device(args.device)
-    cfg = IDConfig(ks=tuple(int(k) for k in args.ks.split(",")), local_pca_k=args.local_pca_k, device=args.device)
+    # The schema's values, spelled out (IDConfig has no defaults for config fields); no nulls and
+    # no intervals, so the time is that of the estimators, comparable with scikit-dimension's.
+    cfg = IDConfig(ks=tuple(int(k) for k in args.ks.split(",")), metric="euclidean",
+                   estimators=("mle", "twonn", "twonn_mle", "local_pca"), local_pca_k=args.local_pca_k,
+                   local_pca_variance=0.9, nulls=(), null_seed=0, bootstrap_replicates=0, bootstrap_seed=0,
+                   confidence=0.95, device=args.device)
     n, d = args.n, args.d
     print(f"data {n} x {d} float32, device {device}, {machine()}", flush=True)
     X = embedding_like(n, d, args.seed)

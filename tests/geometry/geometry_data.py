@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from regeo.geometry.id_table import ESTIMATORS, IDConfig
+
+# The pipeline's schema defaults (workflow/schemas/config.schema.yaml), written here for the
+# tests only: IDConfig itself has no defaults for the fields the config sets.
+ID_DEFAULTS = dict(ks=(10, 20, 50), metric="euclidean", estimators=ESTIMATORS, local_pca_k=20,
+                   local_pca_variance=0.9, nulls=(), null_seed=0, bootstrap_replicates=0, bootstrap_seed=0,
+                   confidence=0.95)
+
+
+def id_config(**fields) -> IDConfig:
+    """An IDConfig with the schema's defaults, ``fields`` overriding them."""
+    return IDConfig(**{**ID_DEFAULTS, **fields})
+
 
 def random_rotation(rng: np.random.Generator, d: int) -> np.ndarray:
     """(d, d) orthogonal matrix (QR of a Gaussian matrix, signs fixed)."""

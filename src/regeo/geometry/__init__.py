@@ -6,11 +6,13 @@ Usable without Snakemake; every entry point takes arrays (numpy or torch) and pl
 - :mod:`regeo.geometry.mle`: ``LevinaBickelMLE``
 - :mod:`regeo.geometry.twonn`: ``TwoNN``
 - :mod:`regeo.geometry.local_pca`: ``LocalPCA``
-- :mod:`regeo.geometry.id_table`: ``IDConfig``, ``id_table``, ``per_token_ids``, ``id_suite``
+- :mod:`regeo.geometry.id_table`: ``IDConfig``, ``id_table``, ``per_token_ids``, ``id_suite``, ``null_values``
+- :mod:`regeo.geometry.nulls`: isotropic and covariance nulls, ``NullCache``
+- :mod:`regeo.geometry.intervals`: ``TokenBootstrap`` and the per-estimator token bootstraps
 - :mod:`regeo.geometry.lle`: ``barycenter_weights``, ``reconstruction_error``, ``compare_lle``,
   ``compare_lle_both_ways``
 - :mod:`regeo.geometry.similarity`: ``cosine_similarity_correlation``, ``linear_cka``,
-  ``global_similarity``
+  ``global_similarity``, ``global_similarity_intervals``
 
 Every estimator's ``fit(X, knn=None)`` accepts a precomputed :class:`KNN`, so one search at the
 largest k serves them all (``KNN.head(k)`` gives the smaller k).

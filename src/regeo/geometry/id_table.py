@@ -1,12 +1,35 @@
 """The intrinsic-dimension suite of one embedding matrix, from one exact kNN pass.
 
-``id_table`` gives one row per (estimator, k): value and redundancy 1 - value / d.
+``id_table`` gives one row per (estimator, k): the value, its bootstrap interval over tokens,
+the nulls' values, and the redundancies against the width and against the isotropic null.
 ``per_token_ids`` gives the per-token values (MLE at every k, local-PCA dimension).
 ``id_suite`` gives both from the same neighbour search.
+
+Table columns (:data:`TABLE_COLUMNS`):
+
+- ``value``; ``ci_low``, ``ci_high``: the token bootstrap interval (:mod:`regeo.geometry.intervals`;
+  NaN when ``bootstrap_replicates`` is 0);
+- ``null_isotropic``, ``null_covariance``: the same estimator and k on the nulls of
+  :mod:`regeo.geometry.nulls` (NaN when that null is not in ``nulls``);
+- ``redundancy`` = 1 - value / d (raw, kept to compare with Kataiwa et al.) and
+  ``redundancy_vs_null`` = 1 - value / null_isotropic: 0 when the matrix is no more redundant
+  than isotropic noise of its shape, which MLE and TwoNN already underestimate in high d;
+  ``redundancy_vs_null_ci_low``/``_high``: its interval, from the data's and the null's
+  bootstrap replicates paired (both are single samples, so both noises count);
+- ``ceiling``: the largest value the estimator reports on this shape: d for mle, twonn and
+  twonn_mle (the width; not a hard bound of the arithmetic, which gives inf for equal
+  distances, but the largest dimension data in R^d has), and for local_pca min(k - 1, d), the
+  rank of k centred neighbours (k when local_pca_variance is 1, where float noise in the zero
+  eigenvalues can be counted);
+- ``n_tokens``: rows analysed, after duplicates are removed; ``metric``.
+
+Local PCA is a per-token dimension bounded by its ceiling, not an estimate of the matrix's ID:
+its redundancy columns are NaN.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -14,27 +37,42 @@ import numpy as np
 import pandas as pd
 
 from regeo.geometry._validation import as_matrix, check_choice, check_int
+from regeo.geometry.intervals import (DEPENDENCE, TokenBootstrap, mean_replicates, mle_replicates,
+                                      twonn_mle_replicates, twonn_replicates)
 from regeo.geometry.knn import KNN, METRICS, exact_knn, unique_rows
 from regeo.geometry.local_pca import LocalPCA
 from regeo.geometry.mle import LevinaBickelMLE
+from regeo.geometry.nulls import NULLS, NullCache, null_key, null_sample, null_spectrum
 from regeo.geometry.twonn import TwoNN
 
 log = logging.getLogger(__name__)
 
 ESTIMATORS = ("mle", "twonn", "twonn_mle", "local_pca")
-TABLE_COLUMNS = ["estimator", "k", "value", "redundancy"]
+TABLE_COLUMNS = ["estimator", "k", "value", "ci_low", "ci_high", "null_isotropic", "null_covariance",
+                 "redundancy", "redundancy_vs_null", "redundancy_vs_null_ci_low", "redundancy_vs_null_ci_high",
+                 "ceiling", "n_tokens", "metric"]
 
 
 @dataclass(frozen=True)
 class IDConfig:
-    """What the ID suite computes; saved beside its tables (``dataclasses.asdict``)."""
+    """What the ID suite computes; saved beside its tables (``dataclasses.asdict``).
 
-    ks: tuple[int, ...] = (10, 20, 50)  # neighbourhood sizes of the Levina-Bickel MLE, one row each
-    metric: str = "euclidean"  # distance of the neighbour search: "euclidean" or "cosine" (1 - cos)
-    estimators: tuple[str, ...] = ESTIMATORS  # rows to compute: mle, twonn, twonn_mle, local_pca
-    local_pca_k: int = 20  # neighbours of the per-token local PCA (Lee et al. do not publish theirs)
-    local_pca_variance: float = 0.9  # share of local variance the local-PCA dimension must explain
+    The fields the pipeline's config sets have no default here: their defaults are written once,
+    in the config schema. The library-only knobs below them keep theirs.
+    """
+
+    ks: tuple[int, ...]  # neighbourhood sizes of the Levina-Bickel MLE, one row each
+    metric: str  # distance of the neighbour search: "euclidean" or "cosine" (ratio estimators: the chord)
+    estimators: tuple[str, ...]  # rows to compute: mle, twonn, twonn_mle, local_pca
+    local_pca_k: int  # neighbours of the per-token local PCA (Lee et al. do not publish theirs)
+    local_pca_variance: float  # share of local variance the local-PCA dimension must explain
+    nulls: tuple[str, ...]  # nulls to compute: a subset of ("isotropic", "covariance"), may be empty
+    null_seed: int  # seed of the null samples
+    bootstrap_replicates: int  # token resamples per interval: 0 (no intervals) or >= 100
+    bootstrap_seed: int  # seed of the resampled token indices
+    confidence: float  # coverage of the intervals, e.g. 0.95
     twonn_discard: float = 0.1  # share of the largest TwoNN ratios left out of the fit (skdim default)
+    bootstrap_dependence: str = "knn_graph"  # widen intervals for neighbouring tokens' shared terms ("iid": not)
     block_size: int | None = None  # rows per kNN matrix product; None sizes it to memory
     device: str | None = None  # torch device of the kNN and local PCA; None: CUDA when available
     dedupe: bool = True  # drop duplicate rows before the kNN (a zero distance makes MLE/TwoNN
@@ -44,6 +82,7 @@ class IDConfig:
         # Lists from YAML become tuples, so the config stays hashable and comparable.
         object.__setattr__(self, "ks", tuple(self.ks))
         object.__setattr__(self, "estimators", tuple(self.estimators))
+        object.__setattr__(self, "nulls", tuple(self.nulls))
         if not self.ks:
             raise ValueError("IDConfig.ks must list at least one k")
         for k in self.ks:
@@ -60,8 +99,20 @@ class IDConfig:
         check_int(self.local_pca_k, "IDConfig.local_pca_k", 2)
         if not 0.0 < float(self.local_pca_variance) <= 1.0:
             raise ValueError(f"IDConfig.local_pca_variance must be in (0, 1], got {self.local_pca_variance}")
+        for name in self.nulls:
+            check_choice(name, "IDConfig.nulls entry", NULLS)
+        if len(set(self.nulls)) != len(self.nulls):
+            raise ValueError(f"IDConfig.nulls has repeated names: {self.nulls}")
+        check_int(self.null_seed, "IDConfig.null_seed", 0)
+        replicates = check_int(self.bootstrap_replicates, "IDConfig.bootstrap_replicates", 0)
+        if 0 < replicates < 100:
+            raise ValueError(f"IDConfig.bootstrap_replicates must be 0 (no intervals) or >= 100, got {replicates}")
+        check_int(self.bootstrap_seed, "IDConfig.bootstrap_seed", 0)
+        if not 0.0 < float(self.confidence) < 1.0:
+            raise ValueError(f"IDConfig.confidence must be in (0, 1), got {self.confidence}")
         if not 0.0 <= float(self.twonn_discard) < 1.0:
             raise ValueError(f"IDConfig.twonn_discard must be in [0, 1), got {self.twonn_discard}")
+        check_choice(self.bootstrap_dependence, "IDConfig.bootstrap_dependence", DEPENDENCE)
         if self.block_size is not None:
             check_int(self.block_size, "IDConfig.block_size", 1)
 
@@ -74,6 +125,11 @@ class IDConfig:
         if "local_pca" in self.estimators:
             needs.append(self.local_pca_k)
         return max(needs)
+
+    def null_settings(self) -> dict:
+        """The fields a null's values depend on (its cache key), beside n, d or spectrum, and seed."""
+        keys = ("ks", "metric", "estimators", "local_pca_k", "local_pca_variance", "twonn_discard")
+        return {key: getattr(self, key) for key in keys}
 
 
 def _neighbours(X, cfg: IDConfig) -> tuple[np.ndarray, KNN, np.ndarray]:
@@ -94,51 +150,129 @@ def _neighbours(X, cfg: IDConfig) -> tuple[np.ndarray, KNN, np.ndarray]:
     return X, knn, inverse
 
 
-def id_suite(X, cfg: IDConfig | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(id_table(X, cfg), per_token_ids(X, cfg))`` from one kNN pass."""
-    cfg = IDConfig() if cfg is None else cfg
-    X = as_matrix(X)
-    d = X.shape[1]
-    Xu, knn, inverse = _neighbours(X, cfg)
-    rows, per_token = [], {}
+def _estimates(Xu: np.ndarray, knn: KNN, cfg: IDConfig,
+               boot: TokenBootstrap | None) -> tuple[list[tuple], dict, dict[str, np.ndarray]]:
+    """Rows (estimator, k, value) in cfg's order, their (widened) bootstrap replicates by
+    (estimator, k) (None without ``boot``), and the per-token values of Xu."""
+    rows, reps, per_token = [], {}, {}
+    dep = cfg.bootstrap_dependence
     if "mle" in cfg.estimators:
         for k in cfg.ks:
             mle = LevinaBickelMLE(k, metric=cfg.metric).fit(Xu, knn)
             rows.append(("mle", k, mle.dimension_))
-            per_token[f"mle_k{k}"] = mle.dimension_pw_[inverse]
+            reps["mle", k] = boot and mle_replicates(1.0 / mle.dimension_pw_, knn.indices[:, :k], boot, dep)
+            per_token[f"mle_k{k}"] = mle.dimension_pw_
     if "twonn" in cfg.estimators or "twonn_mle" in cfg.estimators:
         twonn = TwoNN(cfg.twonn_discard, metric=cfg.metric).fit(Xu, knn)
         if "twonn" in cfg.estimators:
             rows.append(("twonn", 2, twonn.dimension_))
+            reps["twonn", 2] = boot and twonn_replicates(twonn.mu_, knn.indices[:, :2], cfg.twonn_discard, boot, dep)
         if "twonn_mle" in cfg.estimators:
             rows.append(("twonn_mle", 2, twonn.dimension_mle_))
+            reps["twonn_mle", 2] = boot and twonn_mle_replicates(twonn.mu_, knn.indices[:, :2], boot, dep)
     if "local_pca" in cfg.estimators:
-        lpca = LocalPCA(cfg.local_pca_k, cfg.local_pca_variance, metric=cfg.metric, device=cfg.device).fit(Xu, knn)
-        rows.append(("local_pca", cfg.local_pca_k, lpca.dimension_))
-        per_token[f"local_pca_k{cfg.local_pca_k}"] = lpca.dimension_pw_[inverse]
+        k = cfg.local_pca_k
+        lpca = LocalPCA(k, cfg.local_pca_variance, metric=cfg.metric, device=cfg.device).fit(Xu, knn)
+        rows.append(("local_pca", k, lpca.dimension_))
+        reps["local_pca", k] = boot and mean_replicates(lpca.dimension_pw_, knn.indices[:, :k], boot, dep)
+        per_token[f"local_pca_k{k}"] = lpca.dimension_pw_
     # Rows in the order of cfg.estimators, so the table reads as configured.
     rows.sort(key=lambda row: cfg.estimators.index(row[0]))
+    return rows, reps, per_token
+
+
+def _bootstrap(cfg: IDConfig) -> TokenBootstrap | None:
+    if cfg.bootstrap_replicates == 0:
+        return None
+    return TokenBootstrap(cfg.bootstrap_replicates, cfg.bootstrap_seed, cfg.confidence)
+
+
+def null_values(kind: str, X, cfg: IDConfig, cache: NullCache | None = None) -> dict[tuple[str, int], dict]:
+    """{(estimator, k): {"value": v, "replicates": [...] or None}} of one null of ``X`` (rows as
+    analysed: deduplicated) under ``cfg``.
+
+    The null has X's n, and d (isotropic) or covariance spectrum (covariance); its sample is drawn
+    with ``cfg.null_seed``. Its bootstrap replicates (same settings as the data's) let the table
+    give ``redundancy_vs_null`` an interval that includes the null's own sampling noise. With
+    ``cache`` a null is computed once per key (:mod:`regeo.geometry.nulls`).
+    """
+    X = as_matrix(X)
+    n, d = X.shape
+    spectrum = null_spectrum(X, cfg.metric) if kind == "covariance" else None
+    settings = cfg.null_settings()
+    if cfg.bootstrap_replicates:
+        settings.update({key: getattr(cfg, key) for key in (
+            "bootstrap_replicates", "bootstrap_seed", "confidence", "bootstrap_dependence")})
+    key = null_key(kind, n, settings, cfg.null_seed, d=d, spectrum=spectrum)
+
+    def compute() -> dict:
+        sample = null_sample(kind, n, d, cfg.null_seed, spectrum)  # (n, d)
+        Xn, knn, _ = _neighbours(sample, cfg)
+        rows, reps, _ = _estimates(Xn, knn, cfg, _bootstrap(cfg))
+        return {f"{name}/{k}": {"value": value, "replicates": None if reps[name, k] is None else
+                                reps[name, k].tolist()} for name, k, value in rows}
+
+    values = (cache if cache is not None else NullCache()).get(key, compute)
+    return {(name, int(k)): v for entry, v in values.items() for name, k in [entry.rsplit("/", 1)]}
+
+
+def id_suite(X, cfg: IDConfig, null_cache: NullCache | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(id_table(X, cfg), per_token_ids(X, cfg))`` from one kNN pass.
+
+    ``null_cache``: where the nulls' values are kept between calls (one per run: a null is then
+    computed once per shape or spectrum); None computes them afresh.
+    """
+    if not isinstance(cfg, IDConfig):
+        raise ValueError(f"cfg must be an IDConfig, got {type(cfg).__name__}")
+    X = as_matrix(X)
+    d = X.shape[1]
+    Xu, knn, inverse = _neighbours(X, cfg)
+    boot = _bootstrap(cfg)
+    rows, reps, per_token = _estimates(Xu, knn, cfg, boot)
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS[:3])
     table["k"] = table["k"].astype("int64")
     table["value"] = table["value"].astype("float64")
-    table["redundancy"] = 1.0 - table["value"] / d
-    return table, pd.DataFrame(per_token, index=pd.RangeIndex(X.shape[0]))
+    keys = list(zip(table["estimator"], table["k"]))
+    intervals = [boot.percentiles(reps[key]) if boot else (np.nan, np.nan) for key in keys]
+    table["ci_low"], table["ci_high"] = [float(lo) for lo, _ in intervals], [float(hi) for _, hi in intervals]
+    nulls = {kind: null_values(kind, Xu, cfg, null_cache) for kind in cfg.nulls}
+    for kind in NULLS:
+        table[f"null_{kind}"] = [nulls[kind][key]["value"] if kind in nulls else np.nan for key in keys]
+    is_id = (table["estimator"] != "local_pca").to_numpy()  # local PCA: a per-token dimension, never a redundancy
+    table["redundancy"] = np.where(is_id, 1.0 - table["value"] / d, np.nan)
+    table["redundancy_vs_null"] = np.where(is_id, 1.0 - table["value"] / table["null_isotropic"], np.nan)
+    # Its interval: value and null are independent estimates, so replicate r of the ratio pairs
+    # the data's replicate r with the null's.
+    ratio_ci = [(np.nan, np.nan)] * len(keys)
+    if boot and "isotropic" in nulls:
+        ratio_ci = [boot.percentiles(1.0 - reps[key] / np.asarray(nulls["isotropic"][key]["replicates"]))
+                    if is_id[i] else (np.nan, np.nan) for i, key in enumerate(keys)]
+    table["redundancy_vs_null_ci_low"] = [float(lo) for lo, _ in ratio_ci]
+    table["redundancy_vs_null_ci_high"] = [float(hi) for _, hi in ratio_ci]
+    ceiling_pca = cfg.local_pca_k if cfg.local_pca_variance >= 1.0 else min(cfg.local_pca_k - 1, d)
+    table["ceiling"] = np.where(is_id, float(d), float(ceiling_pca))
+    table["n_tokens"] = np.int64(Xu.shape[0])
+    table["metric"] = cfg.metric
+    per_token = {name: values[inverse] for name, values in per_token.items()}
+    return table[TABLE_COLUMNS], pd.DataFrame(per_token, index=pd.RangeIndex(X.shape[0]))
 
 
-def id_table(X, cfg: IDConfig | None = None) -> pd.DataFrame:
-    """One row per (estimator, k): columns estimator, k, value, redundancy (1 - value / d).
+def id_table(X, cfg: IDConfig, null_cache: NullCache | None = None) -> pd.DataFrame:
+    """One row per (estimator, k), columns :data:`TABLE_COLUMNS` (module docstring).
 
     k is the MLE's k for ``mle`` rows, 2 for ``twonn`` and ``twonn_mle``, ``local_pca_k`` for
     ``local_pca`` (whose value is the mean per-token dimension). All rows come from one exact kNN
     pass at the largest k needed.
     """
-    return id_suite(X, cfg)[0]
+    return id_suite(X, cfg, null_cache)[0]
 
 
-def per_token_ids(X, cfg: IDConfig | None = None) -> pd.DataFrame:
+def per_token_ids(X, cfg: IDConfig) -> pd.DataFrame:
     """One row per row of X (same order): ``mle_k{k}`` for every k, ``local_pca_k{local_pca_k}``.
 
     Columns appear for the estimators in ``cfg.estimators`` that have per-token values (TwoNN has
     none). MLE values are floats (inf where all k distances are equal), local-PCA values ints.
+    Computes no nulls and no intervals (they are table columns).
     """
+    cfg = dataclasses.replace(cfg, nulls=(), bootstrap_replicates=0)
     return id_suite(X, cfg)[1]

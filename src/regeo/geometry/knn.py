@@ -40,7 +40,8 @@ and ``id_table`` removes duplicate rows before the search (``IDConfig.dedupe``);
 :meth:`KNN.zero_distance_mask` and :func:`unique_rows`.
 
 Cosine distance is ``1 - cos(x, y)``, computed as ``|x/|x| - y/|y||^2 / 2`` (the same value,
-without cancellation for close pairs); rows of norm 0 are refused.
+without cancellation for close pairs); rows of norm 0 are refused. It is a squared distance:
+estimators that take ratios of distances read :meth:`KNN.ratio_distances` (the chord) instead.
 """
 
 from __future__ import annotations
@@ -103,6 +104,20 @@ class KNN:
         k = check_int(k, "k", 1, self.k)
         return KNN(self.distances[:, :k], self.indices[:, :k], self.metric)
 
+    def ratio_distances(self) -> np.ndarray:
+        """(n, k) float64 distances for the estimators that take ratios of them (MLE, TwoNN).
+
+        Euclidean: ``distances`` as they are. Cosine: the chord ``sqrt(2 (1 - cos))``, which is
+        the Euclidean distance between the unit-normalised rows. ``1 - cos`` itself is half the
+        squared chord, so its log-ratios are twice the chord's and every ratio estimator would
+        report half the dimension. The chord rather than the angle: it makes a cosine ID of
+        unit-norm data equal the Euclidean ID exactly (same neighbours, same distances up to
+        rounding), and the two differ only by the O(T^2) factor arccos(1 - T^2/2) / T anyway.
+        """
+        if self.metric == "cosine":
+            return np.sqrt(2.0 * self.distances)
+        return self.distances
+
     def zero_distance_mask(self) -> np.ndarray:
         """(n,) bool: rows with a neighbour at distance 0, i.e. rows that have a duplicate."""
         return self.distances[:, 0] == 0
@@ -137,6 +152,12 @@ def _inverse_norms(X: np.ndarray) -> np.ndarray:
     return 1.0 / norms
 
 
+def unit_rows(X) -> np.ndarray:
+    """(n, d) float64 ``x / |x|``: the rows the cosine metric compares (norm 0 refused)."""
+    X = as_matrix(X, min_rows=1)
+    return X.astype(np.float64) * _inverse_norms(X)[:, None]
+
+
 @contextlib.contextmanager
 def _full_precision_products():
     """float32 products in IEEE float32 and bfloat16 products accumulated in float32: TF32 and
@@ -153,8 +174,8 @@ def _full_precision_products():
 
 
 def _default_tile(n: int, device: torch.device) -> int:
-    # The same side for both screens: on the CPU larger bfloat16 tiles were slower (k = 10 at
-    # 50k x 768, before diagonal tiles were split: 9.5 s at T = 5760, 10.3 s at 8192).
+    # The same side for both screens: on the CPU larger bfloat16 tiles were no faster (measured
+    # once; docs/benchmarks.md, "Tile side").
     budget = _TILE_BYTES_CUDA if device.type == "cuda" else _TILE_BYTES_CPU
     tile = max(256, int(math.sqrt(budget / 4)) // 64 * 64)  # a multiple of 64 suits GEMM kernels
     return min(n, tile)
@@ -162,8 +183,8 @@ def _default_tile(n: int, device: torch.device) -> int:
 
 def _default_margin(k: int, screen: torch.dtype) -> int:
     # Extra candidates: enough that almost every row is certified at once. The bfloat16 bounds
-    # are ~1.6 % of |x||y| wide: on 50k x 768 embedding-like data, k = 10 with 24 extra
-    # candidates leaves 23 rows of 50,000 for the float32 redo, k = 50 with 54 leaves 100.
+    # are ~1.6 % of |x||y| wide, so that screen needs more of them (the rows left for the
+    # float32 redo at these margins are in docs/benchmarks.md).
     if screen == torch.bfloat16:
         return max(24, k + 4)
     return max(4, math.ceil(k / 8))

@@ -8,7 +8,7 @@ import torch
 from regeo.geometry._base import NeighbourEstimator
 from regeo.geometry._validation import check_int
 from regeo.geometry._local import local_grams
-from regeo.geometry.knn import KNN
+from regeo.geometry.knn import KNN, unit_rows
 
 
 class LocalPCA(NeighbourEstimator):
@@ -19,8 +19,13 @@ class LocalPCA(NeighbourEstimator):
     ``variance`` of the total. This is ``skdim.id.lPCA(ver='ratio', alphaRatio=variance)`` applied
     per point as ``lPCA.fit_pw(X, n_neighbors=k)`` does (sklearn neighbours, self excluded), with
     one deliberate difference: a neighbourhood with zero variance (all k neighbours identical) has
-    dimension 0 here, where skdim's 0/0 gives 1. The neighbours follow ``metric``; the PCA is of
-    the raw rows in both cases.
+    dimension 0 here, where skdim's 0/0 gives 1.
+
+    Metric: under ``"cosine"`` both the neighbours and the PCA are of the unit-normalised rows
+    x / |x|, so the cosine dimension of X is the Euclidean dimension of its unit rows (as for MLE
+    and TwoNN). A PCA of the raw rows would mix back in the spread of the norms, the one thing
+    the cosine metric was chosen to ignore: neighbours picked by direction but of very different
+    lengths look like an extra (radial) component.
 
     Computation: the (k, k) Gram matrix of the neighbours' differences to x, double-centred, has
     the same nonzero eigenvalues as the neighbours' scatter matrix; batched ``eigvalsh`` in
@@ -52,6 +57,9 @@ class LocalPCA(NeighbourEstimator):
         if not 0.0 < float(self.variance) <= 1.0:
             raise ValueError(f"variance must be in (0, 1], got {self.variance!r}")
         X, knn = self._neighbours(X, knn, k, self.device)
+        n_features = X.shape[1]
+        if self.metric == "cosine":
+            X = unit_rows(X)  # (n, d) float64: the points the cosine neighbours are near in
         dims = np.empty(knn.n, dtype=np.int64)
         for s, e, G in local_grams(X, knn.indices, self.device):  # G (rs, k, k), differences to x
             # Double centring moves the origin to the neighbours' mean: the PCA's centring.
@@ -65,5 +73,5 @@ class LocalPCA(NeighbourEstimator):
             dims[s:e] = torch.where(total[:, 0] > 0, below, torch.zeros_like(below)).cpu().numpy()
         self.dimension_pw_ = dims
         self.dimension_ = float(dims.mean())
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = n_features
         return self

@@ -29,7 +29,9 @@ class LevinaBickelMLE(NeighbourEstimator):
     ----------
     k : neighbours per point (>= 2; >= 3 when unbiased)
     unbiased : use (k - 2) instead of (k - 1) in the numerator (skdim's ``unbiased``)
-    metric : "euclidean" or "cosine", for the neighbour search and the check of a given ``knn``
+    metric : "euclidean" or "cosine", for the neighbour search and the check of a given ``knn``;
+        under cosine the distances T_j are chords sqrt(2 (1 - cos)) (see ``KNN.ratio_distances``),
+        so the cosine estimate of X is the Euclidean estimate of X's unit-normalised rows
     duplicates : "raise" or "drop" (see above)
 
     Attributes
@@ -52,7 +54,7 @@ class LevinaBickelMLE(NeighbourEstimator):
         k = check_int(self.k, "k", 3 if self.unbiased else 2)
         X, knn = self._neighbours(X, knn, k)
         valid = self._valid_points(knn)
-        T = knn.distances[valid]  # (n_valid, k)
+        T = knn.ratio_distances()[valid]  # (n_valid, k); under cosine the chord, not 1 - cos
         with np.errstate(divide="ignore"):  # all-equal distances: m_k = inf, as in skdim
             log_ratios = np.log(T[:, -1:] / T[:, :-1]).sum(axis=1)  # (n_valid,); the j = k term is 0
             m = (k - 2 if self.unbiased else k - 1) / log_ratios

@@ -6,6 +6,13 @@ no n x n matrix is ever formed: for unit rows u_i (model A) and v_i (model B),
     sum_{i,j} (u_i.u_j)(v_i.v_j) = |U^T V|_F^2,   sum_{i,j} u_i.u_j = |sum_i u_i|^2,
 
 and the diagonal terms (i = j) are exactly 1, so sums over the upper triangle i < j follow.
+
+Neither measure has a metric option: the cosine-similarity correlation normalises the rows by
+its definition, and linear CKA is of the raw (column-centred) rows. No distance ratio enters
+either, so the chord-versus-(1 - cos) issue of the ID estimators does not arise here.
+
+Intervals: :func:`global_similarity_intervals`, a bootstrap over tokens from the same closed
+forms with the resample's multiplicities as weights.
 """
 
 from __future__ import annotations
@@ -85,3 +92,57 @@ def global_similarity(X_a, X_b, sample_size: int | None = None, seed: int = 0) -
         "cosine_similarity_correlation": cosine_similarity_correlation(X_a, X_b),
         "linear_cka": linear_cka(X_a, X_b),
     }
+
+
+def _weighted_measures(U, V, A, B, c: np.ndarray) -> tuple[float, float]:
+    """(correlation, CKA) of the resample that holds row i ``c[i]`` times.
+
+    Correlation: over pairs of distinct tokens only. A token drawn twice would otherwise pair
+    with itself at similarity 1 in both models, a pair the full sample never has; with counts c
+    the pairs of distinct tokens weigh c_i c_j, and the dropped ones are exactly the c_i^2 diagonal
+    terms of each sum (each 1, or 1 x 1). CKA has no pairs: it is linear CKA of the resampled rows.
+    """
+    s, q = c.sum(), (c * c).sum()
+    pairs = s * s - q  # ordered pairs of distinct tokens, weighted
+    su, sv = U.T @ c, V.T @ c  # (da,), (db,)
+    cu, cv = U * c[:, None], V * c[:, None]
+    sum_u, sum_v = su @ su - q, sv @ sv - q
+    sum_uu = np.linalg.norm(U.T @ cu) ** 2 - q
+    sum_vv = np.linalg.norm(V.T @ cv) ** 2 - q
+    sum_uv = np.linalg.norm(U.T @ cv) ** 2 - q
+    cov = sum_uv - sum_u * sum_v / pairs
+    var_u, var_v = sum_uu - sum_u**2 / pairs, sum_vv - sum_v**2 / pairs
+    corr = cov / np.sqrt(var_u * var_v) if var_u > 0 and var_v > 0 else np.nan
+    ma, mb = A.T @ c / s, B.T @ c / s  # (da,), (db,) weighted means
+    ca, cb = A * c[:, None], B * c[:, None]
+    aa = A.T @ ca - s * np.outer(ma, ma)  # (da, da) centred cross-products of the resample
+    bb = B.T @ cb - s * np.outer(mb, mb)
+    ba = B.T @ ca - s * np.outer(mb, ma)
+    na, nb = np.linalg.norm(aa), np.linalg.norm(bb)
+    cka = np.linalg.norm(ba) ** 2 / (na * nb) if na > 0 and nb > 0 else np.nan
+    return float(corr), float(cka)
+
+
+def global_similarity_intervals(X_a, X_b, boot, sample_size: int | None = None, seed: int = 0) -> dict:
+    """Bootstrap intervals over tokens of both global measures (rows as :func:`global_similarity` uses).
+
+    ``boot``: a :class:`regeo.geometry.intervals.TokenBootstrap`. Each replicate draws n tokens
+    with replacement; the correlation is over pairs of distinct tokens (self-pairs of repeated
+    tokens dropped, see ``_weighted_measures``) and CKA is of the resampled rows. Cost
+    O(replicates n d^2): pass ``sample_size`` for large vocabularies. Returns
+    ``{measure}_ci_low`` and ``{measure}_ci_high`` for both measures, and ``replicates``.
+    """
+    X_a, X_b = _paired(X_a, X_b, sample_size, seed)
+    n = X_a.shape[0]
+    if n < 3:
+        raise ValueError("need at least 3 rows for a correlation of pairwise similarities")
+    U, V = _unit_rows(X_a, "X_a"), _unit_rows(X_b, "X_b")
+    values = []
+    for idx in boot.indices(n):
+        for row in idx:
+            values.append(_weighted_measures(U, V, X_a, X_b, np.bincount(row, minlength=n).astype(np.float64)))
+    values = np.array(values)  # (replicates, 2)
+    out = {"replicates": boot.replicates}
+    for j, name in enumerate(("cosine_similarity_correlation", "linear_cka")):
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = boot.percentiles(values[:, j])
+    return out

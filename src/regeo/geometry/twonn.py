@@ -30,7 +30,8 @@ class TwoNN(NeighbourEstimator):
     Parameters
     ----------
     discard_fraction : fraction of the largest ratios left out of the line fit, in [0, 1)
-    metric : "euclidean" or "cosine"
+    metric : "euclidean" or "cosine"; under cosine mu is a ratio of chords sqrt(2 (1 - cos)) (see
+        ``KNN.ratio_distances``): the cosine estimate of X is the Euclidean one of its unit rows
     duplicates : "raise" or "drop"
 
     Attributes
@@ -52,7 +53,8 @@ class TwoNN(NeighbourEstimator):
             raise ValueError(f"discard_fraction must be in [0, 1), got {self.discard_fraction!r}")
         X, knn = self._neighbours(X, knn, 2)
         valid = self._valid_points(knn)
-        mu = knn.distances[valid, 1] / knn.distances[valid, 0]  # (N,)
+        T = knn.ratio_distances()  # (n, 2); under cosine the chord, not 1 - cos
+        mu = T[valid, 1] / T[valid, 0]  # (N,)
         N = mu.size
         n_keep = int(N * (1 - self.discard_fraction))
         if n_keep < 2:
