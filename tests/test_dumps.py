@@ -11,8 +11,10 @@ from regeo.dumps import dump_name, dump_step, list_dumps, model_embeddings, read
 from regeo.io import RegeoInputError, save_tensors
 from regeo.stages.id_dynamics import id_dynamics
 
-ID_PARAMS = {"ks": [5], "metric": "euclidean", "estimators": ["mle", "twonn"], "local_pca_k": 5,
-             "local_pca_variance": 0.9, "embeddings": ["input", "output"], "min_count": 1}
+ID_PARAMS = {"ks": [5], "metrics": ["euclidean"], "estimators": ["mle", "twonn"], "local_pca_k": 5,
+             "local_pca_variance": 0.9, "embeddings": ["input", "output"], "min_count": 1, "nulls": ["isotropic"],
+             "null_seed": 0}
+BOOT = {"replicates": 0, "seed": 0, "confidence": 0.95}
 
 
 def tiny_model(tied: bool, seed: int = 0) -> LlamaForCausalLM:
@@ -68,7 +70,7 @@ def test_id_dynamics_analyses_a_tied_output_matrix_once(tmp_path):
     """A tied model's output matrix is its input matrix: one set of rows, labelled input."""
     dumps = [dump_model(tiny_model(tied=True, seed=step), tmp_path, step) for step in (0, 4)]
     table_path, tokens_path = tmp_path / "id.parquet", tmp_path / "id.tokens.parquet"
-    id_dynamics(ID_PARAMS, "r", "ne", dumps, None, table_path, tokens_path)
+    id_dynamics(ID_PARAMS, BOOT, "r", "ne", dumps, None, None, table_path, tokens_path)
     table, tokens = pd.read_parquet(table_path), pd.read_parquet(tokens_path)
     assert set(table["embeddings"]) == {"input"} and set(tokens["embeddings"]) == {"input"}
     assert len(table) == 2 * 2  # steps x (mle k=5, twonn)
@@ -77,6 +79,6 @@ def test_id_dynamics_analyses_a_tied_output_matrix_once(tmp_path):
 
 def test_id_dynamics_analyses_both_matrices_of_an_untied_model(tmp_path):
     dumps = [dump_model(tiny_model(tied=False, seed=step), tmp_path, step) for step in (0, 4)]
-    id_dynamics(ID_PARAMS, "r", "ne", dumps, None, tmp_path / "id.parquet", tmp_path / "id.tokens.parquet")
+    id_dynamics(ID_PARAMS, BOOT, "r", "ne", dumps, None, None, tmp_path / "id.parquet", tmp_path / "id.tokens.parquet")
     table = pd.read_parquet(tmp_path / "id.parquet")
     assert table.groupby("embeddings").size().to_dict() == {"input": 4, "output": 4}

@@ -32,6 +32,7 @@ class RunFiles:
     dump: str  # its final embedding dump
     tokenizer: str  # its tokenizer directory
     counts: str | None = None  # per-token training counts (token_id, count); None: every token is seen
+    init_dump: str | None = None  # its first dump (step 0 for trained runs: the initialisation)
 
     @classmethod
     def table(cls, runs: dict[str, dict]) -> list["RunFiles"]:
@@ -62,13 +63,32 @@ def compared_matrices(dump_a: Dump, dump_b: Dump, embeddings) -> list[str]:
     return [which for which in embeddings if which == "input" or not (dump_a.tied and dump_b.tied)]
 
 
-def final_model_pairs(runs: list[RunFiles], embeddings, min_count: int
-                      ) -> Iterator[tuple[RunFiles, RunFiles, str, np.ndarray, np.ndarray]]:
-    """Every unordered pair (a before b in run order), per compared matrix: (a, b, which, X_a, X_b).
+@dataclass(frozen=True)
+class PairMatrices:
+    """One compared matrix of a pair: the rows of the pair's shared seen tokens, all-zero rows left out."""
 
-    X_a and X_b (n, d_a), (n, d_b) float32 are the rows of the pair's shared seen tokens, all-zero
-    rows left out. Each model's dump is read once as ``a`` and once per partner as ``b``, so memory
-    holds two models at a time.
+    a: RunFiles
+    b: RunFiles
+    which: str  # "input" or "output"
+    X_a: np.ndarray  # (n, d_a) float32
+    X_b: np.ndarray  # (n, d_b) float32
+    ids_a: np.ndarray  # (n,) the rows' token ids in A's vocabulary
+    ids_b: np.ndarray  # (n,) in B's
+
+    def at_init(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The same rows of both runs' first dumps (None when a run has none): the null a
+        similarity is read against, since runs of one seed start from one initialisation."""
+        if self.a.init_dump is None or self.b.init_dump is None:
+            return None
+        return (read_dump(self.a.init_dump).matrix(self.which).numpy()[self.ids_a],
+                read_dump(self.b.init_dump).matrix(self.which).numpy()[self.ids_b])
+
+
+def final_model_pairs(runs: list[RunFiles], embeddings, min_count: int) -> Iterator[PairMatrices]:
+    """Every unordered pair (a before b in run order), per compared matrix.
+
+    Each model's dump is read once as ``a`` and once per partner as ``b``, so memory holds two
+    models at a time.
     """
     aligner = TokenAligner(min_count)
     for i, a in enumerate(runs):
@@ -87,7 +107,7 @@ def final_model_pairs(runs: list[RunFiles], embeddings, min_count: int
                 keep = nonzero_rows(X_a, X_b)
                 if not keep.all():
                     log.info("%s vs %s (%s): %d all-zero rows left out", a.name, b.name, which, (~keep).sum())
-                yield a, b, which, X_a[keep], X_b[keep]
+                yield PairMatrices(a, b, which, X_a[keep], X_b[keep], ids_a[keep], ids_b[keep])
 
 
 def common_token_ids(runs: list[RunFiles], min_count: int, rows: dict[str, int] | None = None) -> dict[str, np.ndarray]:

@@ -148,37 +148,18 @@ class TokenAligner:
         return shared_seen_ids(ids_a, ids_b, rows_a, rows_b, self.seen(counts_a), self.seen(counts_b))
 
 
-def write_input_counts(steps: list[int], counts: np.ndarray, path: str | Path) -> None:
-    """Per-dump input counts (len(steps), vocab) as a long table (step, token_id, count) of the non-zero ones."""
-    import pandas as pd
 
-    from regeo.io import write_parquet
+def seen_by_dump(schedule: dict, train_bin: str | Path, vocab_size: int, min_count: int) -> dict[int, np.ndarray]:
+    """{step: (vocab_size,) bool} of the tokens that were an input at least ``min_count`` times
+    before each dump step of a trained run.
 
-    rows, cols = np.nonzero(counts)
-    table = pd.DataFrame({"step": np.asarray(steps, dtype=np.int64)[rows], "token_id": cols.astype(np.int64),
-                          "count": counts[rows, cols].astype(np.int64)})
-    write_parquet(table, path)
-
-
-def read_input_counts(path: str | Path, vocab_size: int) -> dict[int, np.ndarray]:
-    """{step: (vocab_size,) int64 counts of each id as an input by that step} from :func:`write_input_counts`.
-
-    Steps with no input yet (step 0) have no rows in the file and come back as zeros only when the
-    caller asks for them (:func:`seen_by_step`).
+    ``schedule``: the run's seed, batch_size, seq_len and dump steps. The batches are a function
+    of (seed, step) (:func:`regeo.train.data.input_counts` replays them), so no model is needed;
+    step 0 precedes every update and has no seen token.
     """
-    table = read_parquet(path, columns=["step", "token_id", "count"])
-    if len(table) and (table["token_id"].max() >= vocab_size or table["token_id"].min() < 0):
-        raise RegeoInputError(f"{path}: token_id outside [0, {vocab_size})")
-    out = {}
-    for step, group in table.groupby("step", sort=True):
-        counts = np.zeros(vocab_size, dtype=np.int64)
-        counts[group["token_id"].to_numpy()] = group["count"].to_numpy()
-        out[int(step)] = counts
-    return out
+    from regeo.tokens import load_tokens
+    from regeo.train.data import input_counts
 
-
-def seen_by_step(path: str | Path, steps, vocab_size: int, min_count: int) -> dict[int, np.ndarray]:
-    """{step: (vocab_size,) bool}: ids that were an input at least ``min_count`` times by each step."""
-    counts = read_input_counts(path, vocab_size)
-    zeros = np.zeros(vocab_size, dtype=np.int64)
-    return {int(s): seen_mask(counts.get(int(s), zeros), min_count) for s in steps}
+    counts = input_counts(load_tokens(train_bin), schedule["steps"], schedule["seed"], schedule["batch_size"],
+                          schedule["seq_len"], vocab_size)  # (n_steps, vocab_size)
+    return {int(step): seen_mask(row, min_count) for step, row in zip(sorted(schedule["steps"]), counts)}

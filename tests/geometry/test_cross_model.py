@@ -17,6 +17,7 @@ from regeo.stages.cross_model import global_similarity_table, lle_comparison_tab
 from regeo.vocab import relation, shared_seen_ids
 
 WIDTH = 8
+BOOT = {"replicates": 100, "seed": 0, "confidence": 0.95}
 
 
 def save_tokenizer(path, strings: list[str]) -> None:
@@ -106,7 +107,7 @@ def three_models(tmp_path_factory):
 def test_global_similarity_aligns_tokens_by_string(three_models):
     root, runs = three_models
     params = {"sample_size": None, "seed": 0, "embeddings": ["input", "output"]}
-    table = global_similarity_table(params, 2, runs, root / "similarity.parquet")
+    table = global_similarity_table(params, 2, BOOT, runs, root / "similarity.parquet")
     assert table.equals(pd.read_parquet(root / "similarity.parquet"))
     pairs = set(zip(table["run_a"], table["run_b"], table["embeddings"]))
     # B and C are both tied: their output pair would repeat the input pair and is left out.
@@ -122,12 +123,38 @@ def test_global_similarity_aligns_tokens_by_string(three_models):
     assert ac["n_tokens"] == 70 - 3 - 1  # one tokenizer: every id, C has no counts (all seen) but a zero row
     assert abs(ac["cosine_similarity_correlation"]) < 0.5 and ac["linear_cka"] < 0.7
     assert table["cosine_similarity_correlation"].between(-1, 1).all() and table["linear_cka"].between(0, 1).all()
+    for name in ("cosine_similarity_correlation", "linear_cka"):  # intervals hold the value; nulls are there
+        assert (table[f"{name}_ci_low"] <= table[name] + 1e-9).all() and (table[name] <= table[f"{name}_ci_high"] + 1e-9).all()
+        assert table[f"{name}_at_init"].isna().all()  # these runs have no first dump
+    assert abs(ab["cosine_similarity_correlation_null_permuted"]) < 0.2  # same geometry, tokens unpaired
+
+
+def test_similarity_nulls_at_initialisation(three_models, tmp_path):
+    """Two runs of one seed start from one initialisation: their value at init is 1, whatever they became."""
+    _, runs = three_models
+    rng = np.random.default_rng(9)
+    init = save_dump(tmp_path / "init.safetensors", rng.normal(size=(70, WIDTH)), rng.normal(size=(70, WIDTH)))
+    other = save_dump(tmp_path / "other.safetensors", rng.normal(size=(70, WIDTH)))
+    pair = {"ne-micro-s0": dict(runs["ne-micro-s0"], init_dump=init),
+            "NA-micro-s0": dict(runs["ne-micro-s0"], subset="NA", init_dump=init),
+            "ne-micro-s1": dict(runs["ne-micro-s1"], init_dump=other)}
+    table = global_similarity_table({"sample_size": None, "seed": 0, "embeddings": ["input"]}, 2, BOOT, pair,
+                                    tmp_path / "similarity.parquet")
+    same = table[table["run_b"] == "NA-micro-s0"].iloc[0]
+    np.testing.assert_allclose([same["cosine_similarity_correlation_at_init"], same["linear_cka_at_init"]], 1.0)
+    unrelated = table[(table["run_a"] == "ne-micro-s0") & (table["run_b"] == "ne-micro-s1")].iloc[0]
+    assert abs(unrelated["cosine_similarity_correlation_at_init"]) < 0.3
+    lle = lle_comparison_table({"k": 5, "reg": 1e-3, "metric": "euclidean", "seed": 0, "sample_size": None,
+                                "embeddings": ["input"]}, 2, BOOT, pair, tmp_path / "lle.parquet")
+    same = lle[(lle["run_a"] == "ne-micro-s0") & (lle["run_b"] == "NA-micro-s0")].iloc[0]
+    assert same["jaccard_at_init"] == 1.0 and same["relative_error_at_init"] == pytest.approx(1.0)
+    assert same["jaccard_null_permuted"] < 0.3 and same["relative_error_null_permuted"] > 1.2
 
 
 def test_global_similarity_on_a_sample(three_models):
     root, runs = three_models
     params = {"sample_size": 20, "seed": 3, "embeddings": ["input"]}
-    table = global_similarity_table(params, 2, runs, root / "sampled.parquet")
+    table = global_similarity_table(params, 2, BOOT, runs, root / "sampled.parquet")
     assert (table["n_sampled"] == 20).all() and (table["n_tokens"] > 20).all()
     ab = table[table["run_b"] == "NA-micro-s0"].iloc[0]
     np.testing.assert_allclose(ab["cosine_similarity_correlation"], 1.0, rtol=1e-6)
@@ -136,7 +163,7 @@ def test_global_similarity_on_a_sample(three_models):
 def test_lle_comparison_aligns_tokens_by_string_in_both_directions(three_models):
     root, runs = three_models
     params = {"k": 5, "reg": 1e-3, "metric": "euclidean", "seed": 0, "sample_size": None, "embeddings": ["input"]}
-    table = lle_comparison_table(params, 2, runs, root / "lle.parquet")
+    table = lle_comparison_table(params, 2, BOOT, runs, root / "lle.parquet")
     assert len(table) == 6  # ordered pairs of three models
     assert set(zip(table["run_a"], table["run_b"])) == {(a, b) for a in runs for b in runs if a != b}
     for a, b in (("ne-micro-s0", "NA-micro-s0"), ("NA-micro-s0", "ne-micro-s0")):
@@ -147,6 +174,8 @@ def test_lle_comparison_aligns_tokens_by_string_in_both_directions(three_models)
     noise = table[table["run_a"] == "ne-micro-s1"]
     assert (noise["relative_error"] > 1.2).all() and (noise["jaccard"] < 0.5).all()
     assert (table["k"] == 5).all() and (table["metric"] == "euclidean").all()
+    for name in ("relative_error", "jaccard"):
+        assert (table[f"{name}_ci_low"] <= table[name] + 1e-9).all() and (table[name] <= table[f"{name}_ci_high"] + 1e-9).all()
 
 
 def test_similarity_over_training_reaches_one_at_the_final_dump(tmp_path):
@@ -158,7 +187,7 @@ def test_similarity_over_training_reaches_one_at_the_final_dump(tmp_path):
              for s, noise in ((0, 3.0), (5, 0.3), (10, 0.0))]
     counts = np.full(40, 3)
     counts[:4] = 0
-    table = similarity_over_training({"sample_size": None, "seed": 0, "embeddings": ["input", "output"]}, 1,
+    table = similarity_over_training({"sample_size": None, "seed": 0, "embeddings": ["input", "output"]}, 1, BOOT,
                                      "ne-micro-s0", "ne", dumps[::-1], save_counts(tmp_path / "c.parquet", counts),
                                      tmp_path / "over.parquet")
     assert sorted(table["step"].unique()) == [0, 5, 10] and (table["n_tokens"] == 35).all()

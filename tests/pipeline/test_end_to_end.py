@@ -19,9 +19,12 @@ from snakemake_helpers import REPO, SNAKEMAKE, planned_jobs, snakemake, write_co
 RUNS = ["ne-micro-s0", "ne-micro-s1", "NA-micro-s0", "NA-micro-s1"]
 # The geometry jobs after new final models: the pair tables, each run's similarity over training,
 # the redundancy figure and the cross-model figures.
-CROSS_MODEL = {"global_similarity": 1, "lle_comparison": 1, "similarity_over_training": 4,
+CROSS_MODEL = {"global_similarity": 1, "lle_comparison": 1, "similarity_over_training": 4, "id_comparison": 1,
                "figure_redundancy_over_training": 1, "figure_global_similarity": 1, "figure_lle_comparison": 1,
-               "figure_similarity_over_training": 1}
+               "figure_similarity_over_training": 1, "figure_id_comparison": 1}
+# The ID jobs and figures after a change of what the ID measures.
+ID_JOBS = {"id_dynamics": 4, "id_comparison": 1, "figure_id_over_training": 1, "figure_redundancy_over_training": 1,
+           "figure_id_comparison": 1}
 # The steering jobs after new final models or val splits: the two pairs of the small config, the
 # summary and the two figures.
 STEERING = {"steering": 2, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_efficiency": 1}
@@ -32,7 +35,7 @@ STEERING = {"steering": 2, "steering_summary": 1, "figure_steering_effects": 1, 
 
 def test_every_stage_produced_its_outputs(pipeline):
     results = pipeline / "results"
-    for name in ("id_over_training", "cross_register_loss", "register_distribution", "redundancy_over_training",
+    for name in ("id_over_training", "id_comparison", "cross_register_loss", "register_distribution", "redundancy_over_training",
                  "global_similarity", "lle_comparison", "similarity_over_training", "steering_effects",
                  "steering_efficiency"):
         for ext in ("pdf", "png"):
@@ -47,7 +50,18 @@ def test_every_stage_produced_its_outputs(pipeline):
     mle = table[(table["estimator"] == "mle") & (table["embeddings"] == "input")]
     assert sorted(mle["step"].unique()) == [0, 1, 2, 4, 8, 10, 20]
     assert sorted(mle["k"].unique()) == [5, 10]
-    assert mle["value"].between(1, 16).all()  # at most the width of the micro model
+    # The token set of each dump: the tokens that had been an input by then; none at step 0.
+    assert (table["token_set"] == "seen_by_step").all()
+    n_by_step = mle[mle["k"] == 5].set_index("step")["n_tokens"]
+    assert n_by_step[0] == 0 and n_by_step.is_monotonic_increasing and n_by_step[20] > 100
+    trained = mle[mle["step"] > 0]
+    assert mle.loc[mle["step"] == 0, "value"].isna().all()
+    assert trained["value"].between(1, 16).all()  # at most the width of the micro model
+    assert ((trained["ci_low"] <= trained["value"]) & (trained["value"] <= trained["ci_high"])).all()
+    assert trained[["null_isotropic", "null_covariance", "redundancy_vs_null"]].notna().all().all()
+    comparison = pd.read_parquet(results / "geometry" / "id_comparison.parquet")
+    assert sorted(comparison["run"].unique()) == sorted(RUNS) and (comparison["token_set"] == "common").all()
+    assert comparison["n_tokens"].nunique() == 1  # every run analysed on the same tokens
 
 
 def test_cross_model_tables(pipeline):
@@ -127,8 +141,12 @@ def test_unchanged_config_plans_nothing(pipeline):
     "change, expected",
     [
         # a geometry value: ID jobs and the figure after them, never training
-        ({"geometry": {"id": {"ks": [5, 8]}}}, {"id_dynamics": 4, "figure_id_over_training": 1,
-                                                "figure_redundancy_over_training": 1, "manifest": 1, "all": 1}),
+        ({"geometry": {"id": {"ks": [5, 8]}}}, {**ID_JOBS, "manifest": 1, "all": 1}),
+        # a null: the ID jobs and figures only
+        ({"geometry": {"id": {"nulls": ["isotropic"]}}}, {**ID_JOBS, "manifest": 1, "all": 1}),
+        # the bootstrap: every geometry table with intervals and its figure, nothing before them
+        ({"geometry": {"bootstrap": {"replicates": 100}}},
+         {**ID_JOBS, **CROSS_MODEL, "manifest": 1, "all": 1}),
         # the global similarity: its pair table, each run's table over training, their figures
         ({"geometry": {"similarity": {"sample_size": 50}}},
          {"global_similarity": 1, "similarity_over_training": 4, "figure_global_similarity": 1,
@@ -140,6 +158,7 @@ def test_unchanged_config_plans_nothing(pipeline):
                                         "figure_id_over_training": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # a labeling rule: labels and everything after them, never the corpus or its probabilities
         ({"registers": {"min_chars": 300}}, {"registers": 1, "subset": 2, "tokenizer": 1, "tokens": 2, "train": 4,
+
                                               "id_dynamics": 4, "evaluate": 1, "figure_register_distribution": 1,
                                               **CROSS_MODEL, **STEERING,
                                               "figure_id_over_training": 1, "figure_cross_register": 1,
@@ -148,6 +167,7 @@ def test_unchanged_config_plans_nothing(pipeline):
         ({"evaluation": {"max_batches": 1}}, {"evaluate": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # the token budget: token files and everything after them
         ({"subsets": {"val_tokens": 2500}}, {"subset": 2, "tokenizer": 1, "tokens": 2, "train": 4, "id_dynamics": 4,
+
                                              "evaluate": 1, "figure_id_over_training": 1, **CROSS_MODEL, **STEERING,
                                              "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # one more seed: only the new run's jobs and the tables that gather all runs
@@ -163,7 +183,7 @@ def test_unchanged_config_plans_nothing(pipeline):
          {"steering": 1, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_efficiency": 1,
           "manifest": 1, "all": 1}),
     ],
-    ids=["geometry.id.ks", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs"],
+    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs"],
 )
 def test_a_config_change_reruns_only_what_uses_it(pipeline, change, expected):
     write_config(pipeline, change)

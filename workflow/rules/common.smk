@@ -128,15 +128,21 @@ def run_dumps(run):
 
 
 def batch_schedule(run):
-    """What fixes which tokens a trained run has seen by each dump: its seed, batches and dump steps."""
+    """What fixes which tokens a trained run has seen by each dump: its seed, batches and dump
+    steps (None for an external run)."""
+    if run in EXTERNAL_RUNS:
+        return None
     t = config["training"]
     steps = checkpoint_steps(t["steps"], t["checkpoint_every"])
     return {"seed": RUNS[run].seed, "batch_size": t["batch_size"], "seq_len": t["seq_len"], "steps": steps}
 
 
-def run_input_counts(run):
-    """A trained run's per-dump input counts; None for an external run (its training data is not ours)."""
-    return None if run in EXTERNAL_RUNS else f"results/runs/{run}/input_counts.parquet"
+def run_train_tokens(run):
+    """A trained run's token file and its metadata; none for an external run (its data is not ours)."""
+    if run in EXTERNAL_RUNS:
+        return []
+    subset = run_subset(run)
+    return [f"results/tokens/{subset}/train.bin", f"results/tokens/{subset}/meta.json"]
 
 
 def run_subset(run):
@@ -184,6 +190,7 @@ def final_models():
         run: {
             **fields,
             "dump": final_dump(run),
+            "init_dump": run_dumps(run)[0],
             "tokenizer": run_tokenizer(run),
             "counts": run_counts(run),
         }

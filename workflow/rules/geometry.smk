@@ -1,31 +1,13 @@
 # Intrinsic dimension of the token embeddings at every dump of every run.
 
 
-# Which tokens a trained run has had as inputs by each dump step: the token set of its ID at
-# that dump. The batches are a function of (seed, step), so this needs the token file only.
-rule input_counts:
-    input:
-        train=lambda wc: f"results/tokens/{run_subset(wc.run)}/train.bin",
-        meta=lambda wc: f"results/tokens/{run_subset(wc.run)}/meta.json",
-    output:
-        "results/runs/{run}/input_counts.parquet",
-    log:
-        "logs/input_counts/{run}.log",
-    params:
-        schedule=lambda wc: batch_schedule(wc.run),
-    wildcard_constraints:
-        run=_alternatives(TRAINED_RUNS),
-    conda:
-        "../../envs/analysis.yaml"
-    script:
-        "../scripts/input_counts.py"
-
-
 rule id_dynamics:
     input:
         dumps=lambda wc: run_dumps(wc.run),
-        # No counts for an external run (its training data is unknown): every token is analysed.
-        input_counts=lambda wc: [c for c in [run_input_counts(wc.run)] if c],
+        # A trained run's token file: which tokens were an input by each dump follows from it and
+        # the batch schedule. None for an external run (its training data is unknown): every
+        # token is analysed.
+        train_tokens=lambda wc: run_train_tokens(wc.run),
     output:
         table="results/geometry/id/{run}.parquet",
         per_token="results/geometry/id/{run}.tokens.parquet",
@@ -34,6 +16,7 @@ rule id_dynamics:
     params:
         id=config["geometry"]["id"],
         bootstrap=config["geometry"]["bootstrap"],
+        schedule=lambda wc: batch_schedule(wc.run),
         subset=lambda wc: run_subset(wc.run),
     threads: config["geometry"]["threads"]
     conda:
@@ -68,6 +51,7 @@ rule id_comparison:
 rule global_similarity:
     input:
         dumps=[final_dump(run) for run in RUNS],
+        init_dumps=[run_dumps(run)[0] for run in RUNS],
         tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
         counts=sorted({c for c in map(run_counts, RUNS) if c}),
     output:
@@ -77,6 +61,7 @@ rule global_similarity:
     params:
         similarity=config["geometry"]["similarity"],
         min_count=config["geometry"]["id"]["min_count"],
+        bootstrap=config["geometry"]["bootstrap"],
         runs=final_models(),
     threads: config["geometry"]["threads"]
     conda:
@@ -90,6 +75,7 @@ rule global_similarity:
 rule lle_comparison:
     input:
         dumps=[final_dump(run) for run in RUNS],
+        init_dumps=[run_dumps(run)[0] for run in RUNS],
         tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
         counts=sorted({c for c in map(run_counts, RUNS) if c}),
     output:
@@ -99,6 +85,7 @@ rule lle_comparison:
     params:
         lle=config["geometry"]["lle"],
         min_count=config["geometry"]["id"]["min_count"],
+        bootstrap=config["geometry"]["bootstrap"],
         runs=final_models(),
     threads: config["geometry"]["threads"]
     conda:
@@ -119,6 +106,7 @@ rule similarity_over_training:
     params:
         similarity=config["geometry"]["similarity"],
         min_count=config["geometry"]["id"]["min_count"],
+        bootstrap=config["geometry"]["bootstrap"],
         subset=lambda wc: run_subset(wc.run),
     threads: config["geometry"]["threads"]
     conda:

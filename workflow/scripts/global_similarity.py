@@ -6,6 +6,7 @@ with snakemake_job(snakemake):
     global_similarity_table(
         snakemake.params.similarity,
         snakemake.params.min_count,
+        snakemake.params.bootstrap,
         snakemake.params.runs,
         snakemake.output[0],
     )

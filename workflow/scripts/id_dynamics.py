@@ -9,7 +9,8 @@ with snakemake_job(snakemake):
         snakemake.wildcards.run,
         snakemake.params.subset,
         list(snakemake.input.dumps),
-        snakemake.input.input_counts[0] if snakemake.input.input_counts else None,
+        snakemake.params.schedule,
+        snakemake.input.train_tokens[0] if snakemake.input.train_tokens else None,
         snakemake.output.table,
         snakemake.output.per_token,
     )

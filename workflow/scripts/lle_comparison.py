@@ -6,6 +6,7 @@ with snakemake_job(snakemake):
     lle_comparison_table(
         snakemake.params.lle,
         snakemake.params.min_count,
+        snakemake.params.bootstrap,
         snakemake.params.runs,
         snakemake.output[0],
     )

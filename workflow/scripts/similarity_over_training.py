@@ -6,6 +6,7 @@ with snakemake_job(snakemake):
     similarity_over_training(
         snakemake.params.similarity,
         snakemake.params.min_count,
+        snakemake.params.bootstrap,
         snakemake.wildcards.run,
         snakemake.params.subset,
         list(snakemake.input.dumps),

@@ -71,8 +71,11 @@ def plot_step_grid(table: pd.DataFrame, panels: list[tuple[str | None, str, str]
         for c, (query, column, title) in enumerate(panels):
             ax = axes[r][c]
             panel = table[table["embeddings"] == embeddings]
+            band = interval
+            if band is None and f"{column}_ci_low" in panel:  # the tables' other convention: {value}_ci_low
+                band = (f"{column}_ci_low", f"{column}_ci_high")
             draw_step_curves(ax, panel if query is None else panel.query(query), column, colors, main_preset,
-                             interval, nulls)
+                             band, nulls)
             if zero_line:
                 ax.axhline(0.0, color="0.3", linestyle="--", linewidth=0.9, label=zero_line)
             ax.set_title(f"{title} ({embeddings})")

@@ -71,11 +71,18 @@ def draw_pair_heatmap(ax, table: pd.DataFrame, value: str, order: list[str], sym
     if len(order) <= ANNOTATE_UP_TO:
         finite = grid[np.isfinite(grid)]
         middle = (finite.min() + finite.max()) / 2 if finite.size else 0
+        half = None
+        if f"{value}_ci_low" in table and table[f"{value}_ci_low"].notna().any():
+            widths = table.assign(_half=(table[f"{value}_ci_high"] - table[f"{value}_ci_low"]) / 2)
+            half = pair_grid(widths, "_half", order, symmetric)
         for i in range(len(order)):
             for j in range(len(order)):
                 if np.isfinite(grid[i, j]):
                     dark = (grid[i, j] < middle) == (not cmap.endswith("_r"))
-                    ax.text(j, i, format(grid[i, j], fmt), ha="center", va="center", fontsize=7,
+                    text = format(grid[i, j], fmt)
+                    if half is not None and np.isfinite(half[i, j]):
+                        text += "\n±" + format(half[i, j], fmt).lstrip("0")
+                    ax.text(j, i, text, ha="center", va="center", fontsize=5.5 if half is not None else 7,
                             color="white" if dark else "black")
     ax.set_xticks(range(len(order)), order, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(len(order)), order, fontsize=8)
@@ -114,17 +121,33 @@ def plot_pair_heatmaps(table: pd.DataFrame, panels: list[tuple[str, str, str, st
     return fig
 
 
+def null_note(value: str):
+    """A panel-title line with the value's nulls: rows permuted, and at initialisation by seed relation."""
+    def note(rows: pd.DataFrame) -> str:
+        parts = []
+        if f"{value}_null_permuted" in rows:
+            parts.append(f"null (rows permuted): {rows[f'{value}_null_permuted'].mean():.2f}")
+        if f"{value}_at_init" in rows and rows[f"{value}_at_init"].notna().any():
+            same = rows["seed_a"] == rows["seed_b"]
+            init = rows[f"{value}_at_init"]
+            parts.append(f"at init: same seed {init[same].mean():.2f}, other seed {init[~same].mean():.2f}")
+        return "; ".join(parts)
+    return note
+
+
 def plot_global_similarity(table: pd.DataFrame):
-    panels = [("cosine_similarity_correlation", "cosine-similarity correlation", "viridis", ".2f", None),
-              ("linear_cka", "linear CKA", "viridis", ".2f", None)]
+    panels = [("cosine_similarity_correlation", "cosine-similarity correlation", "viridis", ".2f",
+               null_note("cosine_similarity_correlation")),
+              ("linear_cka", "linear CKA", "viridis", ".2f", null_note("linear_cka"))]
     return plot_pair_heatmaps(table, panels, symmetric=True)
 
 
 def plot_lle_comparison(table: pd.DataFrame):
     def random_reference(rows: pd.DataFrame) -> str:
-        return f"with random convex weights instead: median {rows['random_relative_error'].median():.2f}"
+        line = f"with random convex weights instead: median {rows['random_relative_error'].median():.2f}"
+        return line + "\n" + null_note("relative_error")(rows)
 
     panels = [("relative_error", "LLE error of B with A's weights / B's own", "viridis_r", ".2f", random_reference),
-              ("jaccard", "kNN overlap (Jaccard at k)", "viridis", ".2f", None)]
+              ("jaccard", "kNN overlap (Jaccard at k)", "viridis", ".2f", null_note("jaccard"))]
     return plot_pair_heatmaps(table, panels, symmetric=False, ylabel="A (neighbours and weights)",
                               xlabel="B (rebuilt)")

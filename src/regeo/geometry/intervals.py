@@ -28,6 +28,7 @@ smooth function of the same ratios).
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Callable, Iterator
 
 import numpy as np
@@ -75,6 +76,18 @@ class TokenBootstrap:
         alpha = (1.0 - self.confidence) / 2.0
         low, high = np.quantile(np.asarray(replicates, dtype=np.float64), [alpha, 1.0 - alpha])
         return float(low), float(high)
+
+
+    def normal(self, replicates: np.ndarray, full: float) -> tuple[float, float]:
+        """``full`` +- z * (standard deviation of ``replicates``) at ``confidence``.
+
+        For statistics whose resamples are biased (a resample repeats tokens, which raises the
+        similarity measures of unrelated matrices), where a percentile interval can miss the
+        full-sample value altogether: the replicates' spread is kept, their shift is not.
+        """
+        z = NormalDist().inv_cdf(0.5 + self.confidence / 2.0)
+        sd = float(np.std(np.asarray(replicates, dtype=np.float64), ddof=1))
+        return float(full - z * sd), float(full + z * sd)
 
 
 def knn_graph_inflation(terms, indices) -> float:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -33,7 +35,6 @@ import numpy as np
 
 from regeo.geometry._validation import as_matrix, check_choice, check_int
 from regeo.geometry.knn import METRICS
-from regeo.io import atomic_path
 
 NULLS = ("isotropic", "covariance")
 _SIGNIFICANT = 6  # digits of the normalised spectrum kept in the key
@@ -97,6 +98,19 @@ class NullCache:
         self._values: dict[str, dict] = {}
         self.computed = 0
 
+    @staticmethod
+    def _write(path: Path, text: str) -> None:
+        # Temporary sibling, then rename (regeo.geometry imports nothing of the pipeline, regeo.io included).
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
     def _path(self, key: str) -> Path:
         return Path(self.directory) / f"null-{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
@@ -112,6 +126,5 @@ class NullCache:
         self.computed += 1
         self._values[key] = values
         if self.directory is not None:
-            with atomic_path(self._path(key)) as tmp:
-                tmp.write_text(json.dumps({"key": key, "values": values}, indent=1, sort_keys=True))
+            self._write(self._path(key), json.dumps({"key": key, "values": values}, indent=1, sort_keys=True))
         return json.loads(json.dumps(values))

@@ -1,6 +1,15 @@
 """Cross-model geometry tables: global similarity and LLE comparison of every pair of final models
 (:mod:`regeo.pairs` gives the aligned matrices), and each run's similarity to its own final state
 over training, on the run's seen tokens.
+
+Every value is read against two nulls and carries an interval:
+
+- ``*_null_permuted``: the same measure with B's rows in a random order (seeded by the sample
+  seed), i.e. two models of these shapes and spectra whose tokens do not correspond;
+- ``*_at_init``: the same measure on the two runs' first dumps (step 0, the initialisation) and
+  the same tokens: runs of one seed start from one initialisation, so a pair's similarity is
+  only what it gained or kept over that;
+- ``*_ci_low``/``*_ci_high``: bootstrap over tokens (``geometry.bootstrap``).
 """
 
 from __future__ import annotations
@@ -12,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from regeo.dumps import read_dump, steps_of
+from regeo.geometry.intervals import TokenBootstrap
 from regeo.geometry.lle import compare_lle_both_ways
-from regeo.geometry.similarity import global_similarity
+from regeo.geometry.similarity import global_similarity, global_similarity_intervals
 from regeo.io import write_parquet
 from regeo.pairs import RunFiles, final_model_pairs, nonzero_rows, pair_columns
 from regeo.vocab import read_seen_mask
@@ -24,19 +34,66 @@ PAIR_COLUMNS = ["run_a", "run_b", "subset_a", "subset_b", "preset_a", "preset_b"
                 "embeddings", "n_tokens", "n_sampled"]
 SIMILARITY_VALUES = ["cosine_similarity_correlation", "linear_cka"]
 LLE_VALUES = ["cross_error", "own_error", "random_error", "relative_error", "random_relative_error", "jaccard"]
+LLE_READ = ["relative_error", "jaccard"]  # the values the figure reads, with their nulls
 
 
-def global_similarity_table(params: dict, min_count: int, runs: dict[str, dict], out_path: str | Path) -> pd.DataFrame:
+def token_bootstrap(bootstrap: dict) -> TokenBootstrap | None:
+    """The geometry.bootstrap section as a TokenBootstrap; None when it asks for no intervals."""
+    if bootstrap["replicates"] == 0:
+        return None
+    return TokenBootstrap(bootstrap["replicates"], bootstrap["seed"], bootstrap["confidence"])
+
+
+def _permutation(n: int, seed: int) -> np.ndarray:
+    """A random pairing of n tokens with none kept in place (a derangement by rejection of fixed points)."""
+    rng = np.random.default_rng([seed, n])
+    perm = rng.permutation(n)
+    while n > 1 and (perm == np.arange(n)).any():
+        perm = rng.permutation(n)
+    return perm
+
+
+def _with_intervals(values: dict, intervals: dict | None, names: list[str]) -> dict:
+    out = {}
+    for name in names:
+        out[name] = values[name]
+        out[f"{name}_ci_low"] = np.nan if intervals is None else intervals[f"{name}_ci_low"]
+        out[f"{name}_ci_high"] = np.nan if intervals is None else intervals[f"{name}_ci_high"]
+    return out
+
+
+def _interval_columns(names: list[str]) -> list[str]:
+    return [c for name in names for c in (name, f"{name}_ci_low", f"{name}_ci_high")]
+
+
+def global_similarity_table(params: dict, min_count: int, bootstrap: dict, runs: dict[str, dict],
+                            out_path: str | Path) -> pd.DataFrame:
     """One row per unordered pair of final models and compared matrix (the measures are symmetric)."""
+    boot = token_bootstrap(bootstrap)
+    size, seed = params["sample_size"], params["seed"]
     rows = []
-    for a, b, which, X_a, X_b in final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count):
-        values = global_similarity(X_a, X_b, params["sample_size"], params["seed"])
-        rows.append({**pair_columns(a, b), "embeddings": which, "n_tokens": X_a.shape[0],
-                     "n_sampled": values["n"], **{key: values[key] for key in SIMILARITY_VALUES}})
-    table = pd.DataFrame(rows, columns=PAIR_COLUMNS + SIMILARITY_VALUES)
+    for pair in final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count):
+        X_a, X_b = pair.X_a, pair.X_b
+        values = global_similarity(X_a, X_b, size, seed)
+        intervals = None if boot is None else global_similarity_intervals(X_a, X_b, boot, size, seed)
+        permuted = global_similarity(X_a, X_b[_permutation(X_b.shape[0], seed)], size, seed)
+        init = pair.at_init()
+        at_init = None
+        if init is not None:
+            keep = nonzero_rows(*init)
+            at_init = global_similarity(init[0][keep], init[1][keep], size, seed) if keep.sum() >= 3 else None
+        row = {**pair_columns(pair.a, pair.b), "embeddings": pair.which, "n_tokens": X_a.shape[0],
+               "n_sampled": values["n"], **_with_intervals(values, intervals, SIMILARITY_VALUES)}
+        for name in SIMILARITY_VALUES:
+            row[f"{name}_null_permuted"] = permuted[name]
+            row[f"{name}_at_init"] = np.nan if at_init is None else at_init[name]
+        rows.append(row)
+    nulls = [f"{name}_{null}" for name in SIMILARITY_VALUES for null in ("null_permuted", "at_init")]
+    table = pd.DataFrame(rows, columns=PAIR_COLUMNS + _interval_columns(SIMILARITY_VALUES) + nulls)
     table["min_count"] = min_count
-    table["sample_size"] = pd.array([params["sample_size"]] * len(table), dtype="Int64")
-    table["sample_seed"] = params["seed"]
+    table["sample_size"] = pd.array([size] * len(table), dtype="Int64")
+    table["sample_seed"] = seed
+    table["bootstrap_replicates"] = bootstrap["replicates"]
     write_parquet(table, out_path)
     return table
 
@@ -47,27 +104,47 @@ def _sample_rows(n: int, sample_size: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=sample_size, replace=False))
 
 
-def lle_comparison_table(params: dict, min_count: int, runs: dict[str, dict], out_path: str | Path) -> pd.DataFrame:
+def lle_comparison_table(params: dict, min_count: int, bootstrap: dict, runs: dict[str, dict],
+                         out_path: str | Path) -> pd.DataFrame:
     """One row per ordered pair (A, B) of final models and matrix: B rebuilt with A's LLE weights."""
+    boot = token_bootstrap(bootstrap)
+    k, reg, seed, metric = params["k"], params["reg"], params["seed"], params["metric"]
     rows = []
-    for a, b, which, X_a, X_b in final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count):
-        sample = _sample_rows(X_a.shape[0], params["sample_size"], params["seed"])
-        both = compare_lle_both_ways(X_a[sample], X_b[sample], params["k"], params["reg"], params["seed"],
-                                     metric=params["metric"])
-        for (source, target), values in zip(((a, b), (b, a)), both):
-            rows.append({**pair_columns(source, target), "embeddings": which, "n_tokens": X_a.shape[0],
-                         "n_sampled": values["n"], **{key: values[key] for key in LLE_VALUES}})
-    table = pd.DataFrame(rows, columns=PAIR_COLUMNS + LLE_VALUES)
+    for pair in final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count):
+        sample = _sample_rows(pair.X_a.shape[0], params["sample_size"], seed)
+        X_a, X_b = pair.X_a[sample], pair.X_b[sample]
+        both = compare_lle_both_ways(X_a, X_b, k, reg, seed, metric=metric, bootstrap=boot)
+        permuted = compare_lle_both_ways(X_a, X_b[_permutation(X_b.shape[0], seed)], k, reg, seed, metric=metric)
+        init = pair.at_init()
+        at_init = None
+        if init is not None:
+            I_a, I_b = init[0][sample], init[1][sample]
+            if nonzero_rows(I_a, I_b).all():
+                at_init = compare_lle_both_ways(I_a, I_b, k, reg, seed, metric=metric)
+        for d, (source, target) in enumerate(((pair.a, pair.b), (pair.b, pair.a))):
+            values = both[d]
+            row = {**pair_columns(source, target), "embeddings": pair.which, "n_tokens": pair.X_a.shape[0],
+                   "n_sampled": values["n"], **_with_intervals(values, values if boot else None, LLE_VALUES)}
+            for name in LLE_READ:
+                row[f"{name}_null_permuted"] = permuted[d][name]
+                row[f"{name}_at_init"] = np.nan if at_init is None else at_init[d][name]
+            rows.append(row)
+    nulls = [f"{name}_{null}" for name in LLE_READ for null in ("null_permuted", "at_init")]
+    table = pd.DataFrame(rows, columns=PAIR_COLUMNS + _interval_columns(LLE_VALUES) + nulls)
     for key in ("k", "reg", "metric", "seed"):
         table[key] = params[key]
     table["min_count"] = min_count
+    table["bootstrap_replicates"] = bootstrap["replicates"]
     write_parquet(table, out_path)
     return table
 
 
-def similarity_over_training(params: dict, min_count: int, run: str, subset: str, dumps: list[str],
+def similarity_over_training(params: dict, min_count: int, bootstrap: dict, run: str, subset: str, dumps: list[str],
                              counts_path: str | Path | None, out_path: str | Path) -> pd.DataFrame:
-    """Every dump of one run against its last dump: one row per (step, matrix), on the run's seen tokens."""
+    """Every dump of one run against its last dump: one row per (step, matrix), on the run's seen tokens,
+    with bootstrap intervals over tokens."""
+    boot = token_bootstrap(bootstrap)
+    size, seed = params["sample_size"], params["seed"]
     by_step = steps_of(dumps)
     final = read_dump(by_step[max(by_step)])
     n_rows = final.input.shape[0]
@@ -79,11 +156,16 @@ def similarity_over_training(params: dict, min_count: int, run: str, subset: str
         for which, matrix in current.matrices(params["embeddings"]).items():
             X, X_final = matrix.numpy()[keep], final.matrix(which).numpy()[keep]
             nonzero = nonzero_rows(X, X_final)  # e.g. the pad token's row, kept at 0 by nn.Embedding
-            values = global_similarity(X[nonzero], X_final[nonzero], params["sample_size"], params["seed"])
+            X, X_final = X[nonzero], X_final[nonzero]
+            values = global_similarity(X, X_final, size, seed)
+            intervals = None
+            if boot is not None and step != max(by_step):  # the final dump against itself is 1 exactly
+                intervals = global_similarity_intervals(X, X_final, boot, size, seed)
             rows.append({"run": run, "subset": subset, "step": step, "embeddings": which,
-                         "n_tokens": int(nonzero.sum()),
-                         "n_sampled": values["n"], **{key: values[key] for key in SIMILARITY_VALUES}})
+                         "n_tokens": int(nonzero.sum()), "n_sampled": values["n"],
+                         **_with_intervals(values, intervals, SIMILARITY_VALUES)})
     table = pd.DataFrame(rows)
     table["min_count"] = min_count
+    table["bootstrap_replicates"] = bootstrap["replicates"]
     write_parquet(table, out_path)
     return table

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -13,27 +12,10 @@ import pandas as pd
 from regeo.dumps import read_dump, steps_of
 from regeo.geometry.id_table import TABLE_COLUMNS, IDConfig, id_suite, id_table
 from regeo.geometry.nulls import NullCache
-from regeo.io import write_parquet
-from regeo.tokens import load_tokens
-from regeo.train.data import input_counts
-from regeo.vocab import seen_by_step, write_input_counts
+from regeo.io import RegeoInputError, write_parquet
+from regeo.vocab import seen_by_dump
 
 log = logging.getLogger(__name__)
-
-
-def input_counts_table(schedule: dict, train_bin: str | Path, meta_path: str | Path, out_path: str | Path) -> None:
-    """Rule ``input_counts``: how often each token was an input by each dump step of a run.
-
-    ``schedule``: the run's seed, batch_size, seq_len and dump steps (the batches are a function
-    of seed and step, so no model is needed).
-    """
-    tokens = load_tokens(train_bin, meta_path)
-    vocab_size = json.loads(Path(meta_path).read_text())["vocab_size"]
-    counts = input_counts(tokens, schedule["steps"], schedule["seed"], schedule["batch_size"], schedule["seq_len"],
-                          vocab_size)
-    write_input_counts(schedule["steps"], counts, out_path)
-    log.info("input counts at %d dump steps: %s distinct inputs", len(schedule["steps"]),
-             ", ".join(str(int((row > 0).sum())) for row in counts))
 
 
 # The IDConfig fields of the config's geometry.id section (its other keys are the stage's own).
@@ -61,12 +43,12 @@ def id_rows(X: np.ndarray, cfg: IDConfig, null_cache: NullCache, per_token: bool
     return id_table(X, cfg, null_cache), None
 
 
-def id_dynamics(params: dict, bootstrap: dict, run: str, subset: str, dumps: list[str], input_counts_path: str | Path | None,
-                table_path: str | Path, per_token_path: str | Path) -> None:
+def id_dynamics(params: dict, bootstrap: dict, run: str, subset: str, dumps: list[str], schedule: dict | None,
+                train_bin: str | Path | None, table_path: str | Path, per_token_path: str | Path) -> None:
     """One row per (step, embeddings, metric, estimator, k); per-token values of the last dump.
 
     Token set of a trained run at step S (``token_set`` "seen_by_step"): the tokens that have
-    been an input at least ``min_count`` times in the batches before S (``input_counts_path``),
+    been an input at least ``min_count`` times in the batches before S (:func:`regeo.vocab.seen_by_dump`),
     so early dumps are not mixed with rows that have never been trained; ``n_tokens`` says how
     many. An external run (no counts: its training data is unknown) analyses every row
     (``token_set`` "all", min_count 0). A tied model's output matrix is its input matrix: it is
@@ -75,11 +57,14 @@ def id_dynamics(params: dict, bootstrap: dict, run: str, subset: str, dumps: lis
     by_step = steps_of(dumps)
     last = max(by_step)
     vocab_rows = read_dump(by_step[last]).input.shape[0]
-    if input_counts_path is None:
+    if train_bin is None:
         masks = {step: np.ones(vocab_rows, dtype=bool) for step in by_step}
         min_count, how = 0, "all"
     else:
-        masks = seen_by_step(input_counts_path, list(by_step), vocab_rows, params["min_count"])
+        if sorted(schedule["steps"]) != list(by_step):
+            raise RegeoInputError(f"run {run}: the dumps' steps {list(by_step)} are not the schedule's "
+                                  f"{sorted(schedule['steps'])}")
+        masks = seen_by_dump(schedule, train_bin, vocab_rows, params["min_count"])
         min_count, how = params["min_count"], "seen_by_step"
     null_cache = NullCache()  # within the job: the input and output matrices of a dump share n and d
     frames, per_token = [], []
