@@ -47,7 +47,7 @@ def test_every_stage_produced_its_outputs(pipeline):
     assert sorted(evaluation["run"].unique()) == sorted(RUNS)
     assert len(evaluation) == 8 and evaluation["loss"].between(0, 10).all()
     table = pd.read_parquet(results / "geometry" / "id" / "ne-micro-s0.parquet")
-    mle = table[(table["estimator"] == "mle") & (table["embeddings"] == "input")]
+    mle = table[(table["estimator"] == "mle") & (table["embeddings"] == "input") & (table["metric"] == "euclidean")]
     assert sorted(mle["step"].unique()) == [0, 1, 2, 4, 8, 10, 20]
     assert sorted(mle["k"].unique()) == [5, 10]
     # The token set of each dump: the tokens that had been an input by then; none at step 0.

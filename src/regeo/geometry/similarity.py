@@ -123,6 +123,48 @@ def _weighted_measures(U, V, A, B, c: np.ndarray) -> tuple[float, float]:
     return float(corr), float(cka)
 
 
+_KRON_BYTES = 32 * 2**20  # per (tokens x d_a d_b) block of row-wise outer products
+
+
+def _weighted_measures_batch(U, V, A, B, C: np.ndarray) -> np.ndarray:
+    """(r, 2) (correlation, CKA) of r resamples at once, ``C`` (r, n) their counts per token.
+
+    The same sums as :func:`_weighted_measures`; every weighted Gram matrix sum_i c_i x_i y_i^T of
+    all resamples comes from one matrix product of C with the rows' outer products x_i y_i^T,
+    taken over blocks of tokens so memory stays bounded.
+    """
+    r, n = C.shape
+    s, q = C.sum(1), (C * C).sum(1)  # (r,)
+    pairs = s * s - q
+    su, sv = C @ U, C @ V  # (r, da), (r, db)
+    products = {"uu": (U, U), "vv": (V, V), "uv": (U, V), "aa": (A, A), "bb": (B, B), "ba": (B, A)}
+    grams = {key: np.zeros((r, X.shape[1] * Y.shape[1])) for key, (X, Y) in products.items()}
+    width = max(X.shape[1] * Y.shape[1] for X, Y in products.values())
+    step = max(1, _KRON_BYTES // (8 * width))
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        block = C[:, lo:hi]  # (r, t)
+        for key, (X, Y) in products.items():
+            outer = (X[lo:hi, :, None] * Y[lo:hi, None, :]).reshape(hi - lo, -1)  # (t, dx dy)
+            grams[key] += block @ outer
+    sum_u, sum_v = (su * su).sum(1) - q, (sv * sv).sum(1) - q
+    sum_uu, sum_vv = (grams["uu"] ** 2).sum(1) - q, (grams["vv"] ** 2).sum(1) - q
+    sum_uv = (grams["uv"] ** 2).sum(1) - q
+    cov = sum_uv - sum_u * sum_v / pairs
+    var_u, var_v = sum_uu - sum_u ** 2 / pairs, sum_vv - sum_v ** 2 / pairs
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.where((var_u > 0) & (var_v > 0), cov / np.sqrt(var_u * var_v), np.nan)
+    da, db = A.shape[1], B.shape[1]
+    ma, mb = (C @ A) / s[:, None], (C @ B) / s[:, None]  # (r, da), (r, db)
+    aa = grams["aa"].reshape(r, da, da) - s[:, None, None] * ma[:, :, None] * ma[:, None, :]
+    bb = grams["bb"].reshape(r, db, db) - s[:, None, None] * mb[:, :, None] * mb[:, None, :]
+    ba = grams["ba"].reshape(r, db, da) - s[:, None, None] * mb[:, :, None] * ma[:, None, :]
+    na, nb = np.sqrt((aa ** 2).sum((1, 2))), np.sqrt((bb ** 2).sum((1, 2)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cka = np.where((na > 0) & (nb > 0), (ba ** 2).sum((1, 2)) / (na * nb), np.nan)
+    return np.stack([corr, cka], 1)
+
+
 def global_similarity_intervals(X_a, X_b, boot, sample_size: int | None = None, seed: int = 0) -> dict:
     """Bootstrap intervals over tokens of both global measures (rows as :func:`global_similarity` uses).
 
@@ -141,11 +183,12 @@ def global_similarity_intervals(X_a, X_b, boot, sample_size: int | None = None, 
     if n < 3:
         raise ValueError("need at least 3 rows for a correlation of pairwise similarities")
     U, V = _unit_rows(X_a, "X_a"), _unit_rows(X_b, "X_b")
+    A, B = X_a.astype(np.float64), X_b.astype(np.float64)
     values = []
-    for idx in boot.indices(n):
-        for row in idx:
-            values.append(_weighted_measures(U, V, X_a, X_b, np.bincount(row, minlength=n).astype(np.float64)))
-    values = np.array(values)  # (replicates, 2)
+    for idx in boot.indices(n):  # (b, n) resampled rows
+        counts = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.float64)  # (b, n)
+        values.append(_weighted_measures_batch(U, V, A, B, counts))
+    values = np.concatenate(values)  # (replicates, 2)
     full = (cosine_similarity_correlation(X_a, X_b), linear_cka(X_a, X_b))
     out = {"replicates": boot.replicates}
     for j, name in enumerate(("cosine_similarity_correlation", "linear_cka")):
