@@ -51,7 +51,7 @@ def test_every_stage_produced_its_outputs(pipeline):
     assert sorted(mle["step"].unique()) == [0, 1, 2, 4, 8, 10, 20]
     assert sorted(mle["k"].unique()) == [5, 10]
     # The token set of each dump: the tokens that had been an input by then; none at step 0.
-    assert (table["token_set"] == "seen_by_step").all()
+    assert (table["token_set"] == "seen_by_step").all() and set(table["metric"]) == {"euclidean", "cosine"}
     n_by_step = mle[mle["k"] == 5].set_index("step")["n_tokens"]
     assert n_by_step[0] == 0 and n_by_step.is_monotonic_increasing and n_by_step[20] > 100
     trained = mle[mle["step"] > 0]
