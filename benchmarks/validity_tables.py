@@ -37,17 +37,21 @@ def fmt_ci(value, low, high, digits=1) -> str:
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def before_final(before: pd.DataFrame | None, run: str, k: int, column: str, digits: int) -> str:
+    """``column (n_tokens)`` of a run's last dump in the older table, or "" without one."""
+    if before is None:
+        return ""
+    rows = pick(before[before["run"] == run], "mle", k)
+    rows = rows[rows["step"] == rows["step"].max()]
+    return f"{rows[column].iloc[0]:.{digits}f} ({int(rows['n_tokens'].iloc[0])})" if len(rows) else ""
+
+
 def redundancy_table(after: pd.DataFrame, before: pd.DataFrame | None, k: int) -> str:
     last = after[after["step"] == after.groupby("run")["step"].transform("max")]
     rows = ["| run | n tokens | MLE | isotropic null | covariance null | 1 - ID/d | 1 - ID/ID_null | before: 1 - ID/d (n) |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in pick(last, "mle", k).sort_values("run").itertuples():
-        old = ""
-        if before is not None:
-            b = pick(before[before["run"] == r.run], "mle", k)
-            b = b[b["step"] == b["step"].max()]
-            if len(b):
-                old = f"{b['redundancy'].iloc[0]:.3f} ({int(b['n_tokens'].iloc[0])})"
+        old = before_final(before, r.run, k, "redundancy", 3)
         rows.append(f"| {r.run} | {r.n_tokens} | {fmt_ci(r.value, r.ci_low, r.ci_high)} | {r.null_isotropic:.1f} | "
                     f"{r.null_covariance:.1f} | {r.redundancy:.3f} | "
                     f"{fmt_ci(r.redundancy_vs_null, r.redundancy_vs_null_ci_low, r.redundancy_vs_null_ci_high, 3)} | {old} |")
@@ -72,12 +76,7 @@ def comparison_table(comparison: pd.DataFrame, before: pd.DataFrame | None, k: i
     mle, twonn = pick(comparison, "mle", k), pick(comparison, "twonn", 2)
     for r in mle.sort_values(["preset", "subset", "seed"]).itertuples():
         t = twonn[twonn["run"] == r.run].iloc[0]
-        old = ""
-        if before is not None:
-            b = pick(before[before["run"] == r.run], "mle", k)
-            b = b[b["step"] == b["step"].max()]
-            if len(b):
-                old = f"{b['value'].iloc[0]:.1f} ({int(b['n_tokens'].iloc[0])})"
+        old = before_final(before, r.run, k, "value", 1)
         rows.append(f"| {r.subset} | {r.preset} | {r.seed} | {r.n_tokens} | {fmt_ci(r.value, r.ci_low, r.ci_high)} | "
                     f"{fmt_ci(t.value, t.ci_low, t.ci_high)} | {r.null_isotropic:.1f} | {old} |")
     return "\n".join(rows)
