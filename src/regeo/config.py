@@ -177,6 +177,10 @@ def _semantic_problems(cfg: dict) -> list[str]:
     if lle["sample_size"] is not None and lle["sample_size"] <= lle["k"]:
         problems.append(f"config.geometry.lle.sample_size: {lle['sample_size']} must exceed geometry.lle.k "
                         f"({lle['k']}), or be null for all shared tokens")
+    replicates = cfg["geometry"]["bootstrap"]["replicates"]
+    if 0 < replicates < 100:
+        problems.append(f"config.geometry.bootstrap.replicates: {replicates} is too few for a 95 % interval; "
+                        "give at least 100, or 0 for no intervals")
     if cfg["corpus"]["source"] == "hub" and cfg["corpus"]["max_documents"] is None:
         problems.append("config.corpus.max_documents: required for source 'hub' (a streamed corpus has no end)")
     if cfg["corpus"]["source"] == "local" and not cfg["corpus"]["paths"]:
