@@ -77,7 +77,7 @@ def test_id_table_covers_every_step_and_token(analysed):
     assert sorted(table["step"].unique()) == STEPS
     assert sorted(table["embeddings"].unique()) == ["input", "output"]
     assert (table["run"] == NAME).all() and (table["subset"] == NAME).all()
-    assert (table["token_filter"] == "none").all() and (table["min_count"] == 0).all()
+    assert (table["token_set"] == "all").all() and (table["min_count"] == 0).all()
     assert (table["n_tokens"] == len(tiny_tokenizer())).all()
     mle = table[table["estimator"] == "mle"]
     assert mle["value"].between(1, 16).all()  # at most the width of the tiny model
