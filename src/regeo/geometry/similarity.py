@@ -12,10 +12,12 @@ its definition, and linear CKA is of the raw (column-centred) rows. No distance 
 either, so the chord-versus-(1 - cos) issue of the ID estimators does not arise here.
 
 Intervals: :func:`global_similarity_intervals`, a bootstrap over tokens from the same closed
-forms with the resample's multiplicities as weights.
+forms with the resample's multiplicities as weights, to first order by default.
 """
 
 from __future__ import annotations
+
+from statistics import NormalDist
 
 import numpy as np
 
@@ -165,32 +167,86 @@ def _weighted_measures_batch(U, V, A, B, C: np.ndarray) -> np.ndarray:
     return np.stack([corr, cka], 1)
 
 
-def global_similarity_intervals(X_a, X_b, boot, sample_size: int | None = None, seed: int = 0) -> dict:
+def _weighted_measures_torch(U, V, A, B, c):
+    """(correlation, CKA) as torch functions of the per-token weights ``c`` (n,): the sums of
+    :func:`_weighted_measures`, differentiable in c."""
+    import torch
+
+    s, q = c.sum(), (c * c).sum()
+    pairs = s * s - q
+    su, sv = U.T @ c, V.T @ c  # (da,), (db,)
+    sum_u, sum_v = su @ su - q, sv @ sv - q
+    sum_uu = ((U * c[:, None]).T @ U).square().sum() - q
+    sum_vv = ((V * c[:, None]).T @ V).square().sum() - q
+    sum_uv = ((U * c[:, None]).T @ V).square().sum() - q
+    cov = sum_uv - sum_u * sum_v / pairs
+    corr = cov / torch.sqrt((sum_uu - sum_u ** 2 / pairs) * (sum_vv - sum_v ** 2 / pairs))
+    ma, mb = A.T @ c / s, B.T @ c / s  # (da,), (db,)
+    aa = (A * c[:, None]).T @ A - s * torch.outer(ma, ma)  # (da, da)
+    bb = (B * c[:, None]).T @ B - s * torch.outer(mb, mb)
+    ba = (B * c[:, None]).T @ A - s * torch.outer(mb, ma)
+    cka = ba.square().sum() / (torch.linalg.matrix_norm(aa) * torch.linalg.matrix_norm(bb))
+    return corr, cka
+
+
+def linearised_bootstrap_sd(X_a, X_b) -> tuple[float, float]:
+    """Standard deviations of both measures over token resamples, to first order (the
+    infinitesimal jackknife): with g = d(measure)/d(weights) at weights 1, a resample's
+    multiplicities c have covariance I - 11^T/n, so Var = sum_i (g_i - mean g)^2. One gradient
+    instead of hundreds of resamples; tested against the resampling bootstrap."""
+    import torch
+
+    A = torch.from_numpy(np.asarray(X_a, dtype=np.float64))
+    B = torch.from_numpy(np.asarray(X_b, dtype=np.float64))
+    U, V = A / A.norm(dim=1, keepdim=True), B / B.norm(dim=1, keepdim=True)
+    c = torch.ones(A.shape[0], dtype=torch.float64, requires_grad=True)
+    corr, cka = _weighted_measures_torch(U, V, A, B, c)
+    out = []
+    for value, last in ((corr, False), (cka, True)):
+        (g,) = torch.autograd.grad(value, c, retain_graph=not last)
+        out.append(float(torch.sqrt(((g - g.mean()) ** 2).sum())))
+    return out[0], out[1]
+
+
+def global_similarity_intervals(X_a, X_b, boot, sample_size: int | None = None, seed: int = 0,
+                                method: str = "linearised") -> dict:
     """Bootstrap intervals over tokens of both global measures (rows as :func:`global_similarity` uses).
 
-    ``boot``: a :class:`regeo.geometry.intervals.TokenBootstrap`. Each replicate draws n tokens
-    with replacement; the correlation is over pairs of distinct tokens (self-pairs of repeated
-    tokens dropped, see ``_weighted_measures``) and CKA is of the resampled rows. The interval is
-    the value +- z times the replicates' standard deviation (:meth:`TokenBootstrap.normal`): a
-    resample holds only about 63 % of the tokens (the rest are repeats), and fewer distinct tokens
-    raise CKA (and the correlation) between unrelated matrices, so the replicates sit above the
-    value and a percentile interval can miss it. Cost
-    O(replicates n d^2): pass ``sample_size`` for large vocabularies. Returns
-    ``{measure}_ci_low`` and ``{measure}_ci_high`` for both measures, and ``replicates``.
+    ``boot``: a :class:`regeo.geometry.intervals.TokenBootstrap` (its confidence; with
+    ``method="resample"`` also its replicates and seed). The interval is the value +- z times the
+    bootstrap standard deviation over token resamples:
+
+    - ``"linearised"`` (default): that standard deviation to first order, from one gradient
+      (:func:`linearised_bootstrap_sd`), O(n d^2);
+    - ``"resample"``: from ``boot.replicates`` resamples, each drawing n tokens with replacement;
+      the correlation is over pairs of distinct tokens (self-pairs of repeated tokens dropped, see
+      ``_weighted_measures``) and CKA is of the resampled rows. O(replicates n d^2).
+
+    Not a percentile interval: a resample holds only about 63 % of the tokens (the rest are
+    repeats), and fewer distinct tokens raise CKA (and the correlation) between unrelated
+    matrices, so the replicates sit above the value and a percentile interval can miss it.
+    Returns ``{measure}_ci_low`` and ``{measure}_ci_high`` for both measures, and ``method``.
     """
     X_a, X_b = _paired(X_a, X_b, sample_size, seed)
     n = X_a.shape[0]
     if n < 3:
         raise ValueError("need at least 3 rows for a correlation of pairwise similarities")
+    full = (cosine_similarity_correlation(X_a, X_b), linear_cka(X_a, X_b))
+    out = {"method": method}
+    names = ("cosine_similarity_correlation", "linear_cka")
+    if method == "linearised":
+        z = NormalDist().inv_cdf(0.5 + boot.confidence / 2.0)
+        for name, value, sd in zip(names, full, linearised_bootstrap_sd(X_a, X_b)):
+            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = value - z * sd, value + z * sd
+        return out
+    if method != "resample":
+        raise ValueError(f"method must be 'linearised' or 'resample', got {method!r}")
     U, V = _unit_rows(X_a, "X_a"), _unit_rows(X_b, "X_b")
-    A, B = X_a.astype(np.float64), X_b.astype(np.float64)
     values = []
     for idx in boot.indices(n):  # (b, n) resampled rows
         counts = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.float64)  # (b, n)
-        values.append(_weighted_measures_batch(U, V, A, B, counts))
+        values.append(_weighted_measures_batch(U, V, X_a, X_b, counts))
     values = np.concatenate(values)  # (replicates, 2)
-    full = (cosine_similarity_correlation(X_a, X_b), linear_cka(X_a, X_b))
-    out = {"replicates": boot.replicates}
-    for j, name in enumerate(("cosine_similarity_correlation", "linear_cka")):
+    for j, name in enumerate(names):
         out[f"{name}_ci_low"], out[f"{name}_ci_high"] = boot.normal(values[:, j], full[j])
     return out
