@@ -147,8 +147,20 @@ def test_similarity_nulls_at_initialisation(three_models, tmp_path):
     lle = lle_comparison_table({"k": 5, "reg": 1e-3, "metric": "euclidean", "seed": 0, "sample_size": None,
                                 "embeddings": ["input"]}, 2, BOOT, pair, tmp_path / "lle.parquet")
     same = lle[(lle["run_a"] == "ne-micro-s0") & (lle["run_b"] == "NA-micro-s0")].iloc[0]
-    assert same["jaccard_at_init"] == 1.0 and same["relative_error_at_init"] == pytest.approx(1.0)
-    assert same["jaccard_null_permuted"] < 0.3 and same["relative_error_null_permuted"] > 1.2
+    assert same["jaccard"] == 1.0 and same["jaccard_null_permuted"] < 0.3 and same["relative_error_null_permuted"] > 1.2
+
+
+def test_lle_permuted_null_equals_a_search_on_the_permuted_rows():
+    """The permuted null reuses B's neighbours and weights; it must equal comparing against B[perm] outright."""
+    X = swiss_roll(150, 6, seed=7, noise=1e-2)
+    Y = X @ random_rotation(np.random.default_rng(8), 6) + 0.05 * np.random.default_rng(9).normal(size=X.shape)
+    perm = np.random.default_rng(10).permutation(150)
+    forward, backward = compare_lle_both_ways(X, Y, k=6, reg=1e-3, seed=1, null_permutation=perm)
+    direct_f, direct_b = compare_lle_both_ways(X, Y[perm], k=6, reg=1e-3, seed=1)
+    np.testing.assert_allclose(forward["relative_error_null_permuted"], direct_f["relative_error"], rtol=1e-9)
+    np.testing.assert_allclose(backward["relative_error_null_permuted"], direct_b["relative_error"], rtol=1e-9)
+    assert forward["jaccard_null_permuted"] == pytest.approx(direct_f["jaccard"])
+    assert forward["relative_error"] < 1.5 < forward["relative_error_null_permuted"]
 
 
 def test_global_similarity_on_a_sample(three_models):

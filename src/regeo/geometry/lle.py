@@ -117,9 +117,14 @@ def compare_lle(X_a, X_b, k: int = 10, reg: float = 1e-3, seed: int = 0, *, metr
 
 def compare_lle_both_ways(X_a, X_b, k: int = 10, reg: float = 1e-3, seed: int = 0, *, metric: str = "euclidean",
                           block_size: int | None = None, device=None, bootstrap: TokenBootstrap | None = None,
-                          dependence: str = "knn_graph") -> tuple[dict, dict]:
+                          dependence: str = "knn_graph", null_permutation: np.ndarray | None = None) -> tuple[dict, dict]:
     """``(compare_lle(X_a, X_b), compare_lle(X_b, X_a))`` from one neighbour search and one weight
     solve per model: the comparison is asymmetric, but both directions need the same four pieces.
+
+    ``null_permutation`` (n,): also the comparison with B's rows in that order (tokens that no
+    longer correspond), as ``relative_error_null_permuted`` and ``jaccard_null_permuted`` of each
+    direction. B's neighbours and weights are permuted with its rows, so this costs no new search:
+    row i of the permuted B is token p_i, its neighbours the positions of B's neighbours of p_i.
     """
     X_a = as_matrix(X_a, name="X_a")
     X_b = as_matrix(X_b, name="X_b")
@@ -154,7 +159,20 @@ def compare_lle_both_ways(X_a, X_b, k: int = 10, reg: float = 1e-3, seed: int = 
                                       bootstrap, dependence, device))
         return out
 
-    return direction(knn_a, w_a, X_b, knn_b, w_b), direction(knn_b, w_b, X_a, knn_a, w_a)
+    forward, backward = direction(knn_a, w_a, X_b, knn_b, w_b), direction(knn_b, w_b, X_a, knn_a, w_a)
+    if null_permutation is not None:
+        perm = np.asarray(null_permutation, dtype=np.int64)
+        if sorted(perm.tolist()) != list(range(X_a.shape[0])):
+            raise ValueError("null_permutation must be a permutation of the rows")
+        inverse = np.argsort(perm)
+        P, idx_p, w_p = X_b[perm], inverse[knn_b.indices[perm]], w_b[perm]  # B permuted: rows, neighbours, weights
+        own_p = reconstruction_error(P, idx_p, w_p, device)  # = B's own error: the order does not change it
+        jaccard_p = float(_jaccard(knn_a.indices, idx_p).mean())
+        forward["relative_error_null_permuted"] = reconstruction_error(P, knn_a.indices, w_a, device) / own_p
+        backward["relative_error_null_permuted"] = (reconstruction_error(X_a, idx_p, w_p, device)
+                                                    / backward["own_error"])
+        forward["jaccard_null_permuted"] = backward["jaccard_null_permuted"] = jaccard_p
+    return forward, backward
 
 
 def _lle_intervals(target, knn_source, w_source, knn_target, w_target, w_random, jaccard_pw,

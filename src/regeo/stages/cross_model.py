@@ -6,9 +6,11 @@ Every value is read against two nulls and carries an interval:
 
 - ``*_null_permuted``: the same measure with B's rows in a random order (seeded by the sample
   seed), i.e. two models of these shapes and spectra whose tokens do not correspond;
-- ``*_at_init``: the same measure on the two runs' first dumps (step 0, the initialisation) and
-  the same tokens: runs of one seed start from one initialisation, so a pair's similarity is
-  only what it gained or kept over that;
+- ``*_at_init`` (global similarity): the same measure on the two runs' first dumps (step 0, the
+  initialisation) and the same tokens: runs of one seed start from one initialisation, so a
+  pair's similarity is only what it gained or kept over that. The LLE table has no such column:
+  at initialisation a same-seed pair is one matrix (ratio 1, overlap 1) and another-seed pair
+  two unrelated ones, which its rows-permuted null already gives;
 - ``*_ci_low``/``*_ci_high``: bootstrap over tokens (``geometry.bootstrap``).
 """
 
@@ -113,23 +115,13 @@ def lle_comparison_table(params: dict, min_count: int, bootstrap: dict, runs: di
     for pair in final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count):
         sample = _sample_rows(pair.X_a.shape[0], params["sample_size"], seed)
         X_a, X_b = pair.X_a[sample], pair.X_b[sample]
-        both = compare_lle_both_ways(X_a, X_b, k, reg, seed, metric=metric, bootstrap=boot)
-        permuted = compare_lle_both_ways(X_a, X_b[_permutation(X_b.shape[0], seed)], k, reg, seed, metric=metric)
-        init = pair.at_init()
-        at_init = None
-        if init is not None:
-            I_a, I_b = init[0][sample], init[1][sample]
-            if nonzero_rows(I_a, I_b).all():
-                at_init = compare_lle_both_ways(I_a, I_b, k, reg, seed, metric=metric)
-        for d, (source, target) in enumerate(((pair.a, pair.b), (pair.b, pair.a))):
-            values = both[d]
+        both = compare_lle_both_ways(X_a, X_b, k, reg, seed, metric=metric, bootstrap=boot,
+                                     null_permutation=_permutation(X_b.shape[0], seed))
+        for values, (source, target) in zip(both, ((pair.a, pair.b), (pair.b, pair.a))):
             row = {**pair_columns(source, target), "embeddings": pair.which, "n_tokens": pair.X_a.shape[0],
                    "n_sampled": values["n"], **_with_intervals(values, values if boot else None, LLE_VALUES)}
-            for name in LLE_READ:
-                row[f"{name}_null_permuted"] = permuted[d][name]
-                row[f"{name}_at_init"] = np.nan if at_init is None else at_init[d][name]
-            rows.append(row)
-    nulls = [f"{name}_{null}" for name in LLE_READ for null in ("null_permuted", "at_init")]
+            rows.append(row | {f"{name}_null_permuted": values[f"{name}_null_permuted"] for name in LLE_READ})
+    nulls = [f"{name}_null_permuted" for name in LLE_READ]
     table = pd.DataFrame(rows, columns=PAIR_COLUMNS + _interval_columns(LLE_VALUES) + nulls)
     for key in ("k", "reg", "metric", "seed"):
         table[key] = params[key]
