@@ -128,9 +128,10 @@ def null_note(value: str):
         if f"{value}_null_permuted" in rows:
             parts.append(f"null (rows permuted): {rows[f'{value}_null_permuted'].mean():.2f}")
         if f"{value}_at_init" in rows and rows[f"{value}_at_init"].notna().any():
-            same = rows["seed_a"] == rows["seed_b"]
+            # One initialisation: same seed and same preset (another width is another init).
+            same = (rows["seed_a"] == rows["seed_b"]) & (rows["preset_a"] == rows["preset_b"])
             init = rows[f"{value}_at_init"]
-            parts.append(f"at init: same seed {init[same].mean():.2f}, other seed {init[~same].mean():.2f}")
+            parts.append(f"at init: same seed and preset {init[same].mean():.2f}, otherwise {init[~same].mean():.2f}")
         return "; ".join(parts)
     return note
 
