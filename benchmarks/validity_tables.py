@@ -89,7 +89,7 @@ def register_spread(comparison: pd.DataFrame, k: int) -> str:
     mle = mle[mle["preset"] == main]
     stats = mle.groupby("subset")["value"].agg(["mean", "min", "max", "count"])
     seed_range = (stats["max"] - stats["min"]).max()
-    lines = [f"| subset | mean over seeds | seed range | widest interval half-width |",
+    lines = ["| subset | mean over seeds | seed range | widest interval half-width |",
              "| --- | ---: | ---: | ---: |"]
     for subset, s in stats.iterrows():
         half = ((mle.loc[mle["subset"] == subset, "ci_high"] - mle.loc[mle["subset"] == subset, "ci_low"]) / 2).max()
@@ -133,7 +133,7 @@ def main() -> None:
     print(f"\n## Early steps with per-dump token sets ({args.run}, MLE k={args.k}, input embeddings)\n")
     print(early_table(after, before, args.run, args.k))
     comparison = pd.read_parquet(args.after / "geometry" / "id_comparison.parquet")
-    print(f"\n## Registers on the same tokens (final dumps, input embeddings)\n")
+    print("\n## Registers on the same tokens (final dumps, input embeddings)\n")
     print(comparison_table(comparison, before, args.k))
     print()
     print(register_spread(comparison, args.k))

@@ -21,11 +21,11 @@ def test_weighted_measures_are_the_resample_without_self_pairs():
     A, B = pair(40, 0)
     U, V = _unit_rows(A, "A"), _unit_rows(B, "B")
     full = global_similarity(A, B)
-    ones = _weighted_measures(U, V, A, B, np.ones(40))
+    ones = [float(x) for x in _weighted_measures(U, V, A, B, np.ones(40))]
     np.testing.assert_allclose(ones, [full["cosine_similarity_correlation"], full["linear_cka"]], rtol=1e-10)
     idx = np.random.default_rng(1).integers(0, 40, 40)
     c = np.bincount(idx, minlength=40).astype(float)
-    corr, cka = _weighted_measures(U, V, A, B, c)
+    corr, cka = (float(x) for x in _weighted_measures(U, V, A, B, c))
     # explicit: every pair of positions of the resample whose tokens differ
     i, j = np.triu_indices(40, 1)
     keep = idx[i] != idx[j]
@@ -74,7 +74,7 @@ def test_batched_resamples_equal_one_at_a_time():
     U, V = _unit_rows(A, "A"), _unit_rows(B, "B")
     counts = np.stack([np.bincount(np.random.default_rng(s).integers(0, 120, 120), minlength=120)
                        for s in range(5)]).astype(float)
-    one_by_one = np.array([_weighted_measures(U, V, A, B, c) for c in counts])
+    one_by_one = np.array([[float(x) for x in _weighted_measures(U, V, A, B, c)] for c in counts])
     np.testing.assert_allclose(_weighted_measures_batch(U, V, A, B, counts), one_by_one, rtol=1e-10)
 
 

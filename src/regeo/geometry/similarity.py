@@ -96,35 +96,6 @@ def global_similarity(X_a, X_b, sample_size: int | None = None, seed: int = 0) -
     }
 
 
-def _weighted_measures(U, V, A, B, c: np.ndarray) -> tuple[float, float]:
-    """(correlation, CKA) of the resample that holds row i ``c[i]`` times.
-
-    Correlation: over pairs of distinct tokens only. A token drawn twice would otherwise pair
-    with itself at similarity 1 in both models, a pair the full sample never has; with counts c
-    the pairs of distinct tokens weigh c_i c_j, and the dropped ones are exactly the c_i^2 diagonal
-    terms of each sum (each 1, or 1 x 1). CKA has no pairs: it is linear CKA of the resampled rows.
-    """
-    s, q = c.sum(), (c * c).sum()
-    pairs = s * s - q  # ordered pairs of distinct tokens, weighted
-    su, sv = U.T @ c, V.T @ c  # (da,), (db,)
-    cu, cv = U * c[:, None], V * c[:, None]
-    sum_u, sum_v = su @ su - q, sv @ sv - q
-    sum_uu = np.linalg.norm(U.T @ cu) ** 2 - q
-    sum_vv = np.linalg.norm(V.T @ cv) ** 2 - q
-    sum_uv = np.linalg.norm(U.T @ cv) ** 2 - q
-    cov = sum_uv - sum_u * sum_v / pairs
-    var_u, var_v = sum_uu - sum_u**2 / pairs, sum_vv - sum_v**2 / pairs
-    corr = cov / np.sqrt(var_u * var_v) if var_u > 0 and var_v > 0 else np.nan
-    ma, mb = A.T @ c / s, B.T @ c / s  # (da,), (db,) weighted means
-    ca, cb = A * c[:, None], B * c[:, None]
-    aa = A.T @ ca - s * np.outer(ma, ma)  # (da, da) centred cross-products of the resample
-    bb = B.T @ cb - s * np.outer(mb, mb)
-    ba = B.T @ ca - s * np.outer(mb, ma)
-    na, nb = np.linalg.norm(aa), np.linalg.norm(bb)
-    cka = np.linalg.norm(ba) ** 2 / (na * nb) if na > 0 and nb > 0 else np.nan
-    return float(corr), float(cka)
-
-
 _KRON_BYTES = 32 * 2**20  # per (tokens x d_a d_b) block of row-wise outer products
 
 
@@ -167,13 +138,20 @@ def _weighted_measures_batch(U, V, A, B, C: np.ndarray) -> np.ndarray:
     return np.stack([corr, cka], 1)
 
 
-def _weighted_measures_torch(U, V, A, B, c):
-    """(correlation, CKA) as torch functions of the per-token weights ``c`` (n,): the sums of
-    :func:`_weighted_measures`, differentiable in c."""
+def _weighted_measures(U, V, A, B, c):
+    """(correlation, CKA) of the resample that holds row i ``c[i]`` times, as torch scalars
+    differentiable in the weights ``c`` (n,) (arrays are taken as float64 tensors).
+
+    Correlation: over pairs of distinct tokens only. A token drawn twice would otherwise pair
+    with itself at similarity 1 in both models, a pair the full sample never has; with counts c
+    the pairs of distinct tokens weigh c_i c_j, and the dropped ones are exactly the c_i^2 diagonal
+    terms of each sum (each 1, or 1 x 1). CKA has no pairs: it is linear CKA of the resampled rows.
+    """
     import torch
 
+    U, V, A, B, c = (torch.as_tensor(x, dtype=torch.float64) for x in (U, V, A, B, c))
     s, q = c.sum(), (c * c).sum()
-    pairs = s * s - q
+    pairs = s * s - q  # ordered pairs of distinct tokens, weighted
     su, sv = U.T @ c, V.T @ c  # (da,), (db,)
     sum_u, sum_v = su @ su - q, sv @ sv - q
     sum_uu = ((U * c[:, None]).T @ U).square().sum() - q
@@ -200,7 +178,7 @@ def linearised_bootstrap_sd(X_a, X_b) -> tuple[float, float]:
     B = torch.from_numpy(np.asarray(X_b, dtype=np.float64))
     U, V = A / A.norm(dim=1, keepdim=True), B / B.norm(dim=1, keepdim=True)
     c = torch.ones(A.shape[0], dtype=torch.float64, requires_grad=True)
-    corr, cka = _weighted_measures_torch(U, V, A, B, c)
+    corr, cka = _weighted_measures(U, V, A, B, c)
     out = []
     for value, last in ((corr, False), (cka, True)):
         (g,) = torch.autograd.grad(value, c, retain_graph=not last)
