@@ -92,6 +92,19 @@ def write_dump(tensors: dict[str, "torch.Tensor"], path: str | Path, metadata: d
     save_tensors(tensors, path, metadata=metadata)
 
 
+def dump_rows(path: str | Path) -> int:
+    """Rows (vocabulary size) of a dump's matrices, from its header: no tensor is read."""
+    from safetensors import safe_open
+
+    from regeo.io import RegeoInputError
+
+    try:
+        with safe_open(str(path), "pt") as handle:
+            return int(handle.get_slice("input").get_shape()[0])
+    except Exception as err:  # missing file, damaged header, no 'input'
+        raise RegeoInputError(f"{path}: not a readable embedding dump: {err}") from err
+
+
 @dataclass(frozen=True)
 class Dump:
     """One dump as read back: its matrices (float32, CPU), whether tied, its step and metadata."""

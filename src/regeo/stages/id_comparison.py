@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from regeo.dumps import read_dump
+from regeo.dumps import dump_rows, read_dump
 from regeo.geometry.nulls import NullCache
 from regeo.io import RegeoInputError, write_parquet
 from regeo.pairs import RunFiles, common_token_ids, nonzero_rows
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def id_comparison_table(params: dict, bootstrap: dict, runs: dict[str, dict], out_path: str | Path) -> pd.DataFrame:
     """One row per (run, embeddings, metric, estimator, k), every run on the same token ids."""
     table = RunFiles.table(runs)
-    rows = {run.name: read_dump(run.dump).input.shape[0] for run in table}
+    rows = {run.name: dump_rows(run.dump) for run in table}  # the header only: each dump is read once below
     ids = common_token_ids(table, params["min_count"], rows)
     n_common = len(next(iter(ids.values()))) if ids else 0
     log.info("%d runs compared on %d common tokens seen at least %d times by each", len(table), n_common,

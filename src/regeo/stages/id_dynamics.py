@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regeo.dumps import read_dump, steps_of
+from regeo.dumps import dump_rows, read_dump, steps_of
 from regeo.geometry.id_table import TABLE_COLUMNS, IDConfig, id_suite, id_table
 from regeo.geometry.nulls import NullCache
 from regeo.io import RegeoInputError, write_parquet
@@ -56,7 +56,7 @@ def id_dynamics(params: dict, bootstrap: dict, run: str, subset: str, dumps: lis
     """
     by_step = steps_of(dumps)
     last = max(by_step)
-    vocab_rows = read_dump(by_step[last]).input.shape[0]
+    vocab_rows = dump_rows(by_step[last])
     if train_bin is None:
         masks = {step: np.ones(vocab_rows, dtype=bool) for step in by_step}
         min_count, how = 0, "all"
