@@ -104,7 +104,7 @@ def bad(path: str, value):
          r"config.steering.concepts\[0\].name: 'a b' does not match"),
         (bad("steering.alphas", []), r"config.steering.alphas: \[\] should be non-empty"),
         (bad("steering.layer_relative_depth", 0), r"config.steering.layer_relative_depth: 0 is less than or equal to the minimum of 0"),
-        (bad("steering.embeddings", "both"), r"config.steering.embeddings: 'both' is not allowed; allowed: input, output"),
+        (bad("steering.embeddings", "hidden"), r"config.steering.embeddings: 'hidden' is not allowed; allowed: input, output, both"),
     ],
 )
 def test_bad_config_is_named(config, message):

@@ -40,7 +40,7 @@ def test_steering_config_takes_the_steering_section():
     section = schema_defaults("steering")
     cfg = SteeringConfig.from_params(section)
     assert cfg.alphas == (-4.0, -2.0, -1.0, 1.0, 2.0, 4.0) and all(isinstance(a, float) for a in cfg.alphas)
-    assert cfg.n_random == section["n_random"] and cfg.device == "auto"
+    assert cfg.n_null == section["n_null"] and cfg.device == "auto"
     assert {f.name for f in dataclasses.fields(SteeringConfig)} | set(OTHER_KEYS) == set(section)
     with pytest.raises(RegeoInputError, match=r"unknown key steering\.alpha;"):
         SteeringConfig.from_params(dict(section, alpha=[1]))

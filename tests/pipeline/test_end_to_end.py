@@ -26,8 +26,9 @@ CROSS_MODEL = {"global_similarity": 1, "lle_comparison": 1, "similarity_over_tra
 ID_JOBS = {"id_dynamics": 4, "id_comparison": 1, "figure_id_over_training": 1, "figure_redundancy_over_training": 1,
            "figure_id_comparison": 1}
 # The steering jobs after new final models or val splits: the two pairs of the small config, the
-# summary and the two figures.
-STEERING = {"steering": 2, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_efficiency": 1}
+# summary and the three figures.
+STEERING = {"steering": 2, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_transfer": 1,
+            "figure_steering_alignment": 1}
 
 
 # `pipeline` (tests/conftest.py): the small config run once per session, shared with the SLURM tests.
@@ -37,7 +38,7 @@ def test_every_stage_produced_its_outputs(pipeline):
     results = pipeline / "results"
     for name in ("id_over_training", "id_comparison", "cross_register_loss", "register_distribution", "redundancy_over_training",
                  "global_similarity", "lle_comparison", "similarity_over_training", "steering_effects",
-                 "steering_efficiency"):
+                 "steering_transfer", "steering_alignment"):
         for ext in ("pdf", "png"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 5000
     for subset in ("ne", "NA"):
@@ -95,35 +96,40 @@ def test_cross_model_tables(pipeline):
 
 
 def test_steering_tables_and_generations(pipeline):
-    """Both pairs of the small config: every condition at every alpha, no-steering effects 0, readable samples."""
+    """Both pairs of the small config: the sweep with intervals, the summary with nulls and map checks,
+    depth alignment, readable samples, vectors and maps as safetensors."""
     steering = pipeline / "results" / "steering"
     pair = pd.read_parquet(steering / "ne-micro-s0__ne-micro-s1.parquet")
-    assert {"source", "target", "concept", "condition", "draw", "alpha", "loglik_shift", "target_mass_shift",
-            "efficiency", "efficiency_flag", "cosine_to_native", "map_r2", "relation"} <= set(pair.columns)
-    assert set(pair["relation"]) == {"seeds"} and set(pair["d_source"]) == set(pair["d_target"]) == {16}
+    assert {"source", "target", "concept", "condition", "draw", "alpha", "effect", "ci_low", "ci_high",
+            "first_order", "loglik_shift", "logodds_shift", "mass_shift", "relation"} <= set(pair.columns)
+    assert set(pair["relation"]) == {"seeds"}
     assert set(pair["concept"]) == {"news_vs_narrative", "the_token"}
-    assert set(pair["condition"]) == {"none", "native", "transferred", "random"}
+    assert set(pair["condition"]) == {"native", "transferred", "hidden_map", "null_isotropic", "null_mapped"}
     for (concept, condition), rows in pair.groupby(["concept", "condition"]):
         assert sorted(rows["alpha"]) == [-2.0, 2.0], (concept, condition)
-    none = pair[pair["condition"] == "none"]
-    assert (none["loglik_shift"] == 0).all()
-    assert (none.loc[none["concept"] == "the_token", "target_mass_shift"] == 0).all()
-    # The native vector against itself: 1, or NaN where the micro models barely respond to it.
-    native = pair[pair["condition"] == "native"]
-    assert ((native["efficiency"] == 1) | (native["efficiency_flag"] == "native_effect_near_zero")).all()
-    assert (native["efficiency"] == 1).any()
-    # the map is fit on the tokens both runs saw: most of the 512-token vocabulary
-    assert pair["n_shared_tokens"].between(200, 512).all()
+    assert ((pair["ci_low"] <= pair["effect"]) & (pair["effect"] <= pair["ci_high"])).all()
     samples = [json.loads(line) for line in (steering / "NA-micro-s0__ne-micro-s0.samples.jsonl").read_text().splitlines()]
-    # per concept: one prompt, without steering and under 3 conditions x 2 alphas
-    assert len(samples) == 2 * (1 + 3 * 2)
+    # per concept: one prompt, without steering and under (native, transferred) x 2 alphas
+    assert len(samples) == 2 * (1 + 2 * 2)
     assert all(s["source"] == "NA-micro-s0" and s["target"] == "ne-micro-s0" and s["prompt"] for s in samples)
     summary = pd.read_parquet(steering / "transfer.parquet")
     assert len(summary) == 4 and set(zip(summary["source"], summary["target"])) == {
         ("ne-micro-s0", "ne-micro-s1"), ("NA-micro-s0", "ne-micro-s0")}
-    assert set(summary["efficiency_basis"]) == {"odd"}
-    assert summary["efficiency_flag"].isin(["ok", "native_not_above_random", "native_effect_near_zero"]).all()
-    assert np.isfinite(summary.loc[summary["efficiency_flag"] != "native_effect_near_zero", "efficiency"]).all()
+    assert set(summary["metric"]) == {"loglik", "logodds"} and (summary["n_null"] == 64).all()
+    for column in ("native_effect", "transferred_effect", "hidden_map_effect", "transfer_ratio", "ceiling_share"):
+        assert (summary[f"{column}_ci_low"] <= summary[f"{column}_ci_high"]).all(), column
+    assert summary["map_r2_heldout"].between(-1, 1).all() and summary["map_top10_heldout"].between(0, 1).all()
+    # the maps are fit on the tokens both runs saw: most of the 512-token vocabulary, a fifth held out
+    assert summary["n_shared_tokens"].between(200, 512).all()
+    assert (summary["n_map_heldout_tokens"] == (0.2 * summary["n_shared_tokens"]).round()).all()
+    assert summary["flag"].isin(["ok", "native_not_above_null", "first_order_null_off"]).all()
+    depth = pd.read_parquet(steering / "alignment_depth.parquet")
+    assert len(depth) == 2 * 3 and depth["fitted_map_r2"].between(-1, 1).all()  # micro: 2 blocks + embeddings
+    vectors = load_tensors(steering / "vectors" / "ne-micro-s0__ne-micro-s1.safetensors")
+    assert set(vectors) == {f"{c}.{v}" for c in ("news_vs_narrative", "the_token")
+                            for v in ("source", "native", "transferred", "hidden_map", "shuffled_map")}
+    maps = load_tensors(steering / "maps" / "ne-micro-s0__ne-micro-s1.safetensors")
+    assert maps["embedding.weight"].shape == (16, 16) and maps["hidden.weight"].shape == (16, 16)
 
 
 def test_final_model_loads_and_matches_last_dump(pipeline):
@@ -180,8 +186,8 @@ def test_unchanged_config_plans_nothing(pipeline):
         ({"steering": {"pairs": [{"source": "ne-micro-s0", "target": "ne-micro-s1"},
                                  {"source": "NA-micro-s0", "target": "ne-micro-s0"},
                                  {"source": "ne-micro-s1", "target": "ne-micro-s0"}]}},
-         {"steering": 1, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_efficiency": 1,
-          "manifest": 1, "all": 1}),
+         {"steering": 1, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_transfer": 1,
+          "figure_steering_alignment": 1, "manifest": 1, "all": 1}),
     ],
     ids=["geometry.id.ks", "geometry.id.nulls", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs"],
 )

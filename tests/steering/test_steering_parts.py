@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -16,7 +14,6 @@ from regeo.steering.config import SteeringConfig
 from regeo.steering.emb2emb import fit_linear_map
 from regeo.vocab import shared_vocabulary
 from regeo.steering.inject import decoder_layers, layer_at_depth, match_layer, steer
-from regeo.steering.score import FLAG_NEAR_ZERO, FLAG_OK, FLAG_UNDEFINED, efficiency
 from regeo.steering.text import encode_texts, padded_batches, target_token_ids
 from regeo.steering.vectors import mean_activation, steering_vector, token_steering_vector
 
@@ -227,18 +224,10 @@ def test_shared_vocabulary_same_ids_or_string_intersection(tokenizer):
 # --- guards and validation --------------------------------------------------------------------
 
 
-def test_efficiency_guard_never_divides_near_zero():
-    assert efficiency(0.5, 1.0, 1e-4) == (0.5, FLAG_OK)
-    value, flag = efficiency(0.5, 1e-6, 1e-4)
-    assert math.isnan(value) and flag == FLAG_NEAR_ZERO
-    value, flag = efficiency(float("nan"), 1.0, 1e-4)
-    assert math.isnan(value) and flag == FLAG_UNDEFINED
-
-
 def test_config_and_concept_validation():
     defaults = schema_defaults("steering")
     assert SteeringConfig.from_params(defaults).layer_relative_depth == 0.5
-    for bad in (dict(alphas=[]), dict(alphas=[float("inf")]), dict(embeddings="both"), dict(ridge=-1.0),
+    for bad in (dict(alphas=[]), dict(alphas=[float("inf")]), dict(embeddings="hidden"), dict(n_null=8), dict(null_checks=100), dict(bootstrap_replicates=50), dict(map_heldout_fraction=1.0), dict(confidence=1.0), dict(ridge=-1.0),
                 dict(layer_relative_depth=0.0), dict(batch_size=0), dict(device="tpu")):
         with pytest.raises(RegeoInputError):
             SteeringConfig.from_params({**defaults, **bad})
@@ -249,4 +238,4 @@ def test_config_and_concept_validation():
         with pytest.raises(RegeoInputError):
             Concept.from_dict(bad)
     tokens = Concept.from_dict({**good, "vector": "tokens", "target_tokens": ["great"]})
-    assert tokens.primary_metric == "mass"
+    assert tokens.primary_metric == "logodds"

@@ -1,4 +1,4 @@
-"""The steering stage: config concepts to texts, one pair job's files, and the efficiency summary."""
+"""The steering stage: config concepts to texts, one pair job's files, and the summary over pairs."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from safetensors import safe_open
 from steering_models import POSITIVE_ADJ, texts
 
 from regeo.config import validate_config
-from regeo.io import RegeoInputError
+from regeo.io import RegeoInputError, load_tensors
 from regeo.stages.steering import fit_token_ids, steering_pair
 from regeo.steering.concepts import build_concepts
 from regeo.steering.config import SteeringConfig
 from regeo.steering.passages import passages, subset_texts
-from regeo.steering.summary import odd_part, summarise, summarise_files
+from regeo.steering.summary import summarise_files
 from regeo.vocab import relation
 
 RUN = {"name": "news-p64-s0", "subset": "news", "preset": "p64", "seed": 0}
@@ -64,7 +65,7 @@ def steering_params(**changes) -> dict:
          "tokens": [], "prompts": []},
         {"name": "positive_adj", "kind": "tokens", "texts": "opinion", "tokens": POSITIVE_ADJ, "positive": None,
          "negative": None, "prompts": ["i think the film was"]},
-    ], passage_chars=120, texts_per_side=10, alphas=[-2, -1, 1, 2], max_length=40, n_random=2, n_generate=1,
+    ], passage_chars=120, texts_per_side=10, alphas=[-2, -1, 1, 2], max_length=40, n_null=32, bootstrap_replicates=100, n_generate=1,
         max_new_tokens=4, device="cpu")
     section.update(changes)
     return {k: v for k, v in section.items() if k not in ("pairs", "all_pairs_among", "threads")}
@@ -96,48 +97,10 @@ def test_relation():
     assert relation(RUN, other_size) == "presets" and relation(RUN, other_register) == "registers"
 
 
-def synthetic_table(native, transferred, random, vector_kind="texts") -> pd.DataFrame:
-    """A pair table with given effect functions of alpha (the primary metric)."""
-    effect = "loglik_shift" if vector_kind == "texts" else "target_mass_shift"
-    rows = []
-    for alpha in (-2.0, -1.0, 1.0, 2.0):
-        for condition, f in (("none", lambda a: 0.0), ("native", native), ("transferred", transferred),
-                             ("random", random)):
-            rows.append({"source": "a", "target": "b", "concept": "c", "condition": condition, "draw": 0,
-                         "alpha": alpha, effect: f(alpha), "efficiency": f(alpha) / native(alpha),
-                         "efficiency_flag": "reference" if condition == "none" else "ok",
-                         "cosine_to_native": 0.5, "vector_kind": vector_kind, "relation": "seeds",
-                         **{c: 0 for c in ("source_subset", "source_preset", "source_seed", "target_subset",
-                                           "target_preset", "target_seed", "d_source", "d_target", "layer_source",
-                                           "n_layers_source", "layer_target", "n_layers_target", "map_r2",
-                                           "n_shared_tokens")}})
-    return pd.DataFrame(rows)
-
-
-def test_summary_cancels_the_part_even_in_alpha():
-    # Every push costs 0.1 alpha^2 on both sides; only the native and transferred vectors have a direction.
-    damage = lambda a: -0.1 * a * a  # noqa: E731
-    table = synthetic_table(lambda a: a + damage(a), lambda a: 0.5 * a + damage(a), damage)
-    [row] = summarise(table, 1e-4).to_dict("records")
-    assert row["efficiency"] == pytest.approx(0.5) and row["random_efficiency"] == pytest.approx(0.0)
-    assert row["efficiency_basis"] == "odd" and row["efficiency_flag"] == "ok"
-    assert row["efficiency_raw"] != pytest.approx(0.5)  # the raw slope mixes the damage in
-    assert row["native_slope"] == pytest.approx(1.0)
-    assert list(odd_part(pd.Series([1.0, 5.0, 3.0], index=[-1.0, 0.5, 1.0]))) == [1.0]
-
-
-def test_summary_flags_a_native_vector_no_better_than_random():
-    table = synthetic_table(lambda a: 0.01 * a, lambda a: 0.02 * a, lambda a: 0.05 * a)
-    [row] = summarise(table, 1e-4).to_dict("records")
-    assert row["efficiency_flag"] == "native_not_above_random" and row["efficiency"] == pytest.approx(2.0)
-    table = synthetic_table(lambda a: 1e-6 * a, lambda a: 1e-6 * a, lambda a: 0.0)
-    [row] = summarise(table, 1e-4).to_dict("records")
-    assert row["efficiency_flag"] == "native_effect_near_zero" and np.isnan(row["efficiency"])
-    # Flag and NaN go together: a native effect of 1.2e-4 at alpha 2 only (RMS below 1e-4) is enough.
-    table = synthetic_table(lambda a: 6e-5 * a, lambda a: 3e-5 * a, lambda a: 0.0)
-    [row] = summarise(table, 1e-4).to_dict("records")
-    assert row["native_strength"] < 1e-4 and row["efficiency_flag"] == "ok"
-    assert row["efficiency"] == pytest.approx(0.5)
+def _outputs(root, name: str) -> dict:
+    return {kind: root / f"{name}.{suffix}" for kind, suffix in (
+        ("sweep", "parquet"), ("summary", "summary.parquet"), ("depth", "depth.parquet"),
+        ("samples", "samples.jsonl"), ("vectors", "vectors.safetensors"), ("maps", "maps.safetensors"))}
 
 
 @pytest.fixture(scope="module")
@@ -145,45 +108,51 @@ def pair_files(model_dirs, val_paths, tmp_path_factory):
     out = tmp_path_factory.mktemp("steering")
     runs = {"source": dict(RUN), "target": {**RUN, "name": "news-p128-s0", "preset": "p128"}}
     steering_pair(steering_params(), str(model_dirs["a"]), str(model_dirs["b"]), val_paths,
-                  {"source": None, "target": None}, runs, out / "pair.parquet", out / "pair.samples.jsonl")
+                  {"source": None, "target": None}, runs, _outputs(out, "pair"))
     self_runs = {"source": runs["source"], "target": runs["source"]}
     steering_pair(steering_params(), str(model_dirs["a"]), str(model_dirs["a"]), val_paths,
-                  {"source": None, "target": None}, self_runs, out / "self.parquet", out / "self.samples.jsonl")
-    summarise_files([str(out / "pair.parquet"), str(out / "self.parquet")], 1e-4, out / "transfer.parquet")
+                  {"source": None, "target": None}, self_runs, _outputs(out, "self"))
+    summarise_files([str(out / "pair.summary.parquet"), str(out / "self.summary.parquet")],
+                    [str(out / "pair.depth.parquet"), str(out / "self.depth.parquet")],
+                    out / "transfer.parquet", out / "depth.parquet")
     return out
 
 
-def test_pair_job_writes_its_table_and_generations(pair_files):
+def test_pair_job_writes_its_tables_generations_vectors_and_maps(pair_files):
     table = pd.read_parquet(pair_files / "pair.parquet")
     assert set(table["source"]) == {"news-p64-s0"} and set(table["target"]) == {"news-p128-s0"}
-    assert set(table["relation"]) == {"presets"} and set(table["d_target"]) == {128}
-    # 2 concepts x (none, native, transferred, 2 random draws) x 4 alphas
-    assert len(table) == 2 * 5 * 4
-    assert set(table["condition"]) == {"none", "native", "transferred", "random"}
-    none = table[table["condition"] == "none"]
-    assert (none["loglik_shift"] == 0).all()
-    assert (none.loc[none["concept"] == "positive_adj", "target_mass_shift"] == 0).all()
-    assert none.loc[none["concept"] == "news_vs_opinion", "target_mass_shift"].isna().all()  # no target tokens
+    assert set(table["relation"]) == {"presets"}
+    # 2 concepts x ((native, transferred, hidden_map) x 4 alphas + 2 checked null draws x 2 alphas)
+    assert len(table) == 2 * (3 * 4 + 2 * 2)
+    assert table.loc[table["concept"] == "news_vs_opinion", "logodds_shift"].isna().all()  # no target tokens
     records = [json.loads(line) for line in (pair_files / "pair.samples.jsonl").read_text().splitlines()]
-    # per concept: 1 prompt x (none + (native, transferred, random draw 0) x 4 alphas)
-    assert len(records) == 2 * (1 + 3 * 4)
+    # per concept: 1 prompt x (none + (native, transferred) x 4 alphas)
+    assert len(records) == 2 * (1 + 2 * 4)
     assert {r["concept"] for r in records} == {"news_vs_opinion", "positive_adj"}
     assert all(r["source"] == "news-p64-s0" and isinstance(r["completion"], str) for r in records)
     assert {r["prompt"] for r in records if r["concept"] == "positive_adj"} == {"i think the film was"}
+    vectors = load_tensors(pair_files / "pair.vectors.safetensors")
+    assert vectors["positive_adj.transferred"].shape == (128,) and vectors["positive_adj.source"].shape == (64,)
+    with safe_open(pair_files / "pair.maps.safetensors", "pt") as f:
+        meta = json.loads(f.metadata()["regeo"])
+        assert f.get_tensor("embedding.weight").shape == (128, 64)
+    assert meta["source"] == "news-p64-s0" and meta["layer_target"] == "1" and meta["fit_rows"] == "input"
 
 
 def test_summary_of_pairs(pair_files):
     summary = pd.read_parquet(pair_files / "transfer.parquet").set_index(["target", "concept"])
-    assert len(summary) == 4 and set(summary["metric"]) == {"loglik_shift", "target_mass_shift"}
+    assert len(summary) == 4 and set(summary["metric"]) == {"loglik", "logodds"}
     self_rows = summary.loc["news-p64-s0"]
     assert (self_rows["relation"] == "self").all()
-    assert np.allclose(self_rows["efficiency"], 1.0) and (self_rows["efficiency_flag"] == "ok").all()
-    # Across widths: the native vector acts far beyond a random one, so the efficiency is defined
+    assert np.allclose(self_rows["transfer_ratio"], 1.0) and self_rows["native_significant"].all()
+    # Across widths: the native vector acts far beyond the null, so its ratios are defined
     # (how much of it the map carries is what the study measures, not a property to assert here).
     cross = summary.loc[("news-p128-s0", "news_vs_opinion")]
-    assert cross["efficiency_flag"] == "ok" and np.isfinite(cross["efficiency"])
-    assert cross["native_strength"] > 10 * cross["random_strength"]
+    assert cross["native_significant"] and abs(cross["native_z_first_order"]) > 5
+    assert np.isfinite(cross["transfer_ratio"]) and cross["transfer_ratio_ci_low"] <= cross["transfer_ratio_ci_high"]
     assert cross["d_source"] == 64 and cross["d_target"] == 128 and cross["n_layers_target"] == 4
+    depth = pd.read_parquet(pair_files / "depth.parquet")
+    assert len(depth) == 3 + 3 and set(depth["target"]) == {"news-p128-s0", "news-p64-s0"}
 
 
 def test_fit_tokens_seen_by_both_runs(model_dirs, tmp_path, tokenizer):

@@ -198,14 +198,25 @@ def final_models():
     }
 
 
-def steering_tables():
-    return [f"results/steering/{a}__{b}.parquet" for a, b in STEERING_PAIRS]
+def steering_tables(kind=None):
+    """Per-pair files of the steering rule: the sweep tables (kind None), or its .summary/.depth tables."""
+    suffix = ".parquet" if kind is None else f".{kind}.parquet"
+    return [f"results/steering/{a}__{b}{suffix}" for a, b in STEERING_PAIRS]
 
 
 def steering_outputs():
-    """Every pair's table and generations, and the summary of all pairs."""
-    samples = [t.replace(".parquet", ".samples.jsonl") for t in steering_tables()]
-    return steering_tables() + samples + ["results/steering/transfer.parquet"]
+    """Every steering output: per pair the tables, generations, vectors and maps; the two summaries."""
+    per_pair = [
+        path
+        for a, b in STEERING_PAIRS
+        for path in (
+            f"results/steering/{a}__{b}.samples.jsonl",
+            f"results/steering/vectors/{a}__{b}.safetensors",
+            f"results/steering/maps/{a}__{b}.safetensors",
+        )
+    ]
+    tables = steering_tables() + steering_tables("summary") + steering_tables("depth")
+    return tables + per_pair + ["results/steering/transfer.parquet", "results/steering/alignment_depth.parquet"]
 
 
 # The steering values every pair job uses; the pair lists stay out, so adding a pair runs only
@@ -233,7 +244,8 @@ FIGURES = [
     "results/figures/lle_comparison.pdf",
     "results/figures/similarity_over_training.pdf",
     "results/figures/steering_effects.pdf",
-    "results/figures/steering_efficiency.pdf",
+    "results/figures/steering_transfer.pdf",
+    "results/figures/steering_alignment.pdf",
 ]
 
 

@@ -171,7 +171,8 @@ rule figure_similarity_over_training:
 
 rule figure_steering_effects:
     input:
-        steering_tables(),
+        sweeps=steering_tables(),
+        summary="results/steering/transfer.parquet",
     output:
         pdf="results/figures/steering_effects.pdf",
         png=report(
@@ -189,21 +190,41 @@ rule figure_steering_effects:
         "../scripts/figure_steering_effects.py"
 
 
-rule figure_steering_efficiency:
+rule figure_steering_transfer:
     input:
         "results/steering/transfer.parquet",
     output:
-        pdf="results/figures/steering_efficiency.pdf",
+        pdf="results/figures/steering_transfer.pdf",
         png=report(
-            "results/figures/steering_efficiency.png",
-            caption="../report/steering_efficiency.rst",
+            "results/figures/steering_transfer.png",
+            caption="../report/steering_transfer.rst",
             category="Steering transfer",
         ),
     log:
-        "logs/figures/steering_efficiency.log",
+        "logs/figures/steering_transfer.log",
     params:
         dpi=config["figures"]["dpi"],
     conda:
         "../../envs/analysis.yaml"
     script:
-        "../scripts/figure_steering_efficiency.py"
+        "../scripts/figure_steering_transfer.py"
+
+
+rule figure_steering_alignment:
+    input:
+        "results/steering/alignment_depth.parquet",
+    output:
+        pdf="results/figures/steering_alignment.pdf",
+        png=report(
+            "results/figures/steering_alignment.png",
+            caption="../report/steering_alignment.rst",
+            category="Steering transfer",
+        ),
+    log:
+        "logs/figures/steering_alignment.log",
+    params:
+        dpi=config["figures"]["dpi"],
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/figure_steering_alignment.py"

@@ -13,8 +13,12 @@ rule steering:
         source_counts=lambda wc: [c for c in [run_counts(wc.source)] if c],
         target_counts=lambda wc: [c for c in [run_counts(wc.target)] if c],
     output:
-        table="results/steering/{source}__{target}.parquet",
+        sweep="results/steering/{source}__{target}.parquet",
+        summary="results/steering/{source}__{target}.summary.parquet",
+        depth="results/steering/{source}__{target}.depth.parquet",
         samples="results/steering/{source}__{target}.samples.jsonl",
+        vectors="results/steering/vectors/{source}__{target}.safetensors",
+        maps="results/steering/maps/{source}__{target}.safetensors",
     log:
         "logs/steering/{source}__{target}.log",
     params:
@@ -38,13 +42,13 @@ rule steering:
 
 rule steering_summary:
     input:
-        steering_tables(),
+        summaries=steering_tables("summary"),
+        depths=steering_tables("depth"),
     output:
-        "results/steering/transfer.parquet",
+        transfer="results/steering/transfer.parquet",
+        depth="results/steering/alignment_depth.parquet",
     log:
         "logs/steering/summary.log",
-    params:
-        min_native_effect=config["steering"]["min_native_effect"],
     conda:
         "../../envs/analysis.yaml"
     script:

@@ -3,4 +3,10 @@ from regeo.logs import snakemake_job
 from regeo.stages import figures
 
 with snakemake_job(snakemake):
-    figures.steering_effects(list(snakemake.input), snakemake.output.pdf, snakemake.output.png, snakemake.params.dpi)
+    figures.steering_effects(
+        list(snakemake.input.sweeps),
+        snakemake.input.summary,
+        snakemake.output.pdf,
+        snakemake.output.png,
+        snakemake.params.dpi,
+    )

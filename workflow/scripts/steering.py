@@ -13,7 +13,6 @@ with snakemake_job(snakemake):
             "target": next(iter(snakemake.input.target_counts), None),
         },
         snakemake.params.runs,
-        snakemake.output.table,
-        snakemake.output.samples,
+        dict(snakemake.output.items()),
         threads=snakemake.threads,
     )

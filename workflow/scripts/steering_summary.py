@@ -3,4 +3,9 @@ from regeo.logs import snakemake_job
 from regeo.steering.summary import summarise_files
 
 with snakemake_job(snakemake):
-    summarise_files(list(snakemake.input), snakemake.params.min_native_effect, snakemake.output[0])
+    summarise_files(
+        list(snakemake.input.summaries),
+        list(snakemake.input.depths),
+        snakemake.output.transfer,
+        snakemake.output.depth,
+    )

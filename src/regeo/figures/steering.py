@@ -1,22 +1,21 @@
-"""Steering transfer figures: effect vs alpha per pair and concept, and the efficiency matrix over pairs."""
+"""Steering transfer figures: effect vs alpha with intervals and the null band, transfer ratios, alignment through depth."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.patches import Rectangle
+from statistics import NormalDist
 
-from regeo.steering.summary import effect_column
+from regeo.steering.summary import METRIC_LABELS
 
-# Condition -> (colour, line style, label); native is the ceiling, none the reference at 0.
+# Condition -> (colour, line style, label).
 STYLES = {
     "native": ("black", "-", "native (B's own vector)"),
-    "transferred": ("tab:blue", "-", "transferred (M v_A)"),
-    "random": ("0.6", "--", "random, same norm"),
-    "none": ("tab:red", ":", "no steering"),
+    "transferred": ("tab:blue", "-", "transferred (M v_A, embedding map)"),
+    "hidden_map": ("tab:green", "--", "hidden-state map (ceiling)"),
+    "shuffled_map": ("tab:purple", ":", "shuffled-pairs map (first order)"),
 }
-EFFECT_LABELS = {"loglik_shift": "log-lik. shift\n(pos - neg, nats/token)", "target_mass_shift": "target mass shift"}
 
 
 def _placeholder(text: str):
@@ -34,90 +33,138 @@ def run_order(frame: pd.DataFrame) -> list[str]:
     return runs.sort_values(["preset", "subset", "seed"])["run"].tolist()
 
 
-def plot_steering_effects(table: pd.DataFrame):
-    """Rows: (source, target) pairs; columns: concepts; each panel the concept's primary effect vs alpha."""
-    if table.empty:
+def _z(confidence: float) -> float:
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def plot_steering_effects(sweep: pd.DataFrame, summary: pd.DataFrame):
+    """Rows: (source, target) pairs; columns: concepts; each panel the concept's primary effect vs alpha.
+
+    Lines with bootstrap bands (over held-out passages) for the swept conditions, the shuffled map
+    to first order, grey: the band the mapped null's draws span at each alpha (first order,
+    +-z sd), and the checked null draws at full alpha as grey crosses.
+    """
+    if sweep.empty:
         return _placeholder("no steering pairs configured (steering.pairs)")
-    pairs = list(dict.fromkeys(zip(table["source"], table["target"])))
-    concepts = list(dict.fromkeys(table["concept"]))
+    pairs = list(dict.fromkeys(zip(sweep["source"], sweep["target"])))
+    concepts = list(dict.fromkeys(sweep["concept"]))
     fig, axes = plt.subplots(len(pairs), len(concepts), figsize=(3.3 * len(concepts) + 0.6, 2.3 * len(pairs) + 0.8),
                              squeeze=False, sharex=True)
     for r, (source, target) in enumerate(pairs):
         for c, concept in enumerate(concepts):
             ax = axes[r][c]
-            part = table[(table["source"] == source) & (table["target"] == target) & (table["concept"] == concept)]
-            if part.empty:
+            part = sweep[(sweep["source"] == source) & (sweep["target"] == target) & (sweep["concept"] == concept)]
+            info = summary[(summary["source"] == source) & (summary["target"] == target)
+                           & (summary["concept"] == concept)]
+            if part.empty or info.empty:
                 ax.set_axis_off()
                 continue
-            effect = effect_column(part["vector_kind"].iloc[0])
-            for (condition, draw), line in part.groupby(["condition", "draw"], sort=False):
+            info = info.iloc[0]
+            grid = np.sort(part["alpha"].unique())
+            z = _z(float(info["confidence"]))
+            line = np.linspace(min(grid.min(), 0), max(grid.max(), 0), 50)
+            ax.fill_between(line, line * (info["null_mapped_mean"] - z * info["null_mapped_sd"]),
+                            line * (info["null_mapped_mean"] + z * info["null_mapped_sd"]), color="0.85",
+                            label="mapped null (first order)", zorder=0)
+            ax.plot(line, line * info["shuffled_map_first_order"], STYLES["shuffled_map"][1],
+                    color=STYLES["shuffled_map"][0], linewidth=1, label=STYLES["shuffled_map"][2])
+            for condition in ("native", "transferred", "hidden_map"):
+                rows = part[part["condition"] == condition].sort_values("alpha")
+                if rows.empty:
+                    continue
                 color, style, label = STYLES[condition]
-                line = line.sort_values("alpha")
-                # native drawn wider, so that a transferred curve lying on it (self-transfer) leaves it visible
-                ax.plot(line["alpha"], line[effect], style, color=color, marker="o", markersize=2.5,
-                        linewidth=2.6 if condition == "native" else 1.2, label=label if draw == 0 else None)
-            ax.axhline(0, color="0.85", linewidth=0.6, zorder=0)
+                ax.fill_between(rows["alpha"], rows["ci_low"], rows["ci_high"], color=color, alpha=0.18, linewidth=0)
+                ax.plot(rows["alpha"], rows["effect"], style, color=color, marker="o", markersize=2.5,
+                        linewidth=2.4 if condition == "native" else 1.2, label=label)
+            checks = part[part["condition"].str.startswith("null_")]
+            ax.plot(checks["alpha"], checks["effect"], "x", color="0.45", markersize=4, label="null draws, full alpha")
+            ax.axhline(0, color="0.7", linewidth=0.6, zorder=0)
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)
-            relation = part["relation"].iloc[0]
-            ax.set_title(f"{source} → {target} ({relation})\n{concept}", fontsize=8)
-            if c == 0 or effect != effect_column(table[table["concept"] == concepts[c - 1]]["vector_kind"].iloc[0]):
-                ax.set_ylabel(EFFECT_LABELS[effect], fontsize=7)
+            verdict = "" if info["transferred_significant"] else ", n.s."
+            ax.set_title(f"{source} → {target} ({info['relation']})\n{concept}: transferred z "
+                         f"{info['transferred_z_mapped']:.1f}{verdict}", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(METRIC_LABELS[info["metric"]].replace(" per unit alpha", ""), fontsize=7)
             if r == len(pairs) - 1:
                 ax.set_xlabel("alpha (multiples of |v_B|)", fontsize=8)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (2.3 * len(pairs) + 0.8)))
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / (2.3 * len(pairs) + 0.8)))
     return fig
 
 
-def efficiency_grid(summary: pd.DataFrame, order: list[str]) -> np.ndarray:
-    """(n, n) efficiency, row = source, column = target; NaN where no pair was run or the efficiency is flagged."""
-    index = {run: i for i, run in enumerate(order)}
-    grid = np.full((len(order), len(order)), np.nan)
-    for row in summary.itertuples():
-        if row.efficiency_flag == "ok":
-            grid[index[row.source], index[row.target]] = row.efficiency
-    return grid
+RATIOS = {"transfer_ratio": ("tab:blue", "transferred / native"),
+          "ceiling_share": ("tab:orange", "transferred / hidden-state map (ceiling share)"),
+          "hidden_map_ratio": ("tab:green", "hidden-state map / native")}
 
 
-def plot_transfer_efficiency(summary: pd.DataFrame):
-    """One panel per concept: transfer efficiency of every (source, target) pair run, seed pairs outlined."""
+def plot_transfer_ratios(summary: pd.DataFrame):
+    """One panel per concept: per pair the transfer ratio, the ceiling share and the hidden map's ratio with
+    intervals; grey: the band the mapped null spans, as a ratio to the native effect."""
     if summary.empty:
         return _placeholder("no steering pairs configured (steering.pairs)")
     concepts = list(dict.fromkeys(summary["concept"]))
-    order = run_order(summary)
-    side = 0.5 * len(order) + 2.3
-    fig, axes = plt.subplots(1, len(concepts), figsize=(side * len(concepts) + 0.8, side + 0.9), squeeze=False)
-    index = {run: i for i, run in enumerate(order)}
+    pairs = list(dict.fromkeys(zip(summary["source"], summary["target"])))
+    fig, axes = plt.subplots(1, len(concepts), figsize=(4.2 * len(concepts) + 1.5, 0.45 * len(pairs) + 1.8),
+                             squeeze=False, sharey=True)
     for c, concept in enumerate(concepts):
         ax = axes[0][c]
-        part = summary[summary["concept"] == concept]
-        grid = efficiency_grid(part, order)
-        # White is 0 (what a random vector does), dark red 1 (the native vector); colours are
-        # clipped so one overshooting pair cannot wash out the rest; the numbers are in the cells.
-        image = ax.imshow(np.clip(grid, -1, 1), cmap="RdBu_r", vmin=-1, vmax=1, aspect="equal")
-        image.cmap.set_bad("0.9")
-        for row in part.itertuples():
-            i, j = index[row.source], index[row.target]
-            if row.relation == "seeds":
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2.2))
-            text = "n/a" if not np.isfinite(row.efficiency) else f"{row.efficiency:.2f}"
-            if row.efficiency_flag != "ok":
-                text = f"({text})"  # shown, but not coloured: the native vector does too little
-            dark = np.isfinite(grid[i, j]) and abs(grid[i, j]) > 0.6
-            ax.text(j, i, f"{text}\nr {row.random_efficiency:.2f}", ha="center", va="center", fontsize=6.5,
-                    color="white" if dark else "black")
-        ax.set_xticks(range(len(order)), order, rotation=60, ha="right", fontsize=8)
-        ax.set_yticks(range(len(order)), order, fontsize=8)
-        ax.set_xlabel("target B (scored)", fontsize=8)
-        ax.set_ylabel("source A (vector found)", fontsize=8)
-        metric = "log-likelihood shift" if part["metric"].iloc[0] == "loglik_shift" else "target mass shift"
-        ax.set_title(f"{concept}\n({metric})", fontsize=9)
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="transfer efficiency")
+        part = summary[summary["concept"] == concept].set_index(["source", "target"])
+        for i, pair in enumerate(pairs):
+            if pair not in part.index:
+                continue
+            row = part.loc[pair]
+            z = _z(float(row["confidence"]))
+            half = z * row["null_mapped_sd"] / abs(row["native_effect"]) if row["native_effect"] else np.nan
+            ax.add_patch(plt.Rectangle((-half, i - 0.4), 2 * half, 0.8, color="0.88", zorder=0, linewidth=0))
+            for k, (ratio, (color, _)) in enumerate(RATIOS.items()):
+                y = i + (k - 1) * 0.22
+                low, high = row[f"{ratio}_ci_low"], row[f"{ratio}_ci_high"]
+                ax.errorbar([row[ratio]], [y], xerr=[[row[ratio] - low], [high - row[ratio]]], fmt="o", color=color,
+                            markersize=3.5, capsize=2, linewidth=1)
+            mark = "" if row["transferred_significant"] else " n.s."
+            if row["flag"] != "ok":
+                mark += f" [{row['flag']}]"
+            ax.text(1.02, i, f"z {row['transferred_z_mapped']:.1f}{mark}", transform=ax.get_yaxis_transform(),
+                    va="center", fontsize=6.5)
+        ax.axvline(0, color="0.6", linewidth=0.6)
+        ax.axvline(1, color="0.6", linewidth=0.6, linestyle=":")
+        ax.set_yticks(range(len(pairs)), [f"{a} → {b}" for a, b in pairs], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(-0.6, 1.6)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(concept, fontsize=9)
+        ax.set_xlabel("ratio of effects per unit alpha (clipped to [-0.6, 1.6])", fontsize=7)
+    handles = [plt.Line2D([], [], marker="o", color=color, linestyle="", label=label) for color, label in RATIOS.values()]
+    handles.append(plt.Rectangle((0, 0), 1, 1, color="0.88", label="mapped null band (transferred)"))
+    fig.legend(handles=handles, loc="upper center", ncol=2, fontsize=7.5, frameon=False)
+    fig.tight_layout(rect=(0, 0, 0.93, 1 - 0.7 / (0.45 * len(pairs) + 1.8)))
+    return fig
+
+
+def plot_alignment_depth(depth: pd.DataFrame):
+    """Held-out R^2 of B's hidden states predicted from A's through the embedding map, per relative depth;
+    dashed: a map fit on the hidden states of that depth itself (the ceiling)."""
+    if depth.empty:
+        return _placeholder("no steering pairs configured (steering.pairs)")
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    pairs = [p for p in dict.fromkeys(zip(depth["source"], depth["target"])) if p[0] != p[1]]
+    colors = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(pairs), 1)))
+    for color, (source, target) in zip(colors, pairs):
+        part = depth[(depth["source"] == source) & (depth["target"] == target)].sort_values("relative_depth")
+        ax.plot(part["relative_depth"], part["embedding_map_r2"], "-o", color=color, markersize=3,
+                label=f"{source} → {target}")
+        ax.plot(part["relative_depth"], part["fitted_map_r2"], "--", color=color, linewidth=0.9)
+    ax.axhline(0, color="0.6", linewidth=0.6)
+    ax.set_ylim(bottom=max(-1.0, float(np.nanmin(depth["embedding_map_r2"])) - 0.05))
+    ax.set_xlabel("relative depth (0: embedding output; (l + 1) / n: block l)", fontsize=8)
+    ax.set_ylabel("held-out R² of B's states", fontsize=8)
+    ax.set_title("Does embedding alignment persist into the residual stream?
+solid: the embedding map; "
+                 "dashed: a map fit at that depth", fontsize=8.5)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6.5, ncol=2)
     fig.tight_layout()
-    fig.suptitle("Transfer efficiency = effect(M v_A) / effect(v_B): slope over the alpha sweep of the part odd "
-                 "in alpha; r: the same for a random vector of the same norm.\nBlack outline: same register and "
-                 "preset, other seed. Grey: pair not run. In brackets, uncoloured: the native vector does no more "
-                 "than the random one.", fontsize=7.5, y=1.02)
     return fig

@@ -17,7 +17,7 @@ from regeo.figures.id_curves import (plot_id_curves, plot_redundancy_curves, plo
                                      with_run_columns)
 from regeo.figures.pair_heatmaps import plot_global_similarity, plot_lle_comparison
 from regeo.figures.registers import plot_register_distribution
-from regeo.figures.steering import plot_steering_effects, plot_transfer_efficiency
+from regeo.figures.steering import plot_alignment_depth, plot_steering_effects, plot_transfer_ratios
 from regeo.io import read_parquet
 
 PathLike = str | Path  # what every function here takes for a file
@@ -63,9 +63,13 @@ def register_distribution(registers: PathLike, pdf: PathLike, png: PathLike, dpi
     save_figure(plot_register_distribution(read_parquet(registers)), pdf, png, dpi)
 
 
-def steering_effects(pair_tables: list[PathLike], pdf: PathLike, png: PathLike, dpi: int) -> None:
-    save_figure(plot_steering_effects(read_tables(pair_tables)), pdf, png, dpi)
+def steering_effects(pair_tables: list[PathLike], summary: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_steering_effects(read_tables(pair_tables), read_parquet(summary)), pdf, png, dpi)
 
 
-def steering_efficiency(summary: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
-    save_figure(plot_transfer_efficiency(read_parquet(summary)), pdf, png, dpi)
+def steering_transfer(summary: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_transfer_ratios(read_parquet(summary)), pdf, png, dpi)
+
+
+def steering_alignment(depth: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_alignment_depth(read_parquet(depth)), pdf, png, dpi)

@@ -3,8 +3,8 @@
 From the config's concepts and the subsets' val splits to concepts
 (:func:`regeo.steering.concepts.build_concepts`), the map's fitting tokens (the pair's shared
 seen tokens, :mod:`regeo.vocab`), :func:`regeo.steering.transfer.run_transfer` on the pair, its
-table and generations on disk. The summary over all pairs is
-:func:`regeo.steering.summary.summarise_tables`.
+tables, generations, vectors and maps on disk. The tables over all pairs are
+:func:`regeo.steering.summary.summarise_files`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from regeo.io import write_jsonl, write_parquet
+from regeo.io import save_tensors, write_jsonl, write_parquet
 from regeo.steering.concepts import build_concepts
 from regeo.steering.config import SteeringConfig
 from regeo.steering.transfer import run_transfer
@@ -39,25 +39,35 @@ def fit_token_ids(source_model: str | Path, target_model: str | Path, source_cou
 
 
 def steering_pair(params: dict, source_model: str, target_model: str, val_paths: dict[str, str],
-                  counts: dict[str, str | None], runs: dict[str, dict], table_path: str | Path,
-                  samples_path: str | Path, threads: int = 1) -> None:
-    """One (source, target) job: every concept transferred and scored, table and generations written.
+                  counts: dict[str, str | None], runs: dict[str, dict], outputs: dict[str, str | Path],
+                  threads: int = 1) -> None:
+    """One (source, target) job: every concept transferred, scored and checked; its files written.
 
     ``params``: the steering section; ``val_paths``: subset -> val.parquet; ``counts``:
     {"source", "target"} -> counts.parquet or None; ``runs``: {"source", "target"} -> {name,
-    subset, preset, seed}.
+    subset, preset, seed}; ``outputs``: paths of ``sweep``, ``summary``, ``depth``, ``samples``,
+    ``vectors`` and ``maps``.
     """
     torch.set_num_threads(threads)
     cfg = SteeringConfig.from_params(params)
     concepts = build_concepts(params["concepts"], val_paths, params["passage_chars"], params["texts_per_side"])
     fit_ids = fit_token_ids(source_model, target_model, counts["source"], counts["target"], params["min_count"])
     source, target = runs["source"], runs["target"]
-    table, records = run_transfer(source_model, target_model, concepts, cfg, source=source["name"],
-                                  target=target["name"], fit_token_ids=fit_ids)
-    table["relation"] = relation(source, target)
+    result = run_transfer(source_model, target_model, concepts, cfg, source=source["name"],
+                          target=target["name"], fit_token_ids=fit_ids)
+    described = {"relation": relation(source, target)}
     for side, run in (("source", source), ("target", target)):
         for key in ("subset", "preset", "seed"):
-            table[f"{side}_{key}"] = run[key]
-    write_parquet(table, table_path)
-    write_jsonl(records, samples_path)
-    log.info("%s -> %s: %d rows, %d generations", source["name"], target["name"], len(table), len(records))
+            described[f"{side}_{key}"] = run[key]
+    for name in ("sweep", "summary", "depth"):
+        write_parquet(getattr(result, name).assign(**described), outputs[name])
+    write_jsonl(result.records, outputs["samples"])
+    save_tensors(result.vectors, outputs["vectors"], metadata={**result.metadata, "kind": "steering vectors",
+                                                               "names": "{concept}.{source|native|transferred|"
+                                                                        "hidden_map|shuffled_map}"})
+    save_tensors(result.maps, outputs["maps"], metadata={**result.metadata, "kind": "linear maps"})
+    for row in result.summary.itertuples():
+        log.info("%s -> %s %s: transferred %.4g [%.4g, %.4g] (z %.1f), native %.4g (z %.1f), ceiling share %.2f",
+                 source["name"], target["name"], row.concept, row.transferred_effect, row.transferred_effect_ci_low,
+                 row.transferred_effect_ci_high, row.transferred_z_mapped, row.native_effect, row.native_z,
+                 row.ceiling_share)

@@ -35,7 +35,7 @@ class Concept:
 
     @property
     def primary_metric(self) -> str:
-        return "loglik" if self.vector == "texts" else "mass"
+        return "loglik" if self.vector == "texts" else "logodds"
 
     @classmethod
     def from_dict(cls, spec: dict) -> "Concept":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from regeo.io import RegeoInputError
 from regeo.params import section_fields
+from regeo.steering.emb2emb import FIT_ROWS
 
 # Keys of the steering section that are not this job's hyperparameters: the concepts and their
 # texts (regeo.stages.steering builds them), the seen-token filter of the map's fit, and the
@@ -29,23 +30,27 @@ class SteeringConfig:
     layer_relative_depth: float
     # Ridge of the Emb2Emb least squares, relative to the mean eigenvalue of X^T X (0: plain least squares).
     ridge: float
-    # Which token embeddings the map is fit on: "input" (embed_tokens) or "output" (lm_head).
+    # Which token embeddings the map is fit on: "input" (embed_tokens), "output" (lm_head) or "both" stacked.
     embeddings: str
     # Tokens per text (longer texts are truncated) for the vectors, the scores and the prompts.
     max_length: int
     # Texts per forward pass.
     batch_size: int
-    # Random baseline vectors per concept (same norm as the native vector, seeded).
-    n_random: int
-    # |native effect| below this makes an efficiency NaN (flagged), never a ratio of two near-zeros.
-    min_native_effect: float
+    # Random directions per null (isotropic, mapped) scored to first order; null_checks of each swept too.
+    n_null: int
+    null_checks: int
+    # Share of the shared tokens held out of the map's fit, for its R^2 and retrieval checks.
+    map_heldout_fraction: float
+    # Bootstrap over held-out passages: replicates and the intervals' coverage.
+    bootstrap_replicates: int
+    confidence: float
     # Prompts per concept for greedy generations (0: none).
     n_generate: int
     # Tokens of a held-out text used as a generation prompt (when the concept gives no prompts).
     prompt_tokens: int
     # Greedy tokens generated per prompt and condition.
     max_new_tokens: int
-    # Seed of the random baseline vectors (combined with the concept name and the draw index).
+    # Seed of the null draws, the map's token split and the passage bootstrap (mixed with the concept name).
     seed: int
     # "cpu", "cuda" or "auto" (cuda when visible). Models run in float32 either way.
     device: str
@@ -73,13 +78,20 @@ class SteeringConfig:
             bad("layer_relative_depth", "must lie in (0, 1]")
         if self.ridge < 0:
             bad("ridge", "must be >= 0")
-        if self.embeddings not in ("input", "output"):
-            bad("embeddings", "must be 'input' or 'output'")
-        for key, low in (("max_length", 2), ("batch_size", 1), ("n_random", 0), ("n_generate", 0),
-                         ("prompt_tokens", 1), ("max_new_tokens", 1)):
+        if self.embeddings not in FIT_ROWS:
+            bad("embeddings", f"must be one of {FIT_ROWS}")
+        for key, low in (("max_length", 2), ("batch_size", 1), ("n_null", 32), ("null_checks", 0),
+                         ("n_generate", 0), ("prompt_tokens", 1), ("max_new_tokens", 1)):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < low:
                 bad(key, f"must be an integer >= {low}")
-        if not self.min_native_effect > 0:
-            bad("min_native_effect", "must be > 0")
+        if self.null_checks > self.n_null:
+            bad("null_checks", f"must be at most n_null ({self.n_null})")
+        if not isinstance(self.bootstrap_replicates, int) or not (self.bootstrap_replicates == 0
+                                                                  or self.bootstrap_replicates >= 100):
+            bad("bootstrap_replicates", "must be 0 (no intervals) or an integer >= 100")
+        if not 0 < self.map_heldout_fraction < 1:
+            bad("map_heldout_fraction", "must lie in (0, 1)")
+        if not 0 < self.confidence < 1:
+            bad("confidence", "must lie in (0, 1)")
         if self.device not in ("cpu", "cuda", "auto"):
             bad("device", "must be 'cpu', 'cuda' or 'auto'")

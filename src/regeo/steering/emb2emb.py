@@ -103,11 +103,67 @@ def fit_linear_map(E_a, E_b, ridge: float = 0.0) -> LinearMap:
                      n_tokens=int(E_a.shape[0]), rank_a=rank)
 
 
+FIT_ROWS = ("input", "output", "both")
+
+
+def fit_rows(model, which: str, ids) -> torch.Tensor:
+    """The rows a map is fit on: ``ids`` of the input or output embeddings, or both stacked (2n, d).
+
+    Stacked blocks are each centred on their own mean first: input and output embeddings sit
+    around different points, and one common centre would make the map fit the offset between them.
+    """
+    if which not in FIT_ROWS:
+        raise ValueError(f"fit rows must be one of {FIT_ROWS}, got {which!r}")
+    ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
+    blocks = ["input", "output"] if which == "both" else [which]
+    rows = []
+    for block in blocks:
+        E = model_matrix(model, block)
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= E.shape[0]):
+            raise ValueError(f"token ids out of range for the {E.shape[0]} rows of the {block} embeddings")
+        part = E[ids].double()
+        rows.append(part - part.mean(0) if which == "both" else part)
+    return torch.cat(rows)
+
+
 def fit_models_map(model_a, model_b, ids_a, ids_b, which: str = "input", ridge: float = 0.0) -> LinearMap:
-    """Fit the map on rows ``ids_a`` of A's and ``ids_b`` of B's ``which`` embeddings (aligned pairs)."""
-    E_a, E_b = model_matrix(model_a, which), model_matrix(model_b, which)
-    ids_a, ids_b = np.asarray(ids_a, dtype=np.int64), np.asarray(ids_b, dtype=np.int64)
-    for ids, E, name in ((ids_a, E_a, "A"), (ids_b, E_b, "B")):
-        if ids.size and (ids.min() < 0 or ids.max() >= E.shape[0]):
-            raise ValueError(f"token ids of model {name} out of range for its {E.shape[0]} embedding rows")
-    return fit_linear_map(E_a[torch.from_numpy(ids_a)], E_b[torch.from_numpy(ids_b)], ridge)
+    """Fit the map on rows ``ids_a`` of A's and ``ids_b`` of B's ``which`` rows (aligned pairs, :func:`fit_rows`)."""
+    return fit_linear_map(fit_rows(model_a, which, ids_a), fit_rows(model_b, which, ids_b), ridge)
+
+
+def split_pairs(n: int, heldout_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, held-out) indices of n token pairs: a seeded random ``heldout_fraction`` is held out."""
+    if not 0 < heldout_fraction < 1:
+        raise ValueError(f"heldout_fraction must lie in (0, 1), got {heldout_fraction}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_heldout = int(round(n * heldout_fraction))
+    if n_heldout < 1 or n - n_heldout < 2:
+        raise ValueError(f"{n} shared tokens cannot be split into a fit set and a held-out set")
+    return np.sort(order[n_heldout:]), np.sort(order[:n_heldout])
+
+
+def r2_of(emb_map: LinearMap, E_a, E_b) -> float:
+    """Share of the variance of rows ``E_b`` about *their own* mean that the map's prediction explains."""
+    E_a, E_b = torch.as_tensor(E_a).double(), torch.as_tensor(E_b).double()
+    predicted = (E_a - E_a.mean(0)) @ emb_map.weight.T
+    target = E_b - E_b.mean(0)
+    total = float((target ** 2).sum())
+    return 1 - float(((predicted - target) ** 2).sum()) / total if total > 0 else float("nan")
+
+
+def retrieval(emb_map: LinearMap, E_a, candidates_b, truth: np.ndarray, ks=(1, 10)) -> dict[int, float]:
+    """Top-k accuracy of finding row ``truth[i]`` of ``candidates_b`` nearest (cosine) to mapped row i of ``E_a``.
+
+    Rows are centred (A's on the map's fitting mean, B's candidates on theirs) before the cosine,
+    so that the common offset of all embeddings does not make every row everyone's neighbour.
+    """
+    mapped = (torch.as_tensor(E_a).double() - emb_map.mean_a) @ emb_map.weight.T  # (n, d_b)
+    candidates = torch.as_tensor(candidates_b).double()
+    candidates = candidates - candidates.mean(0)
+    mapped = torch.nn.functional.normalize(mapped, dim=1)
+    candidates = torch.nn.functional.normalize(candidates, dim=1)
+    scores = mapped @ candidates.T  # (n, m)
+    truth_t = torch.as_tensor(np.asarray(truth, dtype=np.int64))
+    own = scores.gather(1, truth_t[:, None])  # (n, 1)
+    rank = (scores > own).sum(1)  # 0 = nearest
+    return {k: float((rank < k).double().mean()) for k in ks}

@@ -1,17 +1,20 @@
-"""Scoring steering conditions on one model: effects, transfer efficiencies, greedy generations.
+"""Scoring a model on held-out passages, per passage, so that effects get intervals over passages.
 
-Effects, each relative to the same model without steering, at each alpha:
+Two statistics of a model on the held-out passages of a concept, each computed from per-passage
+sums so that a bootstrap over passages is a reweighting (:mod:`regeo.steering.bootstrap`):
 
-- ``loglik_shift``: change of [mean per-token log-likelihood of held-out positive texts minus that
-  of held-out negative texts]. Per-token means are pooled over all predicted tokens of a set
-  (token-weighted, i.e. minus the LM loss on that set), in nats; positive means the vector moved
-  the model towards the positive texts.
-- ``target_mass_shift``: change of the probability mass on the target token set, averaged over the
-  next-token distributions at every non-pad position of all held-out texts (positive and negative).
+- ``loglik``: mean per-token log-likelihood of the held-out positive passages minus that of the
+  negative passages (token-weighted within each side, i.e. minus the LM loss on that side), in
+  nats per token. A steering effect is its change; positive means towards the positive texts.
+- ``logodds``: mean over every position of every held-out passage of the log-odds of the target
+  token set, log(m / (1 - m)) with m the next-token probability mass on the targets, computed
+  from logsumexp of the target logits and of all logits (:func:`position_terms`). Its change
+  does not saturate the way the mass does (a vector that doubles the odds moves it by ln 2
+  whether m is 0.01 or 0.5).
+- ``mass``: the mean target mass itself, kept for reading (its shift saturates; never primary).
 
-Efficiency of a condition = its effect / the native vector's effect at the same alpha. Where the
-native effect is not finite or ``|effect| < min_native_effect``, the efficiency is NaN and the
-row's ``efficiency_flag`` says why; a ratio of two near-zero numbers is never reported.
+A *weights* matrix (R, P) gives each passage a count per replicate: a row of ones is the
+statistic on the passages as they are.
 """
 
 from __future__ import annotations
@@ -20,146 +23,137 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-import pandas as pd
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 from regeo.steering.inject import steer
 from regeo.steering.text import padded_batches
 from regeo.steering.vectors import model_device
 
-METRICS = ("loglik", "mass")
-FLAG_OK = "ok"
-FLAG_REFERENCE = "reference"  # the no-steering rows: effects are 0 by definition
-FLAG_NEAR_ZERO = "native_effect_near_zero"
-FLAG_UNDEFINED = "metric_undefined"  # e.g. no target tokens, or no held-out negative texts
+METRICS = ("loglik", "logodds")
 
 
 @dataclass(frozen=True)
 class Heldout:
-    """Held-out token ids (one list per text, already truncated) and the target token ids."""
+    """Held-out token ids (one list per passage, already truncated) and the target token ids."""
 
     positive: list[list[int]]
     negative: list[list[int]]
     target_ids: list[int]
 
+    @property
+    def passages(self) -> list[list[int]]:
+        return self.positive + self.negative
+
+    @property
+    def is_positive(self) -> np.ndarray:
+        """(P,) bool: which passages (in :attr:`passages` order) are positive."""
+        return np.array([True] * len(self.positive) + [False] * len(self.negative), dtype=bool)
+
 
 @dataclass(frozen=True)
-class Measurement:
-    loglik_positive: float  # mean per-token log-likelihood (nats) of the held-out positive texts
-    loglik_negative: float  # same for the held-out negative texts
-    target_mass: float  # mean next-token probability mass on the target set over all held-out positions
+class PassageScores:
+    """Per-passage sums, passages in :attr:`Heldout.passages` order; all (P,) float64."""
+
+    is_positive: np.ndarray  # bool
+    loglik: np.ndarray  # sum of log p(token | prefix) over the passage's predicted tokens
+    n_predicted: np.ndarray  # predicted tokens (length - 1)
+    logodds: np.ndarray  # sum over positions of the target log-odds (0 when there are no targets)
+    mass: np.ndarray  # sum over positions of the target mass
+    n_positions: np.ndarray  # positions (length)
+    has_targets: bool
 
 
-@dataclass(frozen=True)
-class Condition:
-    """A steering condition: a name ("native", "transferred", "random"), its vector (d,), a draw index."""
+def position_terms(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor,
+                   target_ids: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """Per-passage sums (B,) of the token log-likelihood, target log-odds and target mass.
 
-    name: str
-    vector: torch.Tensor
-    draw: int = 0
+    ``logits`` (B, T, V) float32, ``input_ids``/``mask`` (B, T), ``target_ids`` (n_targets,) or
+    None. One logsumexp over the vocabulary serves all three (a full log-softmax and masked
+    copies of the (B, T, V) logits would cost several times the model's own forward pass at a
+    4096-token vocabulary); the target columns are gathered. log(1 - m) comes from the same
+    logsumexp, with m capped a float32 step below 1. Differentiable, so that
+    :mod:`regeo.steering.first_order` can take its gradient.
+    """
+    log_all = logits.logsumexp(-1)  # (B, T)
+    token_logp = logits[:, :-1].gather(-1, input_ids[:, 1:, None]).squeeze(-1) - log_all[:, :-1]  # (B, T-1)
+    predicted = mask[:, 1:].to(logits.dtype)  # (B, T-1): a real token predicted from a real prefix
+    positions = mask.to(logits.dtype)  # (B, T)
+    terms = {"loglik": (token_logp * predicted).sum(1)}
+    if target_ids is not None:
+        log_mass = logits.index_select(-1, target_ids).logsumexp(-1) - log_all  # (B, T), log m
+        log_mass = log_mass.clamp(max=math.log1p(-2.0 ** -23))
+        log_rest = torch.log1p(-log_mass.exp())  # log(1 - m)
+        terms["logodds"] = ((log_mass - log_rest) * positions).sum(1)
+        terms["mass"] = (log_mass.exp() * positions).sum(1)
+    return terms
+
+
+def target_tensor(heldout: Heldout, device) -> torch.Tensor | None:
+    if not heldout.target_ids:
+        return None
+    return torch.as_tensor(sorted(set(heldout.target_ids)), dtype=torch.long, device=device)
+
+
+def counts(encoded: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted tokens, positions) per passage."""
+    lengths = np.array([len(ids) for ids in encoded], dtype=np.float64)
+    return np.maximum(lengths - 1, 0), lengths
 
 
 @torch.no_grad()
-def _pass(model, encoded, target_ids: torch.Tensor | None, batch_size: int, device):
-    """Sums over one text set: (log-likelihood, predicted tokens, target mass, positions)."""
-    loglik, n_pred, mass, n_pos = 0.0, 0, 0.0, 0
-    if not encoded:
-        return loglik, n_pred, mass, n_pos
+def score_passages(model, heldout: Heldout, batch_size: int = 8, device=None) -> PassageScores:
+    """The per-passage sums of ``model`` as it is now (steering hooks included) on ``heldout``."""
+    device = model_device(model, device)
+    encoded = heldout.passages
+    targets = target_tensor(heldout, device)
+    sums = {k: [] for k in ("loglik", "logodds", "mass")}
     for input_ids, mask in padded_batches(encoded, batch_size, device):
         logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits.float()  # (B, T, V)
-        logp = F.log_softmax(logits, dim=-1)  # (B, T, V)
-        token_logp = logp[:, :-1].gather(-1, input_ids[:, 1:, None]).squeeze(-1)  # (B, T-1)
-        pred_mask = mask[:, 1:].bool()  # (B, T-1): real token predicted from a real prefix
-        loglik += float(token_logp[pred_mask].double().sum())
-        n_pred += int(pred_mask.sum())
-        if target_ids is not None:
-            target_mass = logp[..., target_ids].exp().sum(-1)  # (B, T)
-            mass += float(target_mass[mask.bool()].double().sum())
-            n_pos += int(mask.sum())
-    return loglik, n_pred, mass, n_pos
+        terms = position_terms(logits, input_ids, mask, targets)
+        for key in sums:
+            sums[key].append(terms[key].double().cpu() if key in terms else torch.zeros(len(input_ids)))
+    n_predicted, n_positions = counts(encoded)
+    joined = {k: torch.cat(v).numpy().astype(np.float64) if v else np.zeros(0) for k, v in sums.items()}
+    return PassageScores(is_positive=heldout.is_positive, n_predicted=n_predicted, n_positions=n_positions,
+                         has_targets=targets is not None, **joined)
 
 
-def measure(model, heldout: Heldout, batch_size: int = 8, device=None) -> Measurement:
-    """The three raw quantities of ``model`` as it is now (steering hooks included) on ``heldout``."""
-    device = model_device(model, device)
-    targets = torch.as_tensor(heldout.target_ids, dtype=torch.long, device=device) if heldout.target_ids else None
-    pos = _pass(model, heldout.positive, targets, batch_size, device)
-    neg = _pass(model, heldout.negative, targets, batch_size, device)
-    nan = float("nan")
-    n_pos = pos[3] + neg[3]
-    return Measurement(
-        loglik_positive=pos[0] / pos[1] if pos[1] else nan,
-        loglik_negative=neg[0] / neg[1] if neg[1] else nan,
-        target_mass=(pos[2] + neg[2]) / n_pos if targets is not None and n_pos else nan)
+def statistic(scores: PassageScores, metric: str, weights: np.ndarray, numerators: np.ndarray | None = None
+              ) -> np.ndarray:
+    """The ``metric`` under passage ``weights`` (R, P): (R,) values (NaN where undefined).
+
+    ``numerators`` (P, ...) replaces the per-passage sums of the metric (first-order slopes pass
+    their per-passage gradient projections here); the denominators are the passages' token counts.
+    """
+    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    if metric == "loglik":
+        values = scores.loglik if numerators is None else numerators
+        pos, neg = scores.is_positive, ~scores.is_positive
+        if not pos.any() or not neg.any():
+            return np.full((weights.shape[0],) + np.shape(values)[1:], np.nan)
+        return (_ratio(weights[:, pos], values[pos], scores.n_predicted[pos])
+                - _ratio(weights[:, neg], values[neg], scores.n_predicted[neg]))
+    if metric in ("logodds", "mass"):
+        values = getattr(scores, metric) if numerators is None else numerators
+        if not scores.has_targets:
+            return np.full((weights.shape[0],) + np.shape(values)[1:], np.nan)
+        return _ratio(weights, values, scores.n_positions)
+    raise ValueError(f"unknown metric {metric!r}")
 
 
-def efficiency(effect: float, native_effect: float, min_native_effect: float) -> tuple[float, str]:
-    """``effect / native_effect`` and a flag; NaN (never an exception) when the ratio means nothing."""
-    if not (math.isfinite(effect) and math.isfinite(native_effect)):
-        return float("nan"), FLAG_UNDEFINED
-    if abs(native_effect) < min_native_effect:
-        return float("nan"), FLAG_NEAR_ZERO
-    return effect / native_effect, FLAG_OK
+def _ratio(weights: np.ndarray, values: np.ndarray, denominators: np.ndarray) -> np.ndarray:
+    """sum_p w_p values_p / sum_p w_p denominators_p per replicate; values (P,) or (P, K)."""
+    denominator = weights @ denominators  # (R,)
+    numerator = weights @ values  # (R,) or (R, K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return numerator / (denominator if numerator.ndim == 1 else denominator[:, None])
 
 
 def cosine(u: torch.Tensor, v: torch.Tensor) -> float:
     u, v = u.double().flatten(), v.double().flatten()
     denominator = float(u.norm() * v.norm())
     return float(u @ v) / denominator if denominator > 0 else float("nan")
-
-
-def score_conditions(model, layer: int, conditions: Sequence[Condition], alphas: Sequence[float],
-                     heldout: Heldout, batch_size: int = 8, device=None, min_native_effect: float = 1e-4,
-                     primary: str = "loglik") -> pd.DataFrame:
-    """Effects of every condition at every alpha on ``model``, with the no-steering reference.
-
-    ``conditions`` must include one named "native": the ceiling every efficiency divides by, and
-    the vector the cosines are taken to. ``primary`` ("loglik" or "mass") picks the metric copied
-    into the ``efficiency`` and ``efficiency_flag`` columns. One row per (condition, draw, alpha);
-    the "none" condition has a row at every alpha (identical values) so that curves plot alike.
-    """
-    if primary not in METRICS:
-        raise ValueError(f"primary must be one of {METRICS}, got {primary!r}")
-    natives = [c for c in conditions if c.name == "native"]
-    if len(natives) != 1:
-        raise ValueError("conditions must contain exactly one 'native' condition")
-    native_vector = natives[0].vector
-    base = measure(model, heldout, batch_size, device)
-    base_diff = base.loglik_positive - base.loglik_negative
-
-    raw = []  # (condition, alpha, Measurement)
-    for condition in conditions:
-        for alpha in alphas:
-            with steer(model, condition.vector, layer, alpha):
-                raw.append((condition, float(alpha), measure(model, heldout, batch_size, device)))
-
-    def effects(m: Measurement) -> dict[str, float]:
-        return {"loglik": (m.loglik_positive - m.loglik_negative) - base_diff,
-                "mass": m.target_mass - base.target_mass}
-
-    native_effects = {alpha: effects(m) for c, alpha, m in raw if c.name == "native"}
-    nan = float("nan")
-    rows = []
-    for alpha in alphas:
-        rows.append(dict(condition="none", draw=0, alpha=float(alpha), vector_norm=0.0, cosine_to_native=nan,
-                         loglik_positive=base.loglik_positive, loglik_negative=base.loglik_negative,
-                         target_mass=base.target_mass, loglik_shift=0.0,
-                         target_mass_shift=0.0 if math.isfinite(base.target_mass) else nan,
-                         efficiency_loglik=nan, efficiency_mass=nan, efficiency=nan,
-                         efficiency_flag=FLAG_REFERENCE))
-    for condition, alpha, m in raw:
-        effect = effects(m)
-        ratios = {k: efficiency(effect[k], native_effects[alpha][k], min_native_effect) for k in METRICS}
-        rows.append(dict(condition=condition.name, draw=condition.draw, alpha=alpha,
-                         vector_norm=float(condition.vector.double().norm()),
-                         cosine_to_native=cosine(condition.vector, native_vector),
-                         loglik_positive=m.loglik_positive, loglik_negative=m.loglik_negative,
-                         target_mass=m.target_mass, loglik_shift=effect["loglik"],
-                         target_mass_shift=effect["mass"], efficiency_loglik=ratios["loglik"][0],
-                         efficiency_mass=ratios["mass"][0], efficiency=ratios[primary][0],
-                         efficiency_flag=ratios[primary][1]))
-    return pd.DataFrame(rows)
 
 
 @torch.no_grad()
@@ -185,22 +179,22 @@ def greedy_continuation(model, prompt_ids: Sequence[int], max_new_tokens: int, e
     return new
 
 
-def generation_records(model, tokenizer, prompts: Sequence[Sequence[int]], conditions: Sequence[Condition],
+def generation_records(model, tokenizer, prompts: Sequence[Sequence[int]], vectors: dict[str, torch.Tensor],
                        alphas: Sequence[float], layer: int, max_new_tokens: int, device=None) -> list[dict]:
-    """Greedy continuations of each prompt without steering and under each condition at each alpha.
+    """Greedy continuations of each prompt without steering and under each named vector at each alpha.
 
-    Records ``{condition, draw, alpha, prompt, completion}`` (decoded text; alpha 0 for "none"),
+    Records ``{condition, alpha, prompt, completion}`` (decoded text; condition "none" at alpha 0),
     ready for a JSONL file once the caller adds who and what was steered.
     """
     eos_id = getattr(tokenizer, "eos_token_id", None)
-    settings = [(Condition("none", torch.zeros(model.config.hidden_size)), 0.0)]
-    settings += [(c, float(a)) for c in conditions for a in alphas]
+    settings = [("none", torch.zeros(model.config.hidden_size), 0.0)]
+    settings += [(name, vector, float(a)) for name, vector in vectors.items() for a in alphas]
     records = []
     for prompt in prompts:
         prompt_text = tokenizer.decode(list(prompt))
-        for condition, alpha in settings:
-            with steer(model, condition.vector, layer, alpha):
+        for name, vector, alpha in settings:
+            with steer(model, vector, layer, alpha):
                 new = greedy_continuation(model, prompt, max_new_tokens, eos_id, device)
-            records.append(dict(condition=condition.name, draw=condition.draw, alpha=alpha, prompt=prompt_text,
+            records.append(dict(condition=name, alpha=alpha, prompt=prompt_text,
                                 completion=tokenizer.decode(new, skip_special_tokens=True)))
     return records
