@@ -15,10 +15,12 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+
+if TYPE_CHECKING:  # torch loads in the tensor functions only: data and figure jobs never need it
+    import torch
 
 
 class RegeoInputError(ValueError):
@@ -95,7 +97,9 @@ def write_text(text: str, path: str | os.PathLike) -> None:
         tmp.write_text(text)
 
 
-def save_tensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict | None = None) -> None:
+def save_tensors(tensors: dict[str, "torch.Tensor"], path: str | os.PathLike, metadata: dict | None = None) -> None:
+    from safetensors.torch import save_file
+
     contiguous = {name: t.detach().contiguous().cpu() for name, t in tensors.items()}
     # One key holding sorted JSON: safetensors writes a multi-key metadata map in a
     # process-dependent order, which would make identical dumps differ byte for byte.
@@ -112,8 +116,12 @@ def tensor_metadata(path: str | os.PathLike) -> dict:
         return json.loads((handle.metadata() or {}).get("regeo", "{}"))
 
 
-def load_tensors(path: str | os.PathLike, keys: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+def load_tensors(path: str | os.PathLike, keys: tuple[str, ...] = ()) -> dict[str, "torch.Tensor"]:
     """Load a safetensors file; a missing, truncated or corrupt file raises RegeoInputError naming it."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     path = Path(path)
     if not path.is_file():
         raise RegeoInputError(f"{path}: tensor file does not exist")

@@ -161,8 +161,7 @@ def plot_alignment_depth(depth: pd.DataFrame):
     ax.set_ylim(bottom=max(-1.0, float(np.nanmin(depth["embedding_map_r2"])) - 0.05))
     ax.set_xlabel("relative depth (0: embedding output; (l + 1) / n: block l)", fontsize=8)
     ax.set_ylabel("held-out R² of B's states", fontsize=8)
-    ax.set_title("Does embedding alignment persist into the residual stream?
-solid: the embedding map; "
+    ax.set_title("Does embedding alignment persist into the residual stream?\nsolid: the embedding map; "
                  "dashed: a map fit at that depth", fontsize=8.5)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6.5, ncol=2)
