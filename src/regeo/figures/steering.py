@@ -94,6 +94,7 @@ def plot_steering_effects(sweep: pd.DataFrame, summary: pd.DataFrame):
     return fig
 
 
+XLIM = (-0.6, 1.6)
 RATIOS = {"transfer_ratio": ("tab:blue", "transferred / native"),
           "ceiling_share": ("tab:orange", "transferred / hidden-state map (ceiling share)"),
           "hidden_map_ratio": ("tab:green", "hidden-state map / native")}
@@ -121,8 +122,10 @@ def plot_transfer_ratios(summary: pd.DataFrame):
             for k, (ratio, (color, _)) in enumerate(RATIOS.items()):
                 y = i + (k - 1) * 0.22
                 low, high = row[f"{ratio}_ci_low"], row[f"{ratio}_ci_high"]
-                ax.errorbar([row[ratio]], [y], xerr=[[row[ratio] - low], [high - row[ratio]]], fmt="o", color=color,
-                            markersize=3.5, capsize=2, linewidth=1)
+                # A ratio's percentile interval need not contain its point value (a denominator near 0
+                # makes the replicates heavy-tailed), so the two are drawn separately; both clipped.
+                ax.hlines(y, *np.clip([low, high], *XLIM), color=color, linewidth=1)
+                ax.plot(np.clip(row[ratio], *XLIM), y, "o", color=color, markersize=3.5)
             mark = "" if row["transferred_significant"] else " n.s."
             if row["flag"] != "ok":
                 mark += f" [{row['flag']}]"
@@ -132,7 +135,7 @@ def plot_transfer_ratios(summary: pd.DataFrame):
         ax.axvline(1, color="0.6", linewidth=0.6, linestyle=":")
         ax.set_yticks(range(len(pairs)), [f"{a} → {b}" for a, b in pairs], fontsize=7)
         ax.invert_yaxis()
-        ax.set_xlim(-0.6, 1.6)
+        ax.set_xlim(*XLIM)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=7)
         ax.set_title(concept, fontsize=9)
