@@ -124,7 +124,7 @@ def test_steering_tables_and_generations(pipeline):
     assert (summary["n_map_heldout_tokens"] == (0.2 * summary["n_shared_tokens"]).round()).all()
     assert summary["flag"].isin(["ok", "native_not_above_null", "first_order_null_off"]).all()
     depth = pd.read_parquet(steering / "alignment_depth.parquet")
-    assert len(depth) == 2 * 3 and depth["fitted_map_r2"].between(-1, 1).all()  # micro: 2 blocks + embeddings
+    assert len(depth) == 2 * 2 and depth["fitted_map_r2"].between(-1, 1).all()  # micro: 1 block + embeddings
     vectors = load_tensors(steering / "vectors" / "ne-micro-s0__ne-micro-s1.safetensors")
     assert set(vectors) == {f"{c}.{v}" for c in ("news_vs_narrative", "the_token")
                             for v in ("source", "native", "transferred", "hidden_map", "shuffled_map")}
