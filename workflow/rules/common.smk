@@ -68,6 +68,8 @@ def probability_params():
         keys += ["classifier_model", "classifier_revision", "classifier_tokenizer", "classifier_batch_size"]
     if config["registers"]["method"] == "precomputed":
         keys += ["probabilities_field"]
+    if config["registers"]["method"] == "column":
+        keys += ["label_field", "label_map", "unmapped_label"]
     return {k: config["registers"][k] for k in keys}
 
 
