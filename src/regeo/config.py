@@ -237,8 +237,11 @@ def _steering_problems(cfg: dict) -> list[str]:
     """Pairs must name runs of training.runs, concepts subsets that have val splits."""
     problems: list[str] = []
     steering = cfg["steering"]
-    run_names = list(runs(cfg))
-    known_runs = f"runs of training.runs: {', '.join(run_names)}"
+    # External runs steer and are steered through their model/ directory (rule external_model).
+    external = [entry["name"] for entry in cfg["external"]]
+    run_names = list(runs(cfg)) + external
+    known_runs = f"runs of training.runs: {', '.join(run_names[:len(run_names) - len(external)])}" + \
+        (f"; external runs: {', '.join(external)}" if external else "")
     for i, pair in enumerate(steering["pairs"]):
         for side in ("source", "target"):
             if pair[side] not in run_names:

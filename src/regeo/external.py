@@ -286,3 +286,14 @@ def final_model_and_tokenizer(settings: dict, tokenizer_dir: str | None = None):
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir) if tokenizer_dir else \
         load_tokenizer(source, run.trust_remote_code)
     return model, tokenizer
+
+
+def save_final_model(settings: dict, tokenizer_dir: str, out_dir) -> None:
+    """An external run's last checkpoint as a float32 ``save_pretrained`` directory with its
+    tokenizer: the form a trained run's ``model/`` has, so that steering reads either alike."""
+    from regeo.io import atomic_dir
+
+    model, tokenizer = final_model_and_tokenizer(settings, tokenizer_dir)
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(str(tmp))  # safetensors
+        tokenizer.save_pretrained(str(tmp))

@@ -117,3 +117,25 @@ def test_the_real_smollm2_file_dumps_embeddings_with_meaningful_neighbours(tmp_p
     nearest = (unit @ unit[ids[0][0]]).topk(10).indices.tolist()  # cosine, the token itself first
     assert nearest[0] == ids[0][0]
     assert sum(i[0] in nearest for i in ids[1:]) >= 5  # the other weekdays are its neighbours
+
+
+def test_an_external_runs_model_directory_is_what_steering_loads(tmp_path, tiny):
+    from regeo.external import save_final_model
+    from regeo.steering.transfer import load_model as steering_load_model
+
+    out = dump_run(tmp_path, "f32", str(tiny["f32"]))
+    settings = external_run({"name": "f32", "model": str(tiny["f32"]), "steps": [0]}).settings()
+    save_final_model(settings, str(out / "tokenizer"), out / "model")
+    model, tokenizer = steering_load_model(out / "model")
+    ids = torch.tensor([tokenizer.encode("news reports and recipes")])
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids).logits, tiny["model"](ids).logits, rtol=0, atol=1e-5)
+
+
+def test_steering_pairs_may_name_external_runs():
+    from regeo.config import steering_pairs, validate_config
+
+    cfg = validate_config({"external": [{"name": "smol", "model": SMOLLM2, "steps": [1]}],
+                           "steering": {"pairs": [{"source": "smol", "target": "ne-tiny-s0"},
+                                                  {"source": "ne-tiny-s0", "target": "smol"}]}})
+    assert steering_pairs(cfg) == [("smol", "ne-tiny-s0"), ("ne-tiny-s0", "smol")]
