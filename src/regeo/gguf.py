@@ -26,7 +26,7 @@ def _reader(path: str | Path):
         from gguf import GGUFReader
     except ImportError as err:
         raise RegeoInputError(f"{path}: reading a GGUF file needs the gguf package "
-                              "(./install.sh --pretrained, or pip install gguf)") from err
+                              "(./install.sh brings it unless --no-pretrained; or pip install gguf)") from err
     try:
         return GGUFReader(str(path))
     except (OSError, ValueError) as err:
