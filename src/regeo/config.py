@@ -190,9 +190,29 @@ def _semantic_problems(cfg: dict) -> list[str]:
                         "corpus, whose registers come from its sources; use 'metadata'")
     if cfg["corpus"]["source"] != "builtin" and cfg["registers"]["method"] == "metadata":
         problems.append(f"config.registers.method: 'metadata' needs corpus.source 'builtin'; "
-                        f"use 'classifier' or 'precomputed' for source {cfg['corpus']['source']!r}")
+                        f"use 'classifier', 'precomputed' or 'column' for source {cfg['corpus']['source']!r}")
+    problems += _label_column_problems(cfg["registers"])
     problems += _steering_problems(cfg)
     problems += _external_problems(cfg)
+    return problems
+
+
+def _label_column_problems(registers: dict) -> list[str]:
+    """The label map's targets and the unmapped label must be CORE codes (checked before any job)."""
+    if registers["method"] != "column":  # other methods ignore these keys; planning stays torch-free
+        return []
+    from regeo.data.label_column import DROP, label_codes
+    from regeo.data.precomputed import core_label
+    from regeo.io import RegeoInputError
+
+    problems = []
+    try:
+        label_codes(registers["label_map"])
+    except RegeoInputError as err:
+        problems.append(str(err))
+    unmapped = registers["unmapped_label"]
+    if unmapped is not None and unmapped != DROP and core_label(unmapped) is None:
+        problems.append(f"config.registers.unmapped_label: {unmapped!r} is neither 'drop' nor a CORE register code")
     return problems
 
 
@@ -217,8 +237,11 @@ def _steering_problems(cfg: dict) -> list[str]:
     """Pairs must name runs of training.runs, concepts subsets that have val splits."""
     problems: list[str] = []
     steering = cfg["steering"]
-    run_names = list(runs(cfg))
-    known_runs = f"runs of training.runs: {', '.join(run_names)}"
+    # External runs steer and are steered through their model/ directory (rule external_model).
+    external = [entry["name"] for entry in cfg["external"]]
+    run_names = list(runs(cfg)) + external
+    known_runs = f"runs of training.runs: {', '.join(run_names[:len(run_names) - len(external)])}" + \
+        (f"; external runs: {', '.join(external)}" if external else "")
     for i, pair in enumerate(steering["pairs"]):
         for side in ("source", "target"):
             if pair[side] not in run_names:

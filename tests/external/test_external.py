@@ -122,7 +122,8 @@ def test_local_revisions_give_the_trainers_dump_format(tmp_path, revisions, toke
         assert torch.equal(outputs, model.get_output_embeddings().weight[:vocab])
         meta = tensor_metadata(path)
         assert meta == {"run": "ext", "step": step, "tied": False, "model": str(revisions[step]), "revision": None,
-                        "rows_dropped": PAD_ROWS, "tokens": step * 64}
+                        "rows_dropped": PAD_ROWS, "tokens": step * 64, "source": "local",
+                        "stored_dtype": "float32", "quantisation": None, "dequantised_dtype": "float32"}
     assert len(load_tokenizer(out / "tokenizer")) == vocab
     assert load_tokenizer(out / "tokenizer")("the old town").input_ids == tokenizer("the old town").input_ids
     assert not (out / "external_state").exists()  # the resume state goes once the outputs are written

@@ -68,6 +68,8 @@ def probability_params():
         keys += ["classifier_model", "classifier_revision", "classifier_tokenizer", "classifier_batch_size"]
     if config["registers"]["method"] == "precomputed":
         keys += ["probabilities_field"]
+    if config["registers"]["method"] == "column":
+        keys += ["label_field", "label_map", "unmapped_label"]
     return {k: config["registers"][k] for k in keys}
 
 
@@ -184,13 +186,22 @@ def final_dump(run):
     return run_dumps(run)[-1]
 
 
+def init_dump(run):
+    """A run's dump at initialisation (step 0), the similarity null; None for an external run
+    without one (a released model alone: its only dump is the final one)."""
+    first = run_dumps(run)[0]
+    if run in EXTERNAL_RUNS and (EXTERNAL_RUNS[run].steps[0] != 0 or len(EXTERNAL_RUNS[run].steps) == 1):
+        return None
+    return first
+
+
 def final_models():
     """run -> its final dump, tokenizer and counts, for the cross-model rules (regeo.stages.cross_model)."""
     return {
         run: {
             **fields,
             "dump": final_dump(run),
-            "init_dump": run_dumps(run)[0],
+            "init_dump": init_dump(run),
             "tokenizer": run_tokenizer(run),
             "counts": run_counts(run),
         }

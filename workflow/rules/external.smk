@@ -26,3 +26,27 @@ for _external in EXTERNAL_RUNS.values():
             "../../envs/train.yaml"
         script:
             "../scripts/external_dump.py"
+
+
+# An external run's last checkpoint in the trained runs' model/ form (float32 safetensors and the
+# tokenizer), made only when a steering pair names the run. Without external runs the rule does
+# not exist, so the default's rule set is unchanged.
+if EXTERNAL_RUNS:
+
+    rule external_model:
+        input:
+            tokenizer=lambda wc: run_tokenizer(wc.run),
+        output:
+            directory("results/runs/{run}/model"),
+        log:
+            "logs/external_model/{run}.log",
+        params:
+            external=lambda wc: EXTERNAL_RUNS[wc.run].settings(),
+        wildcard_constraints:
+            run=_alternatives(EXTERNAL_RUNS),
+        resources:
+            mem_mb=16000,
+        conda:
+            "../../envs/train.yaml"
+        script:
+            "../scripts/external_model.py"

@@ -10,4 +10,7 @@ with snakemake_job(snakemake):
         snakemake.params.val_bins,
         snakemake.output[0],
         threads=snakemake.threads,
+        tokenizer_dir=snakemake.input.tokenizer,
+        external=snakemake.params.external,
+        val_docs=snakemake.params.val_docs,
     )

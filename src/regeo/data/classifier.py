@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 # Config key (registers section) -> ClassifierConfig field; the section's other keys label documents.
 RENAME = {"classifier_model": "model", "classifier_revision": "revision", "classifier_tokenizer": "tokenizer",
           "classifier_batch_size": "batch_size"}
-OTHER_KEYS = ("method", "probabilities_field", "threshold", "keep_subregisters", "keep_hybrids", "min_chars")
+OTHER_KEYS = ("method", "probabilities_field", "label_field", "label_map", "unmapped_label", "threshold", "keep_subregisters", "keep_hybrids", "min_chars")
 DTYPES = ("float32", "bfloat16", "float16")
 # Models whose position ids start after the padding index, so that max_position_embeddings
 # overstates the usable length by padding_idx + 1 (514 -> 512 for XLM-R).

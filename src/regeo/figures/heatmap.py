@@ -7,11 +7,20 @@ import numpy as np
 import pandas as pd
 
 
+def cross_register_measure(table: pd.DataFrame) -> tuple[str, str]:
+    """(column, label) the figure shows: nats per token while every model shares one tokenizer,
+    bits per byte once they differ (a token is then not the same unit of text)."""
+    if "tokenizer" in table and table["tokenizer"].nunique() > 1:
+        return "bits_per_byte", "bits/byte"
+    return "loss", "nats/token"
+
+
 def plot_cross_register(table: pd.DataFrame):
     """Rows: training subset and preset (mean over seeds); columns: evaluation subset."""
+    column, unit = cross_register_measure(table)
     table = table.assign(model=table["subset"] + " (" + table["preset"] + ")")
-    grid = table.groupby(["model", "eval_subset"])["loss"].mean().unstack("eval_subset")
-    spread = table.groupby(["model", "eval_subset"])["loss"].agg(lambda s: s.max() - s.min()).unstack("eval_subset")
+    grid = table.groupby(["model", "eval_subset"])[column].mean().unstack("eval_subset")
+    spread = table.groupby(["model", "eval_subset"])[column].agg(lambda s: s.max() - s.min()).unstack("eval_subset")
     seeds = table.groupby("model")["seed"].nunique()
     subsets = [s for s in table["subset"].drop_duplicates() if s in grid.columns]
     grid = grid[subsets + [c for c in grid.columns if c not in subsets]]
@@ -28,7 +37,7 @@ def plot_cross_register(table: pd.DataFrame):
     ax.set_yticks(range(grid.shape[0]), [f"{m} ×{seeds[m]}" for m in grid.index])
     ax.set_xlabel("evaluated on (validation split)")
     ax.set_ylabel("trained on (model, seeds)")
-    fig.colorbar(image, ax=ax, label="mean loss (nats/token)")
+    fig.colorbar(image, ax=ax, label=f"mean loss ({unit})")
     ax.set_title("Cross-register loss (± half the seed range)")
     fig.tight_layout()
     return fig

@@ -64,6 +64,11 @@ def make_probabilities(registers: dict, shard_path: str | Path, out_path: str | 
         from regeo.data.precomputed import read_precomputed
 
         probabilities = read_precomputed(shard_path, registers["probabilities_field"])
+    elif method == "column":
+        from regeo.data.label_column import read_label_column
+
+        probabilities = read_label_column(shard_path, registers["label_field"], registers["label_map"],
+                                          registers["unmapped_label"])
     else:
         from regeo.data.classifier import ClassifierConfig, classify, clear_state
 

@@ -42,13 +42,14 @@ def dump_external_run(settings: dict, dumps: list[str], tokenizer_dir: str | Pat
         saved, out = state / dump_name(source.step), outputs[source.step]
         if not _readable(saved):
             with _download_cache(run, state) as cache:
-                tensors, tied = load_embeddings(source, run.trust_remote_code, cache)
+                tensors, tied, provenance = load_embeddings(source, run.trust_remote_code, cache)
             rows = tensors["input"].shape[0]
             kept = min(rows, vocab)  # a tokenizer larger than the matrix keeps every row
             tensors = {key: matrix[:kept] for key, matrix in tensors.items()}  # (kept, d)
+            # The config's model string, not the resolved path: a package file's path is the machine's.
             write_dump(tensors, saved, metadata={
-                "run": run.name, "step": source.step, "tied": tied, "model": source.location,
-                "revision": source.revision, "rows_dropped": rows - kept,
+                "run": run.name, "step": source.step, "tied": tied, "model": run.model if run.is_gguf else source.location,
+                "revision": source.revision, "rows_dropped": rows - kept, **provenance,
                 "tokens": None if run.tokens_per_step is None else source.step * run.tokens_per_step})
             log.info("%s step %d (%d/%d): %s%s, %d x %d, %s", run.name, source.step, i, len(sources),
                      source.location, f"@{source.revision}" if source.revision else "", kept,
@@ -104,7 +105,7 @@ def _readable(path: Path) -> bool:
 @contextlib.contextmanager
 def _download_cache(run: ExternalRun, state: Path) -> Iterator[str | None]:
     """The Hugging Face cache of one revision: temporary (deleted after use) unless keep_downloads."""
-    if run.keep_downloads or run.is_path_template:
+    if run.keep_downloads or run.is_local:
         yield None
         return
     (state / "downloads").mkdir(exist_ok=True)

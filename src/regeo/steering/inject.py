@@ -16,12 +16,28 @@ import torch
 
 
 def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
-    """The list of decoder blocks of a causal LM (``model.model.layers`` for Llama)."""
-    decoder = model.get_decoder() if hasattr(model, "get_decoder") else getattr(model, "model", None)
-    layers = getattr(decoder, "layers", None)
-    if not isinstance(layers, torch.nn.ModuleList):
-        raise TypeError(f"cannot find the decoder layers of {type(model).__name__} (expected .model.layers)")
-    return layers
+    """The list of decoder blocks of a causal LM, whatever the architecture calls it.
+
+    Llama keeps them in ``model.model.layers``, GPT-NeoX (Pythia) in ``model.gpt_neox.layers``,
+    GPT-2 in ``model.transformer.h``. Rather than a table of names, the blocks are the one
+    ``ModuleList`` of ``config.num_hidden_layers`` entries of one class, the shallowest if nested
+    lists qualify (an MoE block's experts are deeper and of another length as a rule).
+    """
+    n = getattr(model.config, "num_hidden_layers", None)
+    candidates = [
+        (name.count("."), name, module) for name, module in model.named_modules()
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n and n
+        and len({type(block) for block in module}) == 1
+    ]
+    if not candidates:
+        raise TypeError(f"cannot find the decoder layers of {type(model).__name__}: no list of "
+                        f"config.num_hidden_layers = {n} blocks")
+    depth = min(c[0] for c in candidates)
+    shallowest = [c for c in candidates if c[0] == depth]
+    if len(shallowest) > 1:
+        raise TypeError(f"cannot tell the decoder layers of {type(model).__name__}: several lists of {n} blocks "
+                        f"({', '.join(c[1] for c in shallowest)})")
+    return shallowest[0][2]
 
 
 def check_layer(model: torch.nn.Module, layer: int) -> int:
