@@ -27,3 +27,15 @@ def train_mem_mb(model: dict, vocab_size: int, attempt: int = 1) -> int:
     """Host memory: weights, gradients and Adam moments in fp32 (16 bytes/parameter) twice over, plus 4 GB."""
     n_params = parameter_count(model, vocab_size)
     return int((4096 + 32 * n_params / 2**20) * attempt)
+
+
+# Peak RSS of every data job (corpus_shard to tokens) stays under 1 GB at 100k and 400k
+# documents (docs/benchmarks.md, "Data stages at scale"): the text never sits in one job's
+# memory, so the request does not grow with the corpus. Twice the measured peak, for batches of
+# unusually long documents.
+DATA_JOB_MEM_MB = 2000
+
+
+def data_mem_mb(attempt: int = 1) -> int:
+    """Host memory of a data job (corpus shards, index, labels, subsets, tokenizer, token files)."""
+    return DATA_JOB_MEM_MB * attempt

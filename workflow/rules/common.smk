@@ -10,7 +10,7 @@ from snakemake.exceptions import WorkflowError
 from regeo.config import ConfigError, runs as config_runs, subset_names, validate_config
 from regeo.config import external_runs
 from regeo.config import concept_subsets, steering_pairs
-from regeo.resources import train_mem_mb, train_runtime_minutes
+from regeo.resources import data_mem_mb, train_mem_mb, train_runtime_minutes
 from regeo.train.presets import resolve_preset
 from regeo.dumps import dump_name
 from regeo.train.schedule import checkpoint_steps
@@ -115,6 +115,10 @@ def train_runtime(wildcards, attempt):
 def train_memory(wildcards, attempt):
     model = resolve_preset(RUNS[wildcards.run].preset, config["training"]["presets"])
     return train_mem_mb(model, VOCAB_SIZE, attempt=attempt)
+
+
+def data_memory(wildcards, attempt):
+    return data_mem_mb(attempt=attempt)
 
 
 def run_dumps(run):

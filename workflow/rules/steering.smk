@@ -17,6 +17,8 @@ rule steering:
         samples="results/steering/{source}__{target}.samples.jsonl",
     log:
         "logs/steering/{source}__{target}.log",
+    benchmark:
+        "results/benchmarks/steering/{source}__{target}.tsv"
     params:
         steering=STEERING_PARAMS,
         val_paths=val_documents(STEERING_SUBSETS),
