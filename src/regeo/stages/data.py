@@ -28,12 +28,13 @@ def make_corpus_shard(corpus: dict, shard: int, out_path: str | Path) -> None:
     if corpus["source"] == "builtin":
         documents = builtin_documents(corpus["builtin_sources"])
         documents = documents.iloc[shard::corpus["num_shards"]]
+        log.info("corpus shard %d: %d documents", shard, len(documents))
+        write_parquet(documents.reset_index(drop=True), out_path)
     else:
-        from regeo.data.fineweb import read_shard
+        from regeo.data.fineweb import write_shard
 
-        documents = read_shard(fineweb_config(corpus), shard)
-    log.info("corpus shard %d: %d documents", shard, len(documents))
-    write_parquet(documents.reset_index(drop=True), out_path)
+        stats = write_shard(fineweb_config(corpus), shard, out_path)
+        log.info("corpus shard %d: %d documents", shard, stats["documents"])
 
 
 def fineweb_config(corpus: dict):
