@@ -41,3 +41,6 @@ localrules:
 
 
 workflow.localrules(*(r.name for r in workflow.rules if r.name.startswith("figure_")))
+
+# SLURM sites with separate GPU and CPU partitions: REGEO_SLURM_GPU_PARTITION (see profiles/slurm).
+send_gpu_rules_to(os.environ.get("REGEO_SLURM_GPU_PARTITION"))
