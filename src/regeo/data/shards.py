@@ -54,6 +54,18 @@ def iter_batches(path: str | os.PathLike, columns: list[str], batch_rows: int = 
     yield from parquet.iter_batches(batch_size=batch_rows, columns=columns)
 
 
+def read_filtered(path: str | os.PathLike, columns: list[str], column: str, values: list,
+                  batch_rows: int = BATCH_ROWS) -> pd.DataFrame:
+    """The rows of ``columns`` whose ``column`` is one of ``values``, filtered batch by batch, in
+    file order: memory for the rows kept, not for the file."""
+    wanted = pa.array(values)
+    kept = [batch.filter(pc.is_in(batch.column(column), value_set=wanted))
+            for batch in iter_batches(path, columns, batch_rows)]
+    if not kept:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pa.Table.from_batches(kept).to_pandas()
+
+
 def iter_texts(path: str | os.PathLike, column: str = "text", batch_rows: int = BATCH_ROWS) -> Iterator[str]:
     """The file's texts one by one, decoded one batch at a time."""
     for batch in iter_batches(path, [column], batch_rows):

@@ -15,9 +15,9 @@ import pyarrow as pa
 
 from regeo.data.builtin import builtin_documents
 from regeo.data.labeling import label_documents, one_hot_probabilities, probability_columns
-from regeo.data.shards import fetch_rows, index_row_groups, parquet_writer, write_index
+from regeo.data.shards import fetch_rows, index_row_groups, parquet_writer, read_filtered, write_index
 from regeo.data.subsets import SUBSET_COLUMNS, SubsetSpec, select_subset, subset_stats
-from regeo.io import RegeoInputError, read_columns, read_parquet, write_json, write_parquet
+from regeo.io import RegeoInputError, read_parquet, write_json, write_parquet
 from regeo.registers import LabelingRules
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,8 @@ def make_subset(name: str, shares: dict, subsets: dict, shard_paths: list[str], 
     spec = SubsetSpec(name=name, shares=dict(shares), train_tokens=subsets["train_tokens"],
                       val_tokens=subsets["val_tokens"], chars_per_token=subsets["chars_per_token"],
                       seed=subsets["seed"])
-    registers = read_columns(registers_path, ["shard", "row", "n_chars", "register"],
-                             filters=[("register", "in", sorted(spec.shares))])
+    registers = read_filtered(registers_path, ["shard", "row", "n_chars", "register"],
+                              "register", sorted(spec.shares))
     train_at, val_at, per_class = select_subset(registers, spec)
     splits = {}
     for split, at in (("train", train_at), ("val", val_at)):
