@@ -39,3 +39,20 @@ DATA_JOB_MEM_MB = 2000
 def data_mem_mb(attempt: int = 1) -> int:
     """Host memory of a data job (corpus shards, index, labels, subsets, tokenizer, token files)."""
     return DATA_JOB_MEM_MB * attempt
+
+
+# Rules that run on the submitting host under a cluster executor, because they take seconds
+# at every scale and would wait longer in the queue than they run.
+ALWAYS_LOCAL = ("all", "figures", "manifest", "steering_summary")
+# Rules that read a line per document of the corpus: seconds for the builtin corpus (14,000
+# documents), a job of their own for a corpus from files or the hub (FineWeb sample-10BT: 14 M
+# documents in 64 shards, ~45 GB of text to index).
+CORPUS_WIDE = ("corpus", "registers", "figure_register_distribution")
+
+
+def local_rules(config: dict, rule_names: list[str]) -> list[str]:
+    """The rules of the workflow (``rule_names``) that run on the submitting host for ``config``."""
+    small_corpus = config["corpus"]["source"] == "builtin"
+    return [name for name in rule_names
+            if (name in ALWAYS_LOCAL or name.startswith("figure_") or name in CORPUS_WIDE)
+            and (small_corpus or name not in CORPUS_WIDE)]

@@ -111,3 +111,17 @@ def test_every_run_has_its_dumps(plan):
     expected = {name: len(schedule) for name in runs(cfg)}
     expected.update({name: len(run.steps) for name, run in external_runs(cfg).items()})
     assert dict(dumps) == expected
+
+
+def test_corpus_wide_rules_are_jobs_at_paper_scale():
+    """Local rules follow the config: indexing and labeling FineWeb's 14 M documents (and the
+    figure of all their labels) are cluster jobs, the builtin corpus's 14,000 are not."""
+    from regeo.resources import local_rules
+
+    names = ["all", "figures", "manifest", "steering_summary", "corpus", "registers", "subset", "train",
+             "figure_register_distribution", "figure_id_over_training"]
+    default = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    assert local_rules(default, names) == ["all", "figures", "manifest", "steering_summary", "corpus",
+                                           "registers", "figure_register_distribution", "figure_id_over_training"]
+    assert local_rules(effective_config(), names) == ["all", "figures", "manifest", "steering_summary",
+                                                      "figure_id_over_training"]

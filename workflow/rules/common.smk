@@ -11,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from regeo.config import ConfigError, runs as config_runs, subset_names, validate_config
 from regeo.config import external_runs
 from regeo.config import concept_subsets, steering_pairs
-from regeo.resources import data_mem_mb, train_mem_mb, train_runtime_minutes
+from regeo.resources import data_mem_mb, local_rules, train_mem_mb, train_runtime_minutes
 from regeo.train.presets import resolve_preset
 from regeo.dumps import dump_name
 from regeo.train.schedule import checkpoint_steps

@@ -53,10 +53,12 @@ def synthetic_texts(n_documents: int, rng: np.random.Generator, vocabulary=None,
 
 
 def write_synthetic_corpus(directory: str | Path, n_documents: int, n_files: int, seed: int = 0,
-                           chunk: int = 10_000) -> dict:
+                           chunk: int = 10_000, as_shards: bool = False) -> dict:
     """``n_files`` parquet files of a synthetic corpus: id, text and register_probabilities
     (label -> probability; registers.method: precomputed), generated ``chunk`` documents at a
-    time. Returns the documents and characters written."""
+    time. ``as_shards``: files in the corpus shards' own form instead (``00000.parquet``, ...
+    with doc_id, text, source, register_probabilities), to start the workflow after
+    corpus_shard. Returns the documents and characters written."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -72,9 +74,14 @@ def write_synthetic_corpus(directory: str | Path, n_documents: int, n_files: int
             probabilities = pa.StructArray.from_arrays(
                 [pa.array(np.where(own == i, 0.9, 0.02)) for i in range(len(REGISTERS))], names=list(REGISTERS))
             ids = pa.array([f"synthetic-{i:09d}" for i in range(first, first + n)])
-            table = pa.table({"id": ids, "text": texts, "register_probabilities": probabilities})
+            if as_shards:
+                table = pa.table({"doc_id": ids, "text": texts, "source": pa.array(["synthetic"] * n),
+                                  "register_probabilities": probabilities})
+            else:
+                table = pa.table({"id": ids, "text": texts, "register_probabilities": probabilities})
             if writer is None:
-                writer = pq.ParquetWriter(directory / f"part-{f:04d}.parquet", table.schema)
+                name = f"{f:05d}.parquet" if as_shards else f"part-{f:04d}.parquet"
+                writer = pq.ParquetWriter(directory / name, table.schema)
             writer.write_table(table)
             total_chars += pc.sum(pc.utf8_length(texts)).as_py()
             first += n
