@@ -22,7 +22,7 @@ SHARDS = 4
 
 
 def test_no_data_job_holds_the_corpus(tmp_path):
-    corpus = write_synthetic_corpus(tmp_path / "results/corpus/shards", n_documents=340_000, n_files=SHARDS,
+    corpus = write_synthetic_corpus(tmp_path / "results/corpus/shards", n_documents=360_000, n_files=SHARDS,
                                     as_shards=True)
     assert corpus["chars"] >= 2 * BOUND_MB * 2**20  # the text alone, before any Python object overhead
     write_config(tmp_path, {"corpus": {"source": "local", "paths": ["data/*.parquet"], "num_shards": SHARDS},

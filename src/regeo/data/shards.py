@@ -25,7 +25,8 @@ from regeo.io import RegeoInputError, atomic_path
 
 log = logging.getLogger(__name__)
 
-# Rows decoded at once when a shard is streamed: ~25 MB of text at FineWeb's ~2.4 kB a document.
+# Rows decoded at once when a shard is streamed, and the row groups written here: ~25 MB of text
+# at FineWeb's ~2.4 kB a document.
 BATCH_ROWS = 10_000
 
 
@@ -51,7 +52,11 @@ def iter_batches(path: str | os.PathLike, columns: list[str], batch_rows: int = 
     """The file's ``columns`` in record batches of at most ``batch_rows`` rows, in file order."""
     parquet = open_parquet(path)
     _check_columns(parquet, path, columns)
-    yield from parquet.iter_batches(batch_size=batch_rows, columns=columns)
+    # One row group read at a time (the writers here keep them to BATCH_ROWS rows): pyarrow's own
+    # iter_batches holds on to memory across row groups, so a job's peak grew with its shard
+    # (+30 % from 12,500 to 50,000 documents a shard, measured).
+    for group in range(parquet.num_row_groups):
+        yield from parquet.read_row_group(group, columns=columns, use_threads=False).to_batches(max_chunksize=batch_rows)
 
 
 def read_filtered(path: str | os.PathLike, columns: list[str], column: str, values: list,
