@@ -29,15 +29,9 @@ rule all:
         "results/manifest.json",
 
 
-# On a cluster these run on the submitting host: merging, labeling from stored probabilities,
-# the manifest and every figure take seconds and would wait longer in the queue than they run.
-localrules:
-    all,
-    figures,
-    corpus,
-    registers,
-    manifest,
-    steering_summary,
+# On a cluster, the rules that take seconds at this config's scale run on the submitting host
+# (regeo.resources.local_rules: the corpus-wide ones only for the builtin corpus).
+workflow.localrules(*local_rules(config, [r.name for r in workflow.rules]))
 
-
-workflow.localrules(*(r.name for r in workflow.rules if r.name.startswith("figure_")))
+# SLURM sites with separate GPU and CPU partitions: REGEO_SLURM_GPU_PARTITION (see profiles/slurm).
+send_gpu_rules_to(os.environ.get("REGEO_SLURM_GPU_PARTITION"))

@@ -123,6 +123,43 @@ def test_sigterm_saves_state_and_exits_for_retry(tmp_path, token_files, referenc
     assert_same_run(reference, tmp_path, micro_config())
 
 
+FINAL_SAVE_SIGNAL = textwrap.dedent("""
+    import os, signal, sys
+    import regeo.train.loop as loop
+    from train_helpers import micro_config, run_paths
+    from pathlib import Path
+    phase, root = sys.argv[1], Path(sys.argv[5])
+    real_atomic_dir, real_rmtree = loop.atomic_dir, loop.shutil.rmtree
+    def atomic_dir(path):
+        if Path(path) == root / "model":
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_atomic_dir(path)
+    def rmtree(path, **kw):
+        if Path(path) == root / "state":
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_rmtree(path, **kw)
+    if phase == "model":
+        loop.atomic_dir = atomic_dir
+    else:
+        loop.shutil.rmtree = rmtree
+    loop.train(micro_config(), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]), **run_paths(Path(sys.argv[5])))
+""")
+
+
+@pytest.mark.parametrize("phase", ["model", "cleanup"])
+def test_a_signal_during_the_final_save_keeps_the_finished_run(tmp_path, token_files, reference, phase):
+    """SIGTERM once training is complete (while the final model is written, or the state
+    removed): the writes finish, the run exits 0 with every output, and nothing is left to resume."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(__file__), *sys.path])}
+    proc = subprocess.run([sys.executable, "-c", FINAL_SAVE_SIGNAL, phase, *map(str, token_files), str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "signal 15 during the final save; the run is complete" in proc.stderr
+    assert_same_run(reference, tmp_path, micro_config())
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "model") is not None
+    assert not (tmp_path / "state").exists()
+
+
 def test_state_of_another_config_is_not_resumed(tmp_path, token_files, caplog):
     proc = killed_run("KILL", 17, token_files, tmp_path)
     assert proc.returncode == -signal.SIGKILL

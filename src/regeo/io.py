@@ -2,7 +2,9 @@
 
 Every writer goes through :func:`atomic_path`: the data is written to a temporary sibling and
 renamed into place, so a process killed mid-write leaves only a ``.tmp`` file behind. Tensors are
-read with safetensors only (never pickle), and a damaged file is reported by name.
+read with safetensors only (never pickle), and a damaged file is reported by name. torch is
+imported only by the tensor functions: the data jobs never need it, and it would be most of
+their memory.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-if TYPE_CHECKING:  # torch loads in the tensor functions only: data and figure jobs never need it
+if TYPE_CHECKING:
     import torch
 
 
@@ -97,7 +99,7 @@ def write_text(text: str, path: str | os.PathLike) -> None:
         tmp.write_text(text)
 
 
-def save_tensors(tensors: dict[str, "torch.Tensor"], path: str | os.PathLike, metadata: dict | None = None) -> None:
+def save_tensors(tensors: dict[str, torch.Tensor], path: str | os.PathLike, metadata: dict | None = None) -> None:
     from safetensors.torch import save_file
 
     contiguous = {name: t.detach().contiguous().cpu() for name, t in tensors.items()}
@@ -116,7 +118,7 @@ def tensor_metadata(path: str | os.PathLike) -> dict:
         return json.loads((handle.metadata() or {}).get("regeo", "{}"))
 
 
-def load_tensors(path: str | os.PathLike, keys: tuple[str, ...] = ()) -> dict[str, "torch.Tensor"]:
+def load_tensors(path: str | os.PathLike, keys: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
     """Load a safetensors file; a missing, truncated or corrupt file raises RegeoInputError naming it."""
     import torch
     from safetensors import SafetensorError
@@ -152,3 +154,24 @@ def read_parquet(path: str | os.PathLike, columns: list[str] | None = None) -> p
         if missing:
             raise RegeoInputError(f"{path}: missing column(s) {missing}; found {list(df.columns)}")
     return df
+
+
+def read_columns(path: str | os.PathLike, columns: list[str], filters: list | None = None) -> pd.DataFrame:
+    """Only ``columns`` of a parquet file (and only the rows ``filters`` keep, pyarrow's
+    ``[(column, op, value)]`` form), naming the file and the missing column on failure."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.is_file():
+        raise RegeoInputError(f"{path}: file does not exist")
+    try:
+        names = pq.ParquetFile(path).schema_arrow.names
+    except Exception as err:  # pyarrow raises several unrelated types for damaged files
+        raise RegeoInputError(f"{path}: not a readable parquet file: {err}") from err
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise RegeoInputError(f"{path}: missing column(s) {missing}; found {names}")
+    try:
+        return pq.read_table(path, columns=columns, filters=filters).to_pandas()
+    except Exception as err:
+        raise RegeoInputError(f"{path}: not a readable parquet file: {err}") from err

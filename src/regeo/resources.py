@@ -27,3 +27,33 @@ def train_mem_mb(model: dict, vocab_size: int, attempt: int = 1) -> int:
     """Host memory: weights, gradients and Adam moments in fp32 (16 bytes/parameter) twice over, plus 4 GB."""
     n_params = parameter_count(model, vocab_size)
     return int((4096 + 32 * n_params / 2**20) * attempt)
+
+
+# Peak RSS of every data job (corpus_shard to tokens) stays under 1 GB at 100k and 400k
+# documents (docs/benchmarks.md, "Data stages at scale"): the text never sits in one job's
+# memory, so the request does not grow with the corpus. Twice the measured peak, for batches of
+# unusually long documents.
+DATA_JOB_MEM_MB = 2000
+
+
+def data_mem_mb(attempt: int = 1) -> int:
+    """Host memory of a data job (corpus shards, index, labels, subsets, tokenizer, token files)."""
+    return DATA_JOB_MEM_MB * attempt
+
+
+# Rules that run on the submitting host under a cluster executor, because they take seconds
+# at every scale and would wait longer in the queue than they run.
+ALWAYS_LOCAL = ("all", "figures", "steering_summary")
+# Rules that read a line per document of the corpus, or every file: seconds for the builtin
+# corpus (14,000 documents, 0.1 GB of dumps), a job of their own for a corpus from files or the
+# hub (FineWeb sample-10BT: 14 M documents in 64 shards, ~45 GB of text to index; the paper
+# config's first manifest hashes ~1 TB of dumps at ~4 s/GiB).
+CORPUS_WIDE = ("corpus", "registers", "figure_register_distribution", "manifest")
+
+
+def local_rules(config: dict, rule_names: list[str]) -> list[str]:
+    """The rules of the workflow (``rule_names``) that run on the submitting host for ``config``."""
+    small_corpus = config["corpus"]["source"] == "builtin"
+    return [name for name in rule_names
+            if (name in ALWAYS_LOCAL or name.startswith("figure_") or name in CORPUS_WIDE)
+            and (small_corpus or name not in CORPUS_WIDE)]

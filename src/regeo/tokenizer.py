@@ -76,7 +76,7 @@ def _wrap(tokenizer: Tokenizer) -> PreTrainedTokenizerFast:
                                    unk_token=EOS, pad_token=EOS, model_max_length=1_000_000)
 
 
-def sample_texts(texts_per_subset: list[list[str]], sample_chars: int) -> list[str]:
+def sample_texts(texts_per_subset: list[Iterable[str]], sample_chars: int) -> list[str]:
     """An equal share of ``sample_chars`` from each subset, so no register dominates the merges."""
     share = sample_chars // max(1, len(texts_per_subset))
     sample: list[str] = []
@@ -90,7 +90,7 @@ def sample_texts(texts_per_subset: list[list[str]], sample_chars: int) -> list[s
     return sample
 
 
-def build_tokenizer(cfg: TokenizerConfig, texts_per_subset: list[list[str]], out_dir: str | Path) -> PreTrainedTokenizerFast:
+def build_tokenizer(cfg: TokenizerConfig, texts_per_subset: list[Iterable[str]], out_dir: str | Path) -> PreTrainedTokenizerFast:
     if cfg.kind == "bpe":
         tokenizer = train_bpe(sample_texts(texts_per_subset, cfg.sample_chars), cfg.vocab_size)
     else:
@@ -106,9 +106,10 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
 
 def build_tokenizer_from_files(params: dict, train_paths: list[str], out_dir: str | Path) -> PreTrainedTokenizerFast:
     """:func:`build_tokenizer` on the subsets' train documents (rule ``tokenizer``); ``params``: the tokenizer section."""
-    from regeo.io import read_parquet
+    from regeo.data.shards import iter_texts
 
-    texts = [read_parquet(p, columns=["text"])["text"].tolist() for p in train_paths]
+    # Streamed: BPE reads only its sample's share of each subset, GPT-2's files no text at all.
+    texts = [iter_texts(p) for p in train_paths]
     return build_tokenizer(TokenizerConfig.from_params(params), texts, out_dir)
 
 

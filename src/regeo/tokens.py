@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -16,15 +18,25 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= np.iinfo(np.uint16).max + 1 else np.dtype(np.uint32)
 
 
-def encode_documents(tokenizer, texts: list[str], budget: int, where: str) -> np.ndarray:
+# Documents encoded at once: the ids of a batch are Python lists (tens of bytes an id), so a
+# whole subset at once would take many times its token file in memory.
+ENCODE_BATCH = 256
+
+
+def encode_documents(tokenizer, texts: Iterable[str], budget: int, where: str) -> np.ndarray:
     """The first ``budget`` ids of the texts joined by EOS; fails (naming ``where``) if short."""
     eos = tokenizer.eos_token_id
     pieces, total = [], 0
-    for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
-        pieces.append(np.asarray(ids + [eos], dtype=np.int64))
-        total += len(ids) + 1
-        if total >= budget:
+    texts = iter(texts)
+    while total < budget:
+        batch = list(itertools.islice(texts, ENCODE_BATCH))
+        if not batch:
             break
+        for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
+            pieces.append(np.asarray(ids + [eos], dtype=np.int64))
+            total += len(ids) + 1
+            if total >= budget:
+                break
     if total < budget:
         raise RegeoInputError(
             f"{where}: only {total:,} tokens, below the budget of {budget:,}; raise "
@@ -39,11 +51,11 @@ def write_tokens(ids: np.ndarray, vocab_size: int, path: str | Path) -> dict:
     return {"dtype": dtype.name, "n_tokens": int(len(ids)), "vocab_size": int(vocab_size)}
 
 
-def tokenize_subset(tokenizer, train: pd.DataFrame, val: pd.DataFrame, train_tokens: int, val_tokens: int,
+def tokenize_subset(tokenizer, train: pd.DataFrame | Iterable[str], val: pd.DataFrame | Iterable[str], train_tokens: int, val_tokens: int,
                     train_path: str | Path, val_path: str | Path, counts_path: str | Path, meta_path: str | Path) -> dict:
     vocab = len(tokenizer)
-    train_ids = encode_documents(tokenizer, train["text"].tolist(), train_tokens, str(train_path))
-    val_ids = encode_documents(tokenizer, val["text"].tolist(), val_tokens, str(val_path))
+    train_ids = encode_documents(tokenizer, _texts(train), train_tokens, str(train_path))
+    val_ids = encode_documents(tokenizer, _texts(val), val_tokens, str(val_path))
     meta = {"vocab_size": vocab, "train": write_tokens(train_ids, vocab, train_path),
             "val": write_tokens(val_ids, vocab, val_path)}
     counts = token_counts(train_ids, vocab)
@@ -54,15 +66,18 @@ def tokenize_subset(tokenizer, train: pd.DataFrame, val: pd.DataFrame, train_tok
     return meta
 
 
+def _texts(documents) -> Iterable[str]:
+    return documents["text"].tolist() if isinstance(documents, pd.DataFrame) else documents
+
+
 def tokenize_subset_files(budget: dict, tokenizer_dir: str | Path, train_docs: str | Path, val_docs: str | Path,
                           train_bin: str | Path, val_bin: str | Path, counts: str | Path, meta: str | Path) -> dict:
     """:func:`tokenize_subset` on a subset's document files (rule ``tokens``); ``budget``: train_tokens, val_tokens."""
-    from regeo.io import read_parquet
+    from regeo.data.shards import iter_texts
     from regeo.tokenizer import load_tokenizer
 
-    return tokenize_subset(load_tokenizer(tokenizer_dir), read_parquet(train_docs, columns=["text"]),
-                           read_parquet(val_docs, columns=["text"]), budget["train_tokens"], budget["val_tokens"],
-                           train_bin, val_bin, counts, meta)
+    return tokenize_subset(load_tokenizer(tokenizer_dir), iter_texts(train_docs), iter_texts(val_docs),
+                           budget["train_tokens"], budget["val_tokens"], train_bin, val_bin, counts, meta)
 
 
 def load_tokens(path: str | Path, meta_path: str | Path | None = None) -> np.memmap:

@@ -314,3 +314,22 @@ def test_config_and_path_errors(tmp_path, fineweb):
         corpus_config(source="local", paths="data/*.parquet")
     with pytest.raises(RegeoInputError, match="max_documents"):
         corpus_config(max_documents=0)
+
+
+def test_a_shard_is_written_in_pieces_with_the_types_of_the_later_pieces(tmp_path):
+    """write_shard keeps a few documents in memory at a time; a column that is null throughout
+    the first pieces still gets the type that its later values give it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from regeo.data.fineweb import write_shard
+
+    rows = [{"id": f"d{i}", "text": f"text {i}", "score": None if i < 7 else 0.5 * i} for i in range(11)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "in.parquet")
+    cfg = local([tmp_path / "in.parquet"])
+    stats = write_shard(cfg, 0, tmp_path / "shard.parquet", chunk_rows=3)
+    assert stats["documents"] == 11
+    written = pd.read_parquet(tmp_path / "shard.parquet")
+    pd.testing.assert_frame_equal(written, read_shard(cfg, 0))
+    assert written["score"].dtype == float and written["score"].iloc[-1] == 5.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "shard.parquet"]  # no parts left

@@ -5,8 +5,11 @@ from __future__ import annotations
 import copy
 import os
 import re
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import yaml
@@ -111,3 +114,35 @@ def test_every_run_has_its_dumps(plan):
     expected = {name: len(schedule) for name in runs(cfg)}
     expected.update({name: len(run.steps) for name, run in external_runs(cfg).items()})
     assert dict(dumps) == expected
+
+
+def test_corpus_wide_rules_are_jobs_at_paper_scale():
+    """Local rules follow the config: indexing and labeling FineWeb's 14 M documents, the figure
+    of all their labels and the first manifest of ~1 TB of dumps are cluster jobs; for the builtin
+    corpus's 14,000 they are not."""
+    from regeo.resources import local_rules
+
+    names = ["all", "figures", "manifest", "steering_summary", "corpus", "registers", "subset", "train",
+             "figure_register_distribution", "figure_id_over_training"]
+    default = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    assert local_rules(default, names) == ["all", "figures", "manifest", "steering_summary", "corpus",
+                                           "registers", "figure_register_distribution", "figure_id_over_training"]
+    assert local_rules(effective_config(), names) == ["all", "figures", "steering_summary", "figure_id_over_training"]
+
+
+def _planned_outputs(text: str, workdir) -> set:
+    return {str((workdir / path.strip()).resolve()) for line in text.splitlines()
+            if line.strip().startswith("output:") for path in line.split(":", 1)[1].split(",")}
+
+
+def test_the_default_and_the_paper_config_plan_apart_from_one_checkout(plan, tmp_path):
+    """One checkout, two configs, each in its own --directory (config/README.md): no output path is shared."""
+    text, _ = plan
+    paper_dir = Path(re.search(r"Working directory: (\S+)", text).group(1))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--directory", str(tmp_path), "--dry-run",
+                           "--cores", "1"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    default, paper = _planned_outputs(proc.stdout, tmp_path), _planned_outputs(text, paper_dir)
+    assert len(default) > 100 and len(paper) > 1000
+    assert not default & paper
+    assert not (REPO / "results").exists() or not any(p.startswith(str(REPO)) for p in default | paper)

@@ -28,15 +28,22 @@ from snakemake_helpers import snakemake as run_locally  # noqa: E402
 from snakemake_helpers import write_config  # noqa: E402
 
 # The user's command is `snakemake --profile slurm`; the environment says what the profile
-# cannot know about this cluster (no slurmdbd, so squeue), and the test polls early.
-PROFILE_ENV = {"REGEO_SLURM_STATUS_COMMAND": "squeue"}
+# cannot know about this cluster (no slurmdbd, so squeue; its partitions; the account a site
+# requires), and the test polls early.
+ACCOUNT = "regeo-test"
+PROFILE_ENV = {"REGEO_SLURM_STATUS_COMMAND": "squeue", "REGEO_SLURM_ACCOUNT": ACCOUNT}
 FAST = ["--slurm-init-seconds-before-status-checks", "2", "--latency-wait", "5"]
+
+
+def profile_env(cluster) -> dict:
+    return {**PROFILE_ENV, "REGEO_SLURM_PARTITION": cluster.partition,
+            "REGEO_SLURM_GPU_PARTITION": cluster.gpu_partition}
 
 
 def on_slurm(cluster, workdir: Path, *targets: str, timeout: float = 900):
     return cluster.run(workdir, "--snakefile", str(REPO / "Snakefile"), "--configfile", "config.yaml",
                        "--profile", str(REPO / "profiles" / "slurm"), *FAST, *targets,
-                       env=PROFILE_ENV, timeout=timeout)
+                       env=profile_env(cluster), timeout=timeout)
 
 
 def submitted(output: str) -> list[str]:
@@ -84,6 +91,13 @@ def test_small_pipeline_on_slurm_equals_a_local_run(slurm_cluster, pipeline, tmp
     assert not any(rule.startswith("figure_") for rule in by_rule)
     assert by_rule["steering"] and all(
         re.fullmatch(r"gres[:/]gpu:1", job.get("TresPerJob", "")) for job in by_rule["steering"])
+    # GPU jobs in the GPU partition, every other job in the CPU one, all under the site's account
+    where = {rule: {(job["Partition"], job["Account"]) for job in jobs} for rule, jobs in by_rule.items()}
+    gpu_rules = {"train", "steering"}
+    assert {rule: where[rule] for rule in gpu_rules} == {
+        rule: {(slurm_cluster.gpu_partition, ACCOUNT)} for rule in gpu_rules}
+    assert len(where.keys() - gpu_rules) >= 8 and all(
+        where[rule] == {(slurm_cluster.partition, ACCOUNT)} for rule in where.keys() - gpu_rules), where
 
     # Jobs of an array rule that are ready together go as one job array: here the training runs
     # finished at different times, so rerun the four per-run analyses at once.
@@ -168,25 +182,42 @@ def test_requeued_training_job_resumes_from_its_state(slurm_cluster, tmp_path):
 
 
 def test_training_is_warned_before_its_time_limit_and_saves_its_state(slurm_cluster, tmp_path):
-    """The train rule asks SLURM for SIGTERM 300 s before the time limit (slurm_extra). With a
-    6-minute limit that comes about a minute into the job (SLURM checks limits every 30-60 s;
-    a warning due before the job step exists would be lost, hence not a shorter limit): the
-    trainer must save its state at the step it reached and exit for a retry. A per-rule
-    override on the command line (here the runtime) keeps the request, because it lives in the
-    rule, not in the profile's set-resources."""
-    slow = one_micro_run(steps=20000, checkpoint_every=10000, state_every=20000)
+    """The train rule asks SLURM for SIGTERM 300 s before the time limit (slurm_extra), and a
+    per-rule override on the command line (here the runtime) keeps that request, because it
+    lives in the rule, not in the profile's set-resources: the sbatch call carries both.
+    SLURM's warning itself is delivered as `scancel --signal=TERM` delivers it (to the job's
+    steps), sent once the log shows training under way, so the outcome does not depend on how
+    fast this machine trains: the trainer saves its state at the step it reached and exits
+    for a retry. (scontrol show job of SLURM 22.05 does not list a job's warning signal.)"""
+    slow = one_micro_run(steps=20000, checkpoint_every=10000, state_every=50)
     run = MICRO_RUN
     write_config(tmp_path, slow)
     prepare_training_data(tmp_path)
-    result = on_slurm(slurm_cluster, tmp_path, f"results/runs/{run}/train_log.csv",
-                      "--set-resources", "train:runtime=6", "--retries", "0", timeout=900)
+    proc = slurm_cluster.popen(tmp_path, "--snakefile", str(REPO / "Snakefile"), "--configfile", "config.yaml",
+                               "--profile", str(REPO / "profiles" / "slurm"), *FAST, "--verbose",
+                               f"results/runs/{run}/train_log.csv", "--set-resources", "train:runtime=6",
+                               "--retries", "0", env=profile_env(slurm_cluster))
+    try:
+        job_id = _train_job_id()
+        progress = tmp_path / f"results/runs/{run}/state/latest/progress.json"
+        deadline = time.monotonic() + 120
+        while not progress.is_file():  # the first state: training is under way
+            assert proc.poll() is None and time.monotonic() < deadline, "training never saved a state"
+            time.sleep(0.05)
+        subprocess.run(["scancel", "--signal=TERM", job_id], check=True)
+        output, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     # No retry allowed: the workflow fails, and the failed job's log (printed) says why.
-    assert result.returncode != 0
-    stopped = re.search(rf"run {run}: signal 15 at step (\d+); state saved, exiting for a retry", result.stdout)
-    assert stopped, result.stdout[-6000:]
+    assert proc.returncode != 0
+    stopped = re.search(rf"run {run}: signal 15 at step (\d+); state saved, exiting for a retry", output)
+    assert stopped, output[-6000:]
     step = int(stopped.group(1))
-    assert 0 < step < 20000  # stopped by the signal, not by a state_every save or the end
+    assert 0 < step < 20000  # stopped by the signal, not by the end
     progress = json.loads((tmp_path / f"results/runs/{run}/state/latest/progress.json").read_text())
     assert progress["step"] == step, progress
-    (job_id,) = [i for i in submitted(result.stdout) if rule_of(slurm_cluster.job(i)) == "train"]
+    (call,) = [line for line in output.splitlines() if "sbatch call:" in line and "rule_train" in line]
+    assert "--signal=TERM@300" in call and " -t 6 " in f"{call} ", call
     assert slurm_cluster.job(job_id)["TimeLimit"] == "00:06:00"

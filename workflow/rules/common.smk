@@ -1,4 +1,5 @@
 # Config validation and the helpers every stage uses. The rule graph depends on the config alone.
+import os
 import re
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from regeo.config import ConfigError, runs as config_runs, subset_names, validate_config
 from regeo.config import external_runs
 from regeo.config import concept_subsets, steering_pairs
-from regeo.resources import train_mem_mb, train_runtime_minutes
+from regeo.resources import data_mem_mb, local_rules, train_mem_mb, train_runtime_minutes
 from regeo.train.presets import resolve_preset
 from regeo.dumps import dump_name
 from regeo.train.schedule import checkpoint_steps
@@ -117,6 +118,10 @@ def train_runtime(wildcards, attempt):
 def train_memory(wildcards, attempt):
     model = resolve_preset(RUNS[wildcards.run].preset, config["training"]["presets"])
     return train_mem_mb(model, VOCAB_SIZE, attempt=attempt)
+
+
+def data_memory(wildcards, attempt):
+    return data_mem_mb(attempt=attempt)
 
 
 def run_dumps(run):
@@ -272,3 +277,20 @@ def final_outputs():
         + expand("results/subsets/{subset}/stats.json", subset=SUBSETS)
         + steering_outputs()
     )
+
+
+def send_gpu_rules_to(partition):
+    """Every rule that asks for a GPU (``gpu`` > 0 in its resources, or set so on the command
+    line) goes to ``partition``, unless the command line names a partition for it
+    (``--set-resources train:slurm_partition=long``); the others keep the default partition.
+    On a cluster where GPUs and CPUs are separate partitions, the profile's one default
+    partition cannot be right for both. Other executors ignore it."""
+    if not partition:
+        return
+    chosen = workflow.resource_settings.overwrite_resources
+    for each in workflow.rules:
+        gpu = each.resources.get("gpu")
+        if gpu is None or "slurm_partition" in chosen.get(each.name, {}):
+            continue
+        if isinstance(gpu.raw, int) and gpu.raw > 0:
+            each.resources["slurm_partition"] = partition

@@ -1,5 +1,6 @@
 # Raw documents (in shards) -> label probabilities (per shard) -> labels and classes -> one
-# train/val subset per register class or mix.
+# train/val subset per register class or mix. The text stays in the shards: the corpus index
+# and the registers hold lengths and labels, and a subset reads back only the text it selected.
 
 
 rule corpus_shard:
@@ -7,8 +8,12 @@ rule corpus_shard:
         "results/corpus/shards/{shard}.parquet",
     log:
         "logs/corpus_shard/{shard}.log",
+    benchmark:
+        "results/benchmarks/corpus_shard/{shard}.tsv"
     params:
         corpus=config["corpus"],
+    resources:
+        mem_mb=data_memory,
     conda:
         "../../envs/data.yaml"
     script:
@@ -19,9 +24,13 @@ rule corpus:
     input:
         expand("results/corpus/shards/{shard}.parquet", shard=SHARDS),
     output:
-        "results/corpus/documents.parquet",
+        "results/corpus/index.parquet",
     log:
         "logs/corpus.log",
+    benchmark:
+        "results/benchmarks/corpus.tsv"
+    resources:
+        mem_mb=data_memory,
     conda:
         "../../envs/data.yaml"
     script:
@@ -35,6 +44,8 @@ rule register_probabilities:
         "results/corpus/probabilities/{shard}.parquet",
     log:
         "logs/register_probabilities/{shard}.log",
+    benchmark:
+        "results/benchmarks/register_probabilities/{shard}.tsv"
     params:
         registers=probability_params(),
         state="results/corpus/probabilities/{shard}.state.parquet",
@@ -49,14 +60,18 @@ rule register_probabilities:
 
 rule registers:
     input:
-        documents="results/corpus/documents.parquet",
+        index="results/corpus/index.parquet",
         probabilities=expand("results/corpus/probabilities/{shard}.parquet", shard=SHARDS),
     output:
         "results/corpus/registers.parquet",
     log:
         "logs/registers.log",
+    benchmark:
+        "results/benchmarks/registers.tsv"
     params:
         rules=labeling_params(),
+    resources:
+        mem_mb=data_memory,
     conda:
         "../../envs/data.yaml"
     script:
@@ -65,7 +80,7 @@ rule registers:
 
 rule subset:
     input:
-        documents="results/corpus/documents.parquet",
+        shards=expand("results/corpus/shards/{shard}.parquet", shard=SHARDS),
         registers="results/corpus/registers.parquet",
     output:
         train="results/subsets/{subset}/train.parquet",
@@ -73,9 +88,13 @@ rule subset:
         stats="results/subsets/{subset}/stats.json",
     log:
         "logs/subset/{subset}.log",
+    benchmark:
+        "results/benchmarks/subset/{subset}.tsv"
     params:
         shares=lambda wc: SUBSET_SHARES[wc.subset],
         subsets=subset_params(),
+    resources:
+        mem_mb=data_memory,
     conda:
         "../../envs/data.yaml"
     script:

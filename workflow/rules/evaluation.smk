@@ -15,6 +15,8 @@ rule evaluate:
         "results/eval/cross_register.parquet",
     log:
         "logs/evaluate.log",
+    benchmark:
+        "results/benchmarks/evaluate.tsv"
     params:
         evaluation={
             **config["evaluation"],

@@ -14,6 +14,8 @@ for _external in EXTERNAL_RUNS.values():
             tokenizer=directory(run_tokenizer(_external.name)),
         log:
             f"logs/external_dump/{_external.name}.log",
+        benchmark:
+            f"results/benchmarks/external_dump/{_external.name}.tsv"
         params:
             external=_external.settings(),
             state_dir=f"results/runs/{_external.name}/external_state",

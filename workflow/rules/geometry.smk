@@ -13,6 +13,8 @@ rule id_dynamics:
         per_token="results/geometry/id/{run}.tokens.parquet",
     log:
         "logs/id_dynamics/{run}.log",
+    benchmark:
+        "results/benchmarks/id_dynamics/{run}.tsv"
     params:
         id=config["geometry"]["id"],
         bootstrap=config["geometry"]["bootstrap"],
@@ -35,6 +37,8 @@ rule id_comparison:
         "results/geometry/id_comparison.parquet",
     log:
         "logs/id_comparison.log",
+    benchmark:
+        "results/benchmarks/id_comparison.tsv"
     params:
         id=config["geometry"]["id"],
         bootstrap=config["geometry"]["bootstrap"],
@@ -58,6 +62,8 @@ rule global_similarity:
         "results/geometry/global_similarity.parquet",
     log:
         "logs/global_similarity.log",
+    benchmark:
+        "results/benchmarks/global_similarity.tsv"
     params:
         similarity=config["geometry"]["similarity"],
         min_count=config["geometry"]["id"]["min_count"],
@@ -82,6 +88,8 @@ rule lle_comparison:
         "results/geometry/lle_comparison.parquet",
     log:
         "logs/lle_comparison.log",
+    benchmark:
+        "results/benchmarks/lle_comparison.tsv"
     params:
         lle=config["geometry"]["lle"],
         min_count=config["geometry"]["id"]["min_count"],
@@ -103,6 +111,8 @@ rule similarity_over_training:
         "results/geometry/similarity_over_training/{run}.parquet",
     log:
         "logs/similarity_over_training/{run}.log",
+    benchmark:
+        "results/benchmarks/similarity_over_training/{run}.tsv"
     params:
         similarity=config["geometry"]["similarity"],
         min_count=config["geometry"]["id"]["min_count"],

@@ -21,6 +21,8 @@ rule steering:
         maps="results/steering/maps/{source}__{target}.safetensors",
     log:
         "logs/steering/{source}__{target}.log",
+    benchmark:
+        "results/benchmarks/steering/{source}__{target}.tsv"
     params:
         steering=STEERING_PARAMS,
         val_paths=val_documents(STEERING_SUBSETS),

@@ -8,8 +8,12 @@ rule tokenizer:
         directory("results/tokenizer"),
     log:
         "logs/tokenizer.log",
+    benchmark:
+        "results/benchmarks/tokenizer.tsv"
     params:
         tokenizer=tokenizer_params(),
+    resources:
+        mem_mb=data_memory,
     conda:
         "../../envs/data.yaml"
     script:
@@ -28,8 +32,12 @@ rule tokens:
         meta="results/tokens/{subset}/meta.json",
     log:
         "logs/tokens/{subset}.log",
+    benchmark:
+        "results/benchmarks/tokens/{subset}.tsv"
     params:
         budget=subset_params(),
+    resources:
+        mem_mb=data_memory,
     conda:
         "../../envs/data.yaml"
     script:

@@ -15,6 +15,8 @@ rule train:
         log_csv="results/runs/{run}/train_log.csv",
     log:
         "logs/train/{run}.log",
+    benchmark:
+        "results/benchmarks/train/{run}.tsv"
     params:
         train=lambda wc: train_params(wc.run),
         dumps_dir=lambda wc: f"results/runs/{wc.run}/embeddings",

@@ -1,6 +1,6 @@
-"""Rule corpus: see regeo.stages.data.merge_shards."""
+"""Rule corpus: see regeo.stages.data.index_corpus."""
 from regeo.logs import snakemake_job
-from regeo.stages.data import merge_shards
+from regeo.stages.data import index_corpus
 
 with snakemake_job(snakemake):
-    merge_shards(list(snakemake.input), snakemake.output[0])
+    index_corpus(list(snakemake.input), snakemake.output[0])

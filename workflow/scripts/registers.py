@@ -3,4 +3,4 @@ from regeo.logs import snakemake_job
 from regeo.stages.data import make_registers
 
 with snakemake_job(snakemake):
-    make_registers(snakemake.params.rules, snakemake.input.documents, list(snakemake.input.probabilities), snakemake.output[0])
+    make_registers(snakemake.params.rules, snakemake.input.index, list(snakemake.input.probabilities), snakemake.output[0])

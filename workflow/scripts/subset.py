@@ -7,7 +7,7 @@ with snakemake_job(snakemake):
         snakemake.wildcards.subset,
         snakemake.params.shares,
         snakemake.params.subsets,
-        snakemake.input.documents,
+        list(snakemake.input.shards),
         snakemake.input.registers,
         snakemake.output.train,
         snakemake.output.val,

@@ -46,6 +46,7 @@ import json
 import logging
 import lzma
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -110,13 +111,51 @@ class FineWebConfig:
 
 
 def read_shard(cfg: FineWebConfig, shard_index: int) -> pd.DataFrame:
-    """Documents of shard ``shard_index`` (0-based) of ``cfg.num_shards``.
+    """Documents of shard ``shard_index`` (0-based) of ``cfg.num_shards``, in memory (tests and
+    small corpora; the pipeline streams them to a file with :func:`write_shard`).
 
     Columns: ``doc_id`` (str), ``text`` (str), ``source`` (str), then every other column of the
     data in its order (FineWeb: dump, url, date, file_path, language, language_score,
     token_count); a data column named like one of the first three gets the suffix ``_orig``.
     ``attrs`` holds ``records_read``, ``skipped_empty`` and ``split_by`` ("sources" or "examples").
     """
+    chunks: list[pd.DataFrame] = []
+    stats = _stream_shard(cfg, shard_index, chunks.append)
+    documents = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    documents.attrs.update(stats)
+    return documents
+
+
+def write_shard(cfg: FineWebConfig, shard_index: int, out_path: str | Path, chunk_rows: int = 10_000) -> dict:
+    """:func:`read_shard` written to ``out_path`` piece by piece: at most ``chunk_rows`` documents
+    are in memory at once. Each piece goes to a temporary part file first, so that a column the
+    first pieces have only nulls in (no type yet) gets the type the later pieces give it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from regeo.data.shards import parquet_writer
+
+    out_path = Path(out_path)
+    with tempfile.TemporaryDirectory(prefix=f".{out_path.name}.", dir=out_path.parent) as parts_dir:
+        parts: list[Path] = []
+
+        def keep(chunk: pd.DataFrame) -> None:
+            parts.append(Path(parts_dir) / f"{len(parts):06d}.parquet")
+            chunk.to_parquet(parts[-1], index=False)
+
+        stats = _stream_shard(cfg, shard_index, keep, chunk_rows)
+        schemas = [pq.read_schema(p).remove_metadata() for p in parts]
+        schema = pa.unify_schemas(schemas, promote_options="permissive")
+        with parquet_writer(out_path, schema) as writer:
+            for part in parts:
+                for batch in pq.ParquetFile(part).iter_batches(batch_size=chunk_rows):
+                    writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+    return stats
+
+
+def _stream_shard(cfg: FineWebConfig, shard_index: int, emit, chunk_rows: int | None = None) -> dict:
+    """Pass the shard's documents to ``emit`` in DataFrames of ``chunk_rows`` (all at once for
+    None; at least one, possibly empty, DataFrame); returns the shard's counts."""
     if not 0 <= shard_index < cfg.num_shards:
         raise RegeoInputError(f"shard index {shard_index} out of range for num_shards={cfg.num_shards}")
     files = _local_files(cfg) if cfg.source == "local" else []
@@ -125,17 +164,16 @@ def read_shard(cfg: FineWebConfig, shard_index: int) -> pd.DataFrame:
     _check_columns(stream.column_names, cfg, files, where)
     stream, split_by = _select_shard(stream, cfg, shard_index)
     try:
-        documents, stats = _collect(stream, cfg, shard_index, split_by, where)
+        stats = _collect(stream, cfg, shard_index, split_by, where, emit, chunk_rows)
     except RegeoInputError:
         raise
     except Exception as err:  # datasets/pyarrow raise many unrelated types on damaged input
         raise _diagnose(err, cfg, files, where, shard_index) from err
     stats["split_by"] = split_by
-    documents.attrs.update(stats)
     log.info("%s, shard %d/%d (split by %s): %d documents from %d records, %d empty skipped",
-             where, shard_index, cfg.num_shards, split_by, len(documents), stats["records_read"],
+             where, shard_index, cfg.num_shards, split_by, stats["documents"], stats["records_read"],
              stats["skipped_empty"])
-    return documents
+    return stats
 
 
 def shard_budget(max_documents: int | None, num_shards: int, shard_index: int) -> int | None:
@@ -233,7 +271,8 @@ def _select_shard(stream, cfg: FineWebConfig, shard_index: int):
 
 # --- reading records ------------------------------------------------------------------------------
 
-def _collect(stream, cfg: FineWebConfig, shard_index: int, split_by: str, where: str):
+def _collect(stream, cfg: FineWebConfig, shard_index: int, split_by: str, where: str, emit,
+             chunk_rows: int | None):
     n = cfg.num_shards
     if split_by == "sources":
         budget = shard_budget(cfg.max_documents, n, shard_index)
@@ -242,6 +281,8 @@ def _collect(stream, cfg: FineWebConfig, shard_index: int, split_by: str, where:
     source = cfg.source_name or (
         (f"{cfg.dataset}/{cfg.name}" if cfg.name else cfg.dataset) if cfg.source == "hub" else "local")
     rows: list[dict[str, Any]] = []
+    columns: list[str] | None = None
+    kept = 0
     seen_ids: dict[str, int] = {}
     records = skipped = accepted = 0
     for position, record in _records(stream):
@@ -270,16 +311,22 @@ def _collect(stream, cfg: FineWebConfig, shard_index: int, split_by: str, where:
                 continue
             row[key + _CLASH_SUFFIX if key in _OWN_COLUMNS else key] = value
         rows.append(row)
-        if budget is not None and (len(rows) if split_by == "sources" else accepted) >= budget:
+        kept += 1
+        if columns is None:
+            columns = list(_OWN_COLUMNS) + [c for c in row if c not in _OWN_COLUMNS]
+        if chunk_rows is not None and len(rows) >= chunk_rows:
+            emit(pd.DataFrame(rows, columns=columns))
+            rows = []
+        if budget is not None and (kept if split_by == "sources" else accepted) >= budget:
             break
-    if split_by == "sources" and budget is not None and len(rows) < budget:
+    if split_by == "sources" and budget is not None and kept < budget:
         log.warning("%s, shard %d/%d: only %d documents for a budget of %d (the shard's sources ran out)",
-                    where, shard_index, n, len(rows), budget)
+                    where, shard_index, n, kept, budget)
     if skipped:
         log.warning("%s, shard %d/%d: skipped %d empty documents", where, shard_index, n, skipped)
-    columns = list(_OWN_COLUMNS) + [c for c in (rows[0] if rows else {}) if c not in _OWN_COLUMNS]
-    documents = pd.DataFrame(rows, columns=columns)
-    return documents, {"records_read": records, "skipped_empty": skipped}
+    if rows or not kept:
+        emit(pd.DataFrame(rows, columns=columns or list(_OWN_COLUMNS)))
+    return {"records_read": records, "skipped_empty": skipped, "documents": kept}
 
 
 def _records(stream) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -24,6 +24,8 @@ def one_hot_probabilities(documents: pd.DataFrame, label_column: str = "source_l
 def label_documents(documents: pd.DataFrame, probabilities: pd.DataFrame, rules: LabelingRules) -> pd.DataFrame:
     """One row per document: doc_id, n_chars, the probabilities, labels (comma-joined) and class.
 
+    ``documents`` has doc_id and either n_chars (the corpus index) or text.
+
     ``register`` is None for documents without a label, unkept hybrids and documents shorter
     than ``rules.min_chars``; they stay in the table so that the register distribution is complete.
     """
@@ -35,7 +37,7 @@ def label_documents(documents: pd.DataFrame, probabilities: pd.DataFrame, rules:
         absent = table.index[table[probability_columns()].isna().any(axis=1)][:5].tolist()
         raise ValueError(f"register probabilities missing for documents, e.g. {absent}")
     table = table.reset_index()
-    n_chars = documents["text"].str.len().to_numpy()
+    n_chars = (documents["n_chars"] if "n_chars" in documents else documents["text"].str.len()).to_numpy()
     labels, classes = [], []
     for row, chars in zip(table[probability_columns()].itertuples(index=False), n_chars):
         found = labels_from_probabilities(dict(zip(ALL_LABELS, row)), rules.threshold)

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 # Lower-cased code -> code; the CORE codes stay distinct when lower-cased (a test checks it).
 _BY_LOWER = {label.lower(): label for label in ALL_LABELS}
+_BATCH_ROWS = 10_000
 _COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
@@ -66,19 +67,21 @@ def core_label_map(names: Iterable[str], where: str) -> dict[str, str]:
 
 
 def probabilities_table(doc_ids: Sequence[str], values: Sequence[Any], where: str,
-                        unit: str = "row") -> pd.DataFrame:
+                        unit: str = "row", names: Sequence[str] | None = None, offset: int = 0) -> pd.DataFrame:
     """The probabilities table from one label->probability value per document.
 
     ``where`` names the file in messages; ``unit`` is what a position is called there ("row" for
-    parquet, "line" for jsonl, whose positions count from 1).
+    parquet, "line" for jsonl, whose positions count from 1). ``names``: the label names of the
+    whole file, when ``values`` are one piece of it starting at position ``offset``.
     """
-    first = 1 if unit == "line" else 0
+    first = (1 if unit == "line" else 0) + offset
     records = [_as_mapping(v, where, f"{unit} {i + first} (doc_id {d!r})") for i, (d, v) in
                enumerate(zip(doc_ids, values))]
-    names = sorted({name for record in records for name in record}, key=str)
+    whole = names is None
+    names = sorted({name for record in records for name in record}, key=str) if whole else list(names)
     mapping = core_label_map(names, where)
     absent = [label for label in ALL_LABELS if label not in mapping.values()]
-    if absent and records:
+    if absent and records and whole:
         log.warning("%s: no probabilities for label(s) %s in any row; they are set to 0.0", where, absent)
     columns: dict[str, list[float]] = {label: [] for label in ALL_LABELS}
     for i, (doc_id, record) in enumerate(zip(doc_ids, records)):
@@ -94,10 +97,15 @@ def probabilities_table(doc_ids: Sequence[str], values: Sequence[Any], where: st
     table = pd.DataFrame({"doc_id": [str(d) for d in doc_ids]})
     for label in ALL_LABELS:
         table[PROB_PREFIX + label] = pd.Series(columns[label], dtype="float64")
+    if whole:
+        _check_unique_ids(table, where)
+    return table
+
+
+def _check_unique_ids(table: pd.DataFrame, where: str) -> None:
     if not table["doc_id"].is_unique:
         repeated = table.loc[table["doc_id"].duplicated(), "doc_id"].head(3).tolist()
         raise RegeoInputError(f"{where}: doc_id repeats, e.g. {repeated}")
-    return table
 
 
 def read_precomputed(path: str | Path, field: str = "register_probabilities",
@@ -129,8 +137,27 @@ def _read_parquet(path: Path, field: str, id_field: str) -> pd.DataFrame:
     if missing:
         raise RegeoInputError(f"{path}: missing column(s) {missing}; found {names} "
                               f"(registers.probabilities_field names the probabilities column)")
-    frame = pd.read_parquet(path, columns=[id_field, field])
-    return probabilities_table(frame[id_field].tolist(), frame[field].tolist(), str(path), "row")
+    # Two passes of record batches (the label names of the whole file, then the table piece by
+    # piece): a shard's probabilities as Python objects all at once would be most of the job's memory.
+    parquet = pq.ParquetFile(path)
+    names: set = set()
+    for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=[field]):
+        for i, value in enumerate(batch.column(0).to_pylist()):
+            names |= set(_as_mapping(value, str(path), f"row {i}"))
+    names = sorted(names, key=str)
+    absent = [label for label in ALL_LABELS if label not in core_label_map(names, str(path)).values()]
+    if absent and parquet.metadata.num_rows:
+        log.warning("%s: no probabilities for label(s) %s in any row; they are set to 0.0", path, absent)
+    pieces, offset = [], 0
+    for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=[id_field, field]):
+        pieces.append(probabilities_table(batch.column(0).to_pylist(), batch.column(1).to_pylist(), str(path),
+                                          "row", names=names, offset=offset))
+        offset += batch.num_rows
+    if not pieces:
+        return probabilities_table([], [], str(path), "row")
+    table = pd.concat(pieces, ignore_index=True)
+    _check_unique_ids(table, str(path))
+    return table
 
 
 def _read_jsonl(path: Path, field: str, id_field: str) -> pd.DataFrame:

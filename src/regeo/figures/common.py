@@ -21,6 +21,18 @@ def save_figure(fig, pdf_path: str | Path, png_path: str | Path, dpi: int = 150)
     plt.close(fig)
 
 
+def palette(n: int) -> list[tuple]:
+    """``n`` distinct colours: tab10 first (so up to ten subsets look as they always have), then
+    tab20's lighter shades and tab20b's (the paper config draws 14 subsets and external runs),
+    then evenly spaced hues."""
+    colors = list(plt.get_cmap("tab10").colors) + list(plt.get_cmap("tab20").colors[1::2]) \
+        + list(plt.get_cmap("tab20b").colors[::2])
+    if n > len(colors):
+        hsv = plt.get_cmap("hsv")
+        colors += [hsv(i / (n - len(colors))) for i in range(n - len(colors))]
+    return [tuple(c[:3]) + (1.0,) for c in colors[:n]]
+
+
 def register_colors(names: list[str]) -> dict[str, tuple]:
-    cmap = plt.get_cmap("tab10")
-    return {name: cmap(i % 10) for i, name in enumerate(sorted(names))}
+    names = sorted(names)
+    return dict(zip(names, palette(len(names))))

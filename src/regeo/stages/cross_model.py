@@ -17,6 +17,7 @@ Every value is read against two nulls and carries an interval:
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,8 @@ def global_similarity_table(params: dict, min_count: int, bootstrap: dict, runs:
     boot = token_bootstrap(bootstrap)
     size, seed = params["sample_size"], params["seed"]
     rows = []
-    for pair in final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count):
+    for done, pair in enumerate(final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count), start=1):
+        started = time.perf_counter()
         X_a, X_b = pair.X_a, pair.X_b
         values = global_similarity(X_a, X_b, size, seed)
         intervals = None if boot is None else global_similarity_intervals(X_a, X_b, boot, size, seed)
@@ -90,6 +92,8 @@ def global_similarity_table(params: dict, min_count: int, bootstrap: dict, runs:
             row[f"{name}_null_permuted"] = permuted[name]
             row[f"{name}_at_init"] = np.nan if at_init is None else at_init[name]
         rows.append(row)
+        log.info("global similarity, matrix pair %d (%s): %s and %s (%s), %d tokens, %.1f s", done,
+                 _pairs(runs), pair.a.name, pair.b.name, pair.which, X_a.shape[0], time.perf_counter() - started)
     nulls = [f"{name}_{null}" for name in SIMILARITY_VALUES for null in ("null_permuted", "at_init")]
     table = pd.DataFrame(rows, columns=PAIR_COLUMNS + _interval_columns(SIMILARITY_VALUES) + nulls)
     table["min_count"] = min_count
@@ -98,6 +102,11 @@ def global_similarity_table(params: dict, min_count: int, bootstrap: dict, runs:
     table["bootstrap_replicates"] = bootstrap["replicates"]
     write_parquet(table, out_path)
     return table
+
+
+def _pairs(runs: dict) -> str:
+    """'N x matrices' for the progress lines: a pair of tied models compares one matrix, others up to two."""
+    return f"of {len(runs) * (len(runs) - 1) // 2} run pairs x their matrices"
 
 
 def _sample_rows(n: int, sample_size: int | None, seed: int) -> np.ndarray:
@@ -112,7 +121,8 @@ def lle_comparison_table(params: dict, min_count: int, bootstrap: dict, runs: di
     boot = token_bootstrap(bootstrap)
     k, reg, seed, metric = params["k"], params["reg"], params["seed"], params["metric"]
     rows = []
-    for pair in final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count):
+    for done, pair in enumerate(final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count), start=1):
+        started = time.perf_counter()
         sample = _sample_rows(pair.X_a.shape[0], params["sample_size"], seed)
         X_a, X_b = pair.X_a[sample], pair.X_b[sample]
         both = compare_lle_both_ways(X_a, X_b, k, reg, seed, metric=metric, bootstrap=boot,
@@ -121,6 +131,8 @@ def lle_comparison_table(params: dict, min_count: int, bootstrap: dict, runs: di
             row = {**pair_columns(source, target), "embeddings": pair.which, "n_tokens": pair.X_a.shape[0],
                    "n_sampled": values["n"], **_with_intervals(values, values if boot else None, LLE_VALUES)}
             rows.append(row | {f"{name}_null_permuted": values[f"{name}_null_permuted"] for name in LLE_READ})
+        log.info("LLE comparison, matrix pair %d (%s): %s and %s (%s), %d tokens, %.1f s", done,
+                 _pairs(runs), pair.a.name, pair.b.name, pair.which, X_a.shape[0], time.perf_counter() - started)
     nulls = [f"{name}_null_permuted" for name in LLE_READ]
     table = pd.DataFrame(rows, columns=PAIR_COLUMNS + _interval_columns(LLE_VALUES) + nulls)
     for key in ("k", "reg", "metric", "seed"):
@@ -143,7 +155,8 @@ def similarity_over_training(params: dict, min_count: int, bootstrap: dict, run:
     seen = read_seen_mask(counts_path, min_count)
     keep = np.arange(n_rows) if seen is None else np.flatnonzero(seen[:n_rows])
     rows = []
-    for step, path in by_step.items():
+    for done, (step, path) in enumerate(by_step.items(), start=1):
+        started = time.perf_counter()
         current = final if step == max(by_step) else read_dump(path)
         for which, matrix in current.matrices(params["embeddings"]).items():
             X, X_final = matrix.numpy()[keep], final.matrix(which).numpy()[keep]
@@ -156,6 +169,8 @@ def similarity_over_training(params: dict, min_count: int, bootstrap: dict, run:
             rows.append({"run": run, "subset": subset, "step": step, "embeddings": which,
                          "n_tokens": int(nonzero.sum()), "n_sampled": values["n"],
                          **_with_intervals(values, intervals, SIMILARITY_VALUES)})
+        log.info("run %s dump %d/%d, step %d: %d tokens, %.1f s", run, done, len(by_step), step,
+                 rows[-1]["n_tokens"], time.perf_counter() - started)
     table = pd.DataFrame(rows)
     table["min_count"] = min_count
     table["bootstrap_replicates"] = bootstrap["replicates"]

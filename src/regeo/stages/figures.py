@@ -18,7 +18,7 @@ from regeo.figures.id_curves import (plot_id_curves, plot_redundancy_curves, plo
 from regeo.figures.pair_heatmaps import plot_global_similarity, plot_lle_comparison
 from regeo.figures.registers import plot_register_distribution
 from regeo.figures.steering import plot_alignment_depth, plot_steering_effects, plot_transfer_ratios
-from regeo.io import read_parquet
+from regeo.io import read_columns, read_parquet
 
 PathLike = str | Path  # what every function here takes for a file
 
@@ -60,7 +60,7 @@ def cross_register(table: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> N
 
 
 def register_distribution(registers: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
-    save_figure(plot_register_distribution(read_parquet(registers)), pdf, png, dpi)
+    save_figure(plot_register_distribution(read_columns(registers, ["register", "labels"])), pdf, png, dpi)
 
 
 def steering_effects(pair_tables: list[PathLike], summary: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:

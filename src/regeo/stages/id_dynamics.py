@@ -68,7 +68,7 @@ def id_dynamics(params: dict, bootstrap: dict, run: str, subset: str, dumps: lis
         min_count, how = params["min_count"], "seen_by_step"
     null_cache = NullCache()  # within the job: the input and output matrices of a dump share n and d
     frames, per_token = [], []
-    for step, path in by_step.items():
+    for done, (step, path) in enumerate(by_step.items(), start=1):
         mask = masks[step]
         started = time.perf_counter()
         for which, matrix in read_dump(path).matrices(params["embeddings"]).items():
@@ -83,7 +83,8 @@ def id_dynamics(params: dict, bootstrap: dict, run: str, subset: str, dumps: lis
                     tokens.insert(0, "metric", metric)
                     tokens.insert(0, "embeddings", which)
                     per_token.append(tokens)
-        log.info("run %s step %d: %d tokens, %.1f s", run, step, mask.sum(), time.perf_counter() - started)
+        log.info("run %s dump %d/%d, step %d: %d tokens, %.1f s", run, done, len(by_step), step, mask.sum(),
+                 time.perf_counter() - started)
     table = pd.concat(frames, ignore_index=True)
     table.insert(0, "run", run)
     table.insert(1, "subset", subset)

@@ -201,13 +201,19 @@ def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_token
                             stop.signal or "on another rank", done)
                 raise Interrupted(128 + (stop.signal or signal.SIGTERM))
 
-    if lead:
-        with atomic_dir(model_dir) as tmp:
-            model.save_pretrained(tmp, safe_serialization=True)
-            tokenizer.save_pretrained(tmp)
-            write_json(asdict(cfg), tmp / "regeo_train_config.json")
-        with atomic_path(log_csv, ".csv") as tmp:
-            pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(tmp, index=False)
-        # The finished outputs hold every dump (hard links), so the resumable state can go.
-        shutil.rmtree(state.root, ignore_errors=True)
-    group.barrier()
+    # Training is complete: a signal now (SLURM's warning, a preemption notice) is held until the
+    # final writes are done, so the finished run is kept; exiting for a retry would only redo them.
+    with StopFlag() as stop:
+        if lead:
+            with atomic_dir(model_dir) as tmp:
+                model.save_pretrained(tmp, safe_serialization=True)
+                tokenizer.save_pretrained(tmp)
+                write_json(asdict(cfg), tmp / "regeo_train_config.json")
+            with atomic_path(log_csv, ".csv") as tmp:
+                pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(tmp, index=False)
+            # The finished outputs hold every dump (hard links), so the resumable state can go.
+            shutil.rmtree(state.root, ignore_errors=True)
+        group.barrier()
+    if stop.signal is not None:
+        log.warning("run %s: signal %s during the final save; the run is complete and its outputs written",
+                    cfg.run, stop.signal)
