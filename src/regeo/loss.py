@@ -33,3 +33,19 @@ def mean_loss(model, tokens: np.ndarray, batch_size: int, seq_len: int, max_batc
         count += y.numel()
     model.train(was_training)
     return total / max(1, count)
+
+
+@torch.no_grad()
+def window_losses(model, tokens: np.ndarray, batch_size: int, seq_len: int, max_batches: int | None,
+                  device: torch.device) -> np.ndarray:
+    """(n_windows,) mean next-token cross-entropy of each window of :func:`eval_batches`: the units a
+    bootstrap over validation text resamples (windows are disjoint stretches of the split)."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for x, y in eval_batches(tokens, batch_size, seq_len, max_batches):
+        logits = model(input_ids=x.to(device)).logits  # (B, T, V)
+        loss = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), y.to(device), reduction="none")
+        out.append(loss.mean(1).cpu().numpy())  # (B,)
+    model.train(was_training)
+    return np.concatenate(out) if out else np.zeros(0)
