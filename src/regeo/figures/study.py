@@ -119,38 +119,40 @@ def plot_low_high_id(listed: pd.DataFrame, coherence: pd.DataFrame):
 
 
 def plot_rank_knee(curve: pd.DataFrame, summary: pd.DataFrame):
-    """Loss excess over the full model against embedding rank, per run: truncated SVD (solid) and
-    the random-subspace null (dotted), the tolerance, and each run's knee beside its MLE ID."""
+    """Loss excess over the full model against embedding rank, per run (truncated SVD), the
+    random-subspace null at one rank (crosses), the tolerance, and each run's knee beside its IDs."""
     colors = register_colors(list(curve["subset"].unique()))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     ax = axes[0]
+    floor = 1e-3
     for run, rows in curve.groupby("run"):
         color = colors[rows["subset"].iloc[0]]
-        for method, style in (("svd", "-"), ("random", ":")):
-            part = rows[rows["method"] == method].sort_values("rank")
-            ax.plot(part["rank"], part["excess"].clip(lower=1e-4), style, color=color,
-                    label=run if method == "svd" else None, lw=1)
-            if method == "svd":
-                ax.fill_between(part["rank"], part["excess_ci_low"].clip(lower=1e-4),
-                                part["excess_ci_high"].clip(lower=1e-4), color=color, alpha=0.15, lw=0)
+        part = rows[rows["method"] == "svd"].sort_values("rank")
+        ax.plot(part["rank"], part["excess"].clip(lower=floor), "-o", color=color, label=run, lw=1, ms=2)
+        ax.fill_between(part["rank"], part["excess_ci_low"].clip(lower=floor), part["excess_ci_high"].clip(lower=floor),
+                        color=color, alpha=0.15, lw=0)
+        null = rows[rows["method"] == "random"]
+        ax.plot(null["rank"], null["excess"].clip(lower=floor), "x", color=color, ms=7)
     tolerance = summary["tolerance"].iloc[0]
     ax.axhline(tolerance, color="k", ls="--", lw=0.8, label=f"tolerance {tolerance} nats")
-    ax.set(xscale="log", yscale="log", xlabel="rank r of the embeddings", ylabel="val loss excess (nats)",
-           title="solid: truncated SVD (95 % interval), dotted: random subspace")
+    ax.set(xscale="log", yscale="log", xlabel="rank r of the embeddings",
+           ylabel=f"val loss excess over the full model (nats, floor {floor})",
+           title="truncated SVD (95 % interval); x: random subspace of the same rank")
+    ax.set_xscale("log", base=2)
     ax.legend(fontsize=6, ncol=2)
     ax = axes[1]
     s = summary.sort_values("run").reset_index(drop=True)
     y = np.arange(len(s))
     ax.errorbar(s["knee_svd"], y, xerr=[s["knee_svd"] - s["knee_svd_ci_low"], s["knee_svd_ci_high"] - s["knee_svd"]],
                 fmt="o", color="k", capsize=2, label="knee r* (SVD), 95 % interval")
-    ax.plot(s["knee_random"], y, "x", color="grey", label="knee, random subspace (null)")
-    for column, marker, label in (("id_mle_k20", "s", "MLE ID (k=20)"), ("id_twonn_k2", "^", "TwoNN ID")):
+    for column, marker, label in (("id_mle_k20", "s", "MLE ID (k=20), common tokens"), ("id_twonn_k2", "^", "TwoNN ID")):
         if column in s:
             ax.plot(s[column], y, marker, mfc="none", label=label)
-    ax.plot(s["d"], y, "|", color="tab:red", ms=10, label="width d")
+    ax.plot(s["d"], y, "|", color="tab:red", ms=10, mew=2, label="width d")
     ax.set_yticks(y, s["run"], fontsize=7)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("rank / dimension")
+    ax.set_title(f"knee: smallest rank within {tolerance} nats; {int(s['n_windows'].iloc[0])} val windows", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
