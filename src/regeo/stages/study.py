@@ -70,7 +70,7 @@ def neighbourhoods(params: dict, bootstrap: dict, id_metric: str, runs: dict[str
     ``out``: settling, settled, low_high, coherence tables, settling_pdf/png, low_high_pdf/png.
     """
     from regeo.figures.study import plot_low_high_id, plot_settling
-    from regeo.study.neighbourhoods import coherence, id_groups, neighbour_lists, settling
+    from regeo.study.neighbourhoods import coherence, id_groups, neighbours, settling
 
     boot = token_bootstrap(bootstrap)
     k, metric = params["k"], params["metric"]
@@ -95,7 +95,9 @@ def neighbourhoods(params: dict, bootstrap: dict, id_metric: str, runs: dict[str
         dumps = {step: X[keep] for step, X in dumps.items()}
         row_of = {texts[run][i]: r for r, i in enumerate(ids)}
         run_probes = {t: row_of[t] for t, _ in probes if t in row_of}
-        curve, settle = settling(dumps, k, metric, run_probes, params["settle_jaccard"], boot)
+        X = dumps[max(dumps)]
+        final = neighbours(X, k, metric)  # (n, k), shared by the settling and the listed tokens
+        curve, settle = settling(dumps, k, metric, run_probes, params["settle_jaccard"], boot, final)
         register = dict(probes)
         for table in (curve, settle):
             table["token_id"] = [int(ids[r]) if r >= 0 else -1 for r in table["row"]]
@@ -104,12 +106,11 @@ def neighbourhoods(params: dict, bootstrap: dict, id_metric: str, runs: dict[str
                 table.insert(0, key, value)
         curves.append(curve.drop(columns="row"))
         settled.append(settle.drop(columns="row"))
-        X = dumps[max(dumps)]
         run_counts = counts[run][ids] if run in counts else np.ones(len(ids), dtype=np.int64)
         values = per_token[params["id_column"]].to_numpy(dtype=np.float64)
         finals[run] = {"X": X, "ids": ids, "values": values, "counts": run_counts, **identity}
         low, high = id_groups(values, run_counts, params["frequent_tokens"], params["group_fraction"])
-        lists = neighbour_lists(X, np.concatenate([low[:params["listed"]], high[:params["listed"]]]), k, metric)
+        lists = final[np.concatenate([low[:params["listed"]], high[:params["listed"]]])]
         for j, (group, r) in enumerate([("low", r) for r in low[:params["listed"]]]
                                        + [("high", r) for r in high[:params["listed"]]]):
             listed.append({**identity, "group": group, "rank": j % params["listed"] + 1, "token_id": int(ids[r]),

@@ -16,6 +16,13 @@ from regeo.geometry.intervals import TokenBootstrap, mean_replicates
 from regeo.geometry.knn import exact_knn, neighbour_jaccard
 
 
+def _knn(X: np.ndarray, k: int, metric: str) -> np.ndarray:
+    """(n, k) neighbour rows. The float32 screen: on a few thousand rows of a small width, the
+    bfloat16 screen's wider candidate lists cost more than its faster products save (the result
+    is the same either way)."""
+    return exact_knn(X, k, metric=metric, screen="float32").indices
+
+
 def chance_jaccard(n: int, k: int) -> float:
     """Expected Jaccard index of the k-neighbourhoods of one token in two unrelated spaces of the
     same n tokens (two independent uniform k-subsets of the other n - 1): the overlap
@@ -39,20 +46,22 @@ def _interval(values: np.ndarray, indices: np.ndarray, boot: TokenBootstrap | No
 
 
 def settling(matrices: dict[int, np.ndarray], k: int, metric: str, probes: dict[str, int],
-             threshold: float, boot: TokenBootstrap | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+             threshold: float, boot: TokenBootstrap | None,
+             final: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """How each dump's k-neighbourhoods overlap the final dump's, on one token set.
 
     ``matrices``: {step: (n, d)} rows of the same n tokens at every dump; ``probes``: {token text:
     row}. Returns (curve, settle): the curve has one row per (step, token) for the probes and a
     ``<all>`` row per step (mean over every token, with its bootstrap interval widened for the
     neighbourhood graph, as the geometry tables do); settle has each probe's settled step and, as
-    ``<all>``, the median over every token with its interval.
+    ``<all>``, the median over every token with its interval. ``final``: the final dump's (n, k)
+    neighbour rows, if already known.
     """
     steps = sorted(matrices)
     final_step = steps[-1]
     n = matrices[final_step].shape[0]
-    final = exact_knn(matrices[final_step], k, metric=metric).indices  # (n, k)
-    per_step = np.stack([neighbour_jaccard(exact_knn(matrices[s], k, metric=metric).indices, final)
+    final = _knn(matrices[final_step], k, metric) if final is None else final  # (n, k)
+    per_step = np.stack([neighbour_jaccard(final if s == final_step else _knn(matrices[s], k, metric), final)
                          for s in steps])  # (steps, n)
     chance = chance_jaccard(n, k)
     rows = []
@@ -94,8 +103,7 @@ def coherence(X_a: np.ndarray, X_b: np.ndarray, low: np.ndarray, high: np.ndarra
     k-neighbourhood in A (whose per-token IDs made the groups) and in B (another seed), rows
     aligned, with intervals over the group's tokens and of the difference low - high (the two
     groups resampled independently), and the chance level."""
-    knn_a = exact_knn(X_a, k, metric=metric).indices
-    jac = neighbour_jaccard(knn_a, exact_knn(X_b, k, metric=metric).indices)  # (n,)
+    jac = neighbour_jaccard(_knn(X_a, k, metric), _knn(X_b, k, metric))  # (n,)
     out = {"n_tokens": X_a.shape[0], "k": k, "n_low": len(low), "n_high": len(high),
            "chance": chance_jaccard(X_a.shape[0], k)}
     for name, group in (("low", low), ("high", high)):
@@ -115,6 +123,6 @@ def coherence(X_a: np.ndarray, X_b: np.ndarray, low: np.ndarray, high: np.ndarra
     return out
 
 
-def neighbour_lists(X: np.ndarray, rows: np.ndarray, k: int, metric: str) -> np.ndarray:
-    """(len(rows), k) neighbour rows of ``rows`` within X."""
-    return exact_knn(X, k, metric=metric).indices[rows]
+def neighbours(X: np.ndarray, k: int, metric: str) -> np.ndarray:
+    """(n, k) neighbour rows of every row of X (self excluded)."""
+    return _knn(X, k, metric)
