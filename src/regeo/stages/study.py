@@ -171,7 +171,9 @@ def rank_knee(params: dict, bootstrap: dict, seq_len: int, device_name: str, run
             curve.insert(0, key, value)
         curves.append(curve)
         summaries.append({**identity, **summary})
-        log.info("%s: knee %d (svd) vs %d (random subspace), d %d", run, summary["knee_svd"], summary["knee_random"], d)
+        log.info("%s: knee %d of d %d; at rank %d the SVD loses %.3f nats, a random subspace %.3f", run,
+                 summary["knee_svd"], d, summary["null_rank"], summary["excess_svd_at_null_rank"],
+                 summary["excess_random_at_null_rank"])
     write_parquet(pd.concat(curves, ignore_index=True), out["curve"])
     write_parquet(pd.DataFrame(summaries), out["summary"])
 

@@ -89,10 +89,11 @@ def rq3_correlations(variables: pd.DataFrame, boot: TokenBootstrap, min_subsets:
 
 
 def redundancy_by_size(id_comparison: pd.DataFrame, embeddings: str = "input") -> pd.DataFrame:
-    """Per run and ID estimator (not local PCA, which is no redundancy): the width d, the raw
+    """Per run and ID estimator (not local PCA, which is no redundancy; the first metric): the width d, the raw
     redundancy 1 - ID/d, the null's own raw redundancy 1 - null/d (what noise of the same shape
     reports), and the redundancy against the null with its interval, on the common tokens."""
-    t = id_comparison[(id_comparison["embeddings"] == embeddings) & (id_comparison["estimator"] != "local_pca")]
+    t = id_comparison[(id_comparison["embeddings"] == embeddings) & (id_comparison["estimator"] != "local_pca")
+                      & (id_comparison["metric"] == id_comparison["metric"].iloc[0])]
     out = t[["run", "subset", "preset", "seed", "estimator", "k", "value", "ci_low", "ci_high", "null_isotropic",
              "redundancy", "redundancy_vs_null", "redundancy_vs_null_ci_low", "redundancy_vs_null_ci_high",
              "n_tokens", "metric", "token_set"]].copy()
