@@ -3,20 +3,6 @@
 # each rule covers every run and writes its figures itself, since every job pays a Python start.
 
 
-def neighbourhood_runs():
-    """run -> what the neighbourhood analyses read of it: every dump, its per-token IDs."""
-    return {
-        run: {
-            **fields,
-            "dumps": run_dumps(run),
-            "per_token": f"results/geometry/id/{run}.tokens.parquet",
-            "tokenizer": run_tokenizer(run),
-            "counts": run_counts(run),
-        }
-        for run, fields in run_table().items()
-    }
-
-
 rule figure_loss_curves:
     input:
         [f"results/runs/{run}/train_log.csv" for run in TRAINED_RUNS],

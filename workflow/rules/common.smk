@@ -234,6 +234,20 @@ def steering_run(run):
     return {"name": run, **run_table()[run]}
 
 
+def neighbourhood_runs():
+    """run -> what the neighbourhood analyses read of it: every dump, its per-token IDs."""
+    return {
+        run: {
+            **fields,
+            "dumps": run_dumps(run),
+            "per_token": f"results/geometry/id/{run}.tokens.parquet",
+            "tokenizer": run_tokenizer(run),
+            "counts": run_counts(run),
+        }
+        for run, fields in run_table().items()
+    }
+
+
 FIGURES = [
     "results/figures/register_distribution.pdf",
     "results/figures/id_over_training.pdf",
