@@ -19,13 +19,20 @@ import pandas as pd
 from regeo.geometry.intervals import TokenBootstrap
 
 
+def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(b,) Spearman's rank correlation of each row pair of two (b, n) arrays (average ranks for
+    ties, which resamples with repeated runs have); NaN where a row is constant."""
+    rx = pd.DataFrame(np.atleast_2d(x)).rank(axis=1).to_numpy()
+    ry = pd.DataFrame(np.atleast_2d(y)).rank(axis=1).to_numpy()
+    rx -= rx.mean(1, keepdims=True)
+    ry -= ry.mean(1, keepdims=True)
+    norm = np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
+    return np.divide((rx * ry).sum(1), norm, out=np.full(len(rx), np.nan), where=norm > 0)
+
+
 def spearman(x, y) -> float:
-    """Spearman's rank correlation (average ranks for ties); NaN when either side is constant."""
-    rx = pd.Series(np.asarray(x, dtype=np.float64)).rank().to_numpy()
-    ry = pd.Series(np.asarray(y, dtype=np.float64)).rank().to_numpy()
-    if rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
+    """Spearman's rank correlation of two sequences; NaN when either is constant."""
+    return float(spearman_rows(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))[0])
 
 
 def run_variables(id_comparison: pd.DataFrame, similarity: pd.DataFrame, evaluation: pd.DataFrame,
@@ -68,12 +75,17 @@ def rq3_correlations(variables: pd.DataFrame, boot: TokenBootstrap, min_subsets:
                     row["rho"] = spearman(x, y)
                     groups = [np.flatnonzero(part["subset"].to_numpy() == s) for s in part["subset"].unique()]
                     rng = np.random.default_rng(boot.seed)
-                    reps, null = [], []
-                    for _ in range(boot.replicates):
-                        pick = np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
-                        reps.append(spearman(x[pick], y[pick]))
-                        null.append(spearman(x, rng.permutation(y)))
-                    reps, null = np.asarray(reps), np.asarray(null)
+                    # a subset's seeds are resampled together: they share their documents
+                    picks = np.stack([np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
+                                      for _ in range(boot.replicates)]) if len({len(group) for group in groups}) == 1 else None
+                    if picks is not None:
+                        reps = spearman_rows(x[picks], y[picks])
+                    else:  # subsets with different numbers of runs: resamples differ in length
+                        reps = np.array([spearman(x[p], y[p]) for p in (
+                            np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
+                            for _ in range(boot.replicates))])
+                    null = spearman_rows(np.broadcast_to(x, (boot.replicates, n)),
+                                         np.stack([rng.permutation(y) for _ in range(boot.replicates)]))
                     reps = reps[np.isfinite(reps)]
                     if reps.size:
                         row["ci_low"], row["ci_high"] = boot.percentiles(reps)
