@@ -24,8 +24,8 @@ def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     ties, which resamples with repeated runs have); NaN where a row is constant."""
     rx = pd.DataFrame(np.atleast_2d(x)).rank(axis=1).to_numpy()
     ry = pd.DataFrame(np.atleast_2d(y)).rank(axis=1).to_numpy()
-    rx -= rx.mean(1, keepdims=True)
-    ry -= ry.mean(1, keepdims=True)
+    rx = rx - rx.mean(1, keepdims=True)
+    ry = ry - ry.mean(1, keepdims=True)
     norm = np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
     return np.divide((rx * ry).sum(1), norm, out=np.full(len(rx), np.nan), where=norm > 0)
 
