@@ -22,10 +22,12 @@ def _explain_parser(sub) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--token", help='one token, e.g. " said" (a leading space is part of the token)')
     what.add_argument("--text", help="a text: its hidden state at --layer (final model only)")
-    what.add_argument("--vector", help="a saved steering vector (safetensors, tensor 'vector')")
+    what.add_argument("--vector", help="a saved steering vector (safetensors, e.g. results/steering/vectors/A__B.safetensors)")
     what.add_argument("--between", nargs=2, metavar=("A", "B"), help="the point (1 - t) A + t B of two tokens")
     what.add_argument("--expr", help='arithmetic of tokens and vector files, e.g. \'" king" - " man" + " woman"\' '
                                      "or '\" news\" + 2 * @vec.safetensors'")
+    p.add_argument("--vector-name", help="with --vector: the tensor, e.g. reporting_verbs.transferred "
+                                         "(default: 'vector' or the file's only tensor)")
     p.add_argument("--layer", type=int, help="with --text: block output 0..L (0 = embeddings)")
     p.add_argument("--position", type=int, default=-1, help="with --text: token position (default: the last)")
     p.add_argument("--t", type=float, default=0.5, help="with --between: where between A (0) and B (1)")
@@ -111,8 +113,8 @@ def run_explain(args) -> int:
         vector = ex.hidden_state(space, args.text, args.layer, args.position)
         what = f"hidden state after block {args.layer} at position {args.position} of {args.text!r}"
     elif args.vector is not None:
-        vector = ex.checked_vector(space, args.vector)
-        meta = ex.read_steering_vector(args.vector)[1]
+        vector = ex.checked_vector(space, args.vector, args.vector_name)
+        meta = ex.read_steering_vector(args.vector, args.vector_name)[1]
         what = f"steering vector {args.vector} (" + ", ".join(f"{k} {v}" for k, v in sorted(meta.items())) + ")"
     elif args.between is not None:
         a, b = (space.token_id(t) for t in args.between)

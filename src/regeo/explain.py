@@ -127,13 +127,19 @@ def final_norm(model_dir: str | Path) -> tuple[np.ndarray | None, float]:
     return None, 1e-5
 
 
-def read_steering_vector(path: str | Path) -> tuple[np.ndarray, dict]:
-    """(vector (d,), metadata) of a saved steering vector: safetensors with tensor ``vector`` and
-    the writer's metadata (``run``, ``layer``, ...) as saved by :func:`regeo.io.save_tensors`."""
+def read_steering_vector(path: str | Path, name: str | None = None) -> tuple[np.ndarray, dict]:
+    """(vector (d,), metadata) of a saved steering vector: tensor ``name`` of a safetensors file
+    (the steering stage's ``results/steering/vectors/{source}__{target}.safetensors`` holds
+    ``{concept}.{source|native|transferred|...}``); without ``name``, its tensor ``vector`` or its
+    only tensor. Metadata: what :func:`regeo.io.save_tensors` stored, plus ``name``."""
     from regeo.io import load_tensors, tensor_metadata
 
-    vector = load_tensors(path, keys=("vector",))["vector"].float().reshape(-1).numpy()
-    return vector, tensor_metadata(path)
+    tensors = load_tensors(path)
+    if name is None:
+        name = "vector" if "vector" in tensors else next(iter(tensors)) if len(tensors) == 1 else None
+    if name not in tensors:
+        raise RegeoInputError(f"{path}: name the vector (--vector-name), one of {', '.join(sorted(tensors))}")
+    return tensors[name].float().reshape(-1).numpy(), {**tensor_metadata(path), "name": name}
 
 
 def hidden_state(space: RunSpace, text: str, layer: int, position: int = -1) -> np.ndarray:
@@ -201,9 +207,9 @@ def expression_vector(space: RunSpace, expression: str) -> tuple[np.ndarray, lis
     return total, query
 
 
-def checked_vector(space: RunSpace, path: str | Path) -> np.ndarray:
+def checked_vector(space: RunSpace, path: str | Path, name: str | None = None) -> np.ndarray:
     """A saved steering vector, checked to have the space's width."""
-    vector, meta = read_steering_vector(path)
+    vector, meta = read_steering_vector(path, name)
     if vector.shape[0] != space.input.shape[1]:
         raise RegeoInputError(f"{path}: a {vector.shape[0]}-wide vector (run {meta.get('run', '?')}) in the "
                               f"{space.input.shape[1]}-wide space of {space.run}")

@@ -97,6 +97,14 @@ def test_between_expression_and_vector_file(results, capsys):
     reading = explain(results, capsys, "--vector", str(results / "said.safetensors"))
     assert tokens(reading, "nearest")[0] == " said" and tokens(reading, "logit_lens")[0] == " film"
     assert "layer 1" in reading["vector"]["description"]
+    # the steering stage's layout: several named vectors in one file
+    save_tensors({"c.native": torch.from_numpy(3 * _unit(3)), "c.source": torch.zeros(8)},
+                 results / "pair.safetensors", metadata={"source": "a", "target": "toy-tiny-s0"})
+    named = explain(results, capsys, "--vector", str(results / "pair.safetensors"), "--vector-name", "c.native")
+    assert tokens(named, "nearest")[0] == " film"
+    assert main(["explain", "--results", str(results), "--run", "toy-tiny-s0", "--vector",
+                 str(results / "pair.safetensors")]) == 2
+    assert "c.native, c.source" in capsys.readouterr().err
 
 
 def test_an_earlier_dump_has_no_model(results, capsys):
