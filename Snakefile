@@ -10,6 +10,9 @@ min_version("9.0")
 configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/tokens.smk"
@@ -19,6 +22,7 @@ include: "workflow/rules/geometry.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/steering.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/analyses.smk"
 include: "workflow/rules/manifest.smk"
 
 

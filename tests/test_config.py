@@ -105,6 +105,9 @@ def bad(path: str, value):
         (bad("steering.alphas", []), r"config.steering.alphas: \[\] should be non-empty"),
         (bad("steering.layer_relative_depth", 0), r"config.steering.layer_relative_depth: 0 is less than or equal to the minimum of 0"),
         (bad("steering.embeddings", "hidden"), r"config.steering.embeddings: 'hidden' is not allowed; allowed: input, output, both"),
+        (bad("analyses.neighbourhoods", {"id_column": "mle_k7"}),
+         r"config.analyses.neighbourhoods.id_column: 'mle_k7' is not a per-token ID of geometry.id; allowed: mle_k10, mle_k20, mle_k50, local_pca_k20"),
+        (bad("analyses.rank_knee", {"tolerance": 0}), r"config.analyses.rank_knee.tolerance: 0 is less than or equal to the minimum of 0"),
     ],
 )
 def test_bad_config_is_named(config, message):

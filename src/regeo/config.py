@@ -194,6 +194,7 @@ def _semantic_problems(cfg: dict) -> list[str]:
     problems += _label_column_problems(cfg["registers"])
     problems += _steering_problems(cfg)
     problems += _external_problems(cfg)
+    problems += _analyses_problems(cfg)
     return problems
 
 
@@ -214,6 +215,18 @@ def _label_column_problems(registers: dict) -> list[str]:
     if unmapped is not None and unmapped != DROP and core_label(unmapped) is None:
         problems.append(f"config.registers.unmapped_label: {unmapped!r} is neither 'drop' nor a CORE register code")
     return problems
+
+
+def _analyses_problems(cfg: dict) -> list[str]:
+    """The per-token ID that orders tokens must be one the ID stage writes."""
+    ids = cfg["geometry"]["id"]
+    columns = ([f"mle_k{k}" for k in ids["ks"]] if "mle" in ids["estimators"] else []) + (
+        [f"local_pca_k{ids['local_pca_k']}"] if "local_pca" in ids["estimators"] else [])
+    column = cfg["analyses"]["neighbourhoods"]["id_column"]
+    if column not in columns:
+        return [f"config.analyses.neighbourhoods.id_column: {column!r} is not a per-token ID of geometry.id; "
+                f"allowed: {', '.join(columns) or 'none (add mle or local_pca to geometry.id.estimators)'}"]
+    return []
 
 
 def _external_problems(cfg: dict) -> list[str]:

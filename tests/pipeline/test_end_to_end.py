@@ -29,6 +29,10 @@ ID_JOBS = {"id_dynamics": 4, "id_comparison": 1, "figure_id_over_training": 1, "
 # summary and the three figures.
 STEERING = {"steering": 2, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_transfer": 1,
             "figure_steering_alignment": 1}
+# The study's analyses after new final models (workflow/rules/analyses.smk).
+STUDY = {"figure_loss_curves": 1, "neighbourhoods": 1, "rank_knee": 1, "across_runs": 1}
+# ... and after new ID tables: the ones that read them.
+STUDY_ID = {"neighbourhoods": 1, "across_runs": 1}
 
 
 # `pipeline` (tests/conftest.py): the small config run once per session, shared with the SLURM tests.
@@ -38,7 +42,8 @@ def test_every_stage_produced_its_outputs(pipeline):
     results = pipeline / "results"
     for name in ("id_over_training", "id_comparison", "cross_register_loss", "register_distribution", "redundancy_over_training",
                  "global_similarity", "lle_comparison", "similarity_over_training", "steering_effects",
-                 "steering_transfer", "steering_alignment"):
+                 "steering_transfer", "steering_alignment", "loss_curves", "neighbourhood_settling", "low_high_id",
+                 "rank_knee", "rq3_correlations", "redundancy_vs_size"):
         for ext in ("pdf", "png"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 5000
     for subset in ("ne", "NA"):
@@ -132,6 +137,50 @@ def test_steering_tables_and_generations(pipeline):
     assert maps["embedding.weight"].shape == (16, 16) and maps["hidden.weight"].shape == (16, 16)
 
 
+def test_study_analyses(pipeline):
+    """Neighbourhoods, the rank knee and the across-run tables of the small config's four runs."""
+    analyses = pipeline / "results" / "analyses"
+    settling = pd.read_parquet(analyses / "neighbourhood_settling.parquet")
+    everyone = settling[settling["token"] == "<all>"].set_index(["run", "step"])["jaccard"]
+    assert (everyone.xs(20, level="step") == 1).all()  # the final dump against itself
+    start = everyone.xs(0, level="step")
+    assert (start < 0.9).all() and (start > settling["chance"].max()).all()  # 20 steps keep part of the init
+    settled = pd.read_parquet(analyses / "neighbourhood_settled.parquet")
+    assert settled["settled_step"].isin([0, 1, 2, 4, 8, 10, 20]).all() and (settled["token"] != "<all>").any()
+    coherence = pd.read_parquet(analyses / "id_coherence.parquet")
+    assert set(zip(coherence["run"], coherence["partner"])) == {
+        ("ne-micro-s0", "ne-micro-s1"), ("ne-micro-s1", "ne-micro-s0"),
+        ("NA-micro-s0", "NA-micro-s1"), ("NA-micro-s1", "NA-micro-s0")}
+    assert coherence[["jaccard_low", "jaccard_high"]].stack().between(0, 1).all()
+    assert (coherence["difference_ci_low"] <= coherence["difference"]).all()
+    listed = pd.read_parquet(analyses / "low_high_id.parquet")
+    for run, rows in listed.groupby("run"):
+        assert len(rows) == 20 and rows.loc[rows["group"] == "low", "id_value"].max() < \
+            rows.loc[rows["group"] == "high", "id_value"].min()
+        assert all(len(n) == 10 for n in rows["neighbours"])
+    knee = pd.read_parquet(analyses / "rank_knee_summary.parquet")
+    assert sorted(knee["run"]) == sorted(RUNS) and (knee["d"] == 16).all()
+    assert knee["knee_svd"].between(1, 16).all() and knee["null_rank"].between(1, 8).all()
+    curve = pd.read_parquet(analyses / "rank_knee.parquet")
+    assert curve.loc[curve["rank"] == 16, "excess"].abs().max() < 1e-4  # rank d is the full model
+    rq3 = pd.read_parquet(analyses / "rq3_correlations.parquet")
+    assert rq3["verdict"].str.startswith("too few runs: 2 subsets").all() and (rq3["n_runs"] == 4).all()
+    size = pd.read_parquet(analyses / "redundancy_by_size.parquet")
+    assert set(size["d"]) == {16} and (size["token_set"] == "common").all()
+
+
+def test_regeo_explain_reads_the_pipelines_results(pipeline, capsys):
+    from regeo.cli import main
+
+    args = ["explain", "--results", str(pipeline / "results"), "--run", "ne-micro-s0", "--json", "--k", "5"]
+    assert main([*args, "--token", " the"]) == 0
+    reading = json.loads(capsys.readouterr().out)
+    assert reading["step"] == 20 and len(reading["nearest"]) == len(reading["logit_lens"]) == 5
+    assert " the" not in [r["token"] for r in reading["nearest"]] and reading["lens_norm"].startswith("final")
+    assert main([*args, "--text", "The minister said", "--layer", "1"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["logit_lens"]) == 5
+
+
 def test_final_model_loads_and_matches_last_dump(pipeline):
     run = pipeline / "results" / "runs" / "NA-micro-s1"
     model = AutoModelForCausalLM.from_pretrained(run / "model")
@@ -147,39 +196,40 @@ def test_unchanged_config_plans_nothing(pipeline):
     "change, expected",
     [
         # a geometry value: ID jobs and the figure after them, never training
-        ({"geometry": {"id": {"ks": [5, 8]}}}, {**ID_JOBS, "manifest": 1, "all": 1}),
+        ({"geometry": {"id": {"ks": [5, 8, 10]}}}, {**ID_JOBS, **STUDY_ID, "manifest": 1, "all": 1}),
         # a null: the ID jobs and figures only
-        ({"geometry": {"id": {"nulls": ["isotropic"]}}}, {**ID_JOBS, "manifest": 1, "all": 1}),
+        ({"geometry": {"id": {"nulls": ["isotropic"]}}}, {**ID_JOBS, **STUDY_ID, "manifest": 1, "all": 1}),
         # the bootstrap: every geometry table with intervals and its figure, nothing before them
         ({"geometry": {"bootstrap": {"replicates": 100}}},
-         {**ID_JOBS, **CROSS_MODEL, "manifest": 1, "all": 1}),
+         {**ID_JOBS, **CROSS_MODEL, **STUDY_ID, "rank_knee": 1, "manifest": 1, "all": 1}),
         # the global similarity: its pair table, each run's table over training, their figures
         ({"geometry": {"similarity": {"sample_size": 50}}},
          {"global_similarity": 1, "similarity_over_training": 4, "figure_global_similarity": 1,
-          "figure_similarity_over_training": 1, "manifest": 1, "all": 1}),
+          "figure_similarity_over_training": 1, "across_runs": 1, "manifest": 1, "all": 1}),
         # the LLE comparison: its table and figure only
         ({"geometry": {"lle": {"k": 6}}}, {"lle_comparison": 1, "figure_lle_comparison": 1, "manifest": 1, "all": 1}),
         # a training value: every run and everything downstream, but no data or tokenizer job
-        ({"training": {"lr": 0.002}}, {"train": 4, "id_dynamics": 4, "evaluate": 1, **CROSS_MODEL, **STEERING,
+        ({"training": {"lr": 0.002}}, {"train": 4, "id_dynamics": 4, "evaluate": 1, **CROSS_MODEL, **STEERING, **STUDY,
                                         "figure_id_over_training": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # a labeling rule: labels and everything after them, never the corpus or its probabilities
         ({"registers": {"min_chars": 300}}, {"registers": 1, "subset": 2, "tokenizer": 1, "tokens": 2, "train": 4,
 
                                               "id_dynamics": 4, "evaluate": 1, "figure_register_distribution": 1,
-                                              **CROSS_MODEL, **STEERING,
+                                              **CROSS_MODEL, **STEERING, **STUDY,
                                               "figure_id_over_training": 1, "figure_cross_register": 1,
                                               "manifest": 1, "all": 1}),
         # an evaluation value: evaluation and its figure only
-        ({"evaluation": {"max_batches": 1}}, {"evaluate": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
+        ({"evaluation": {"max_batches": 1}}, {"evaluate": 1, "figure_cross_register": 1, "across_runs": 1,
+                                              "manifest": 1, "all": 1}),
         # the token budget: token files and everything after them
         ({"subsets": {"val_tokens": 2500}}, {"subset": 2, "tokenizer": 1, "tokens": 2, "train": 4, "id_dynamics": 4,
 
-                                             "evaluate": 1, "figure_id_over_training": 1, **CROSS_MODEL, **STEERING,
+                                             "evaluate": 1, "figure_id_over_training": 1, **CROSS_MODEL, **STEERING, **STUDY,
                                              "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # one more seed: only the new run's jobs and the tables that gather all runs
         ({"training": {"runs": [{"subsets": "all", "presets": ["micro"], "seeds": [0, 1, 2]}]}},
          {"train": 2, "id_dynamics": 2, "evaluate": 1, "figure_id_over_training": 1,
-          **CROSS_MODEL, "similarity_over_training": 2, "figure_cross_register": 1, "manifest": 1, "all": 1}),
+          **CROSS_MODEL, **STUDY, "similarity_over_training": 2, "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # the steering alphas: the pair jobs, their summary and figures, nothing before them
         ({"steering": {"alphas": [-1, 1]}}, {**STEERING, "manifest": 1, "all": 1}),
         # one more pair: that pair's job, the summary and the figures, not the other pairs
@@ -188,8 +238,12 @@ def test_unchanged_config_plans_nothing(pipeline):
                                  {"source": "ne-micro-s1", "target": "ne-micro-s0"}]}},
          {"steering": 1, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_transfer": 1,
           "figure_steering_alignment": 1, "manifest": 1, "all": 1}),
+        # the study's analyses: each value reruns its own rule (and the figures drawn from it) only
+        ({"analyses": {"neighbourhoods": {"k": 6}}}, {"neighbourhoods": 1, "manifest": 1, "all": 1}),
+        ({"analyses": {"rank_knee": {"tolerance": 0.05}}}, {"rank_knee": 1, "across_runs": 1, "manifest": 1, "all": 1}),
+        ({"analyses": {"across_runs": {"min_subsets": 5}}}, {"across_runs": 1, "manifest": 1, "all": 1}),
     ],
-    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs"],
+    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs", "analyses.neighbourhoods.k", "analyses.rank_knee.tolerance", "analyses.across_runs.min_subsets"],
 )
 def test_a_config_change_reruns_only_what_uses_it(pipeline, change, expected):
     write_config(pipeline, change)

@@ -250,6 +250,20 @@ def steering_run(run):
     return {"name": run, **run_table()[run]}
 
 
+def neighbourhood_runs():
+    """run -> what the neighbourhood analyses read of it: every dump, its per-token IDs."""
+    return {
+        run: {
+            **fields,
+            "dumps": run_dumps(run),
+            "per_token": f"results/geometry/id/{run}.tokens.parquet",
+            "tokenizer": run_tokenizer(run),
+            "counts": run_counts(run),
+        }
+        for run, fields in run_table().items()
+    }
+
+
 FIGURES = [
     "results/figures/register_distribution.pdf",
     "results/figures/id_over_training.pdf",
@@ -262,6 +276,19 @@ FIGURES = [
     "results/figures/steering_effects.pdf",
     "results/figures/steering_transfer.pdf",
     "results/figures/steering_alignment.pdf",
+    "results/figures/loss_curves.pdf",
+    "results/figures/neighbourhood_settling.pdf",
+    "results/figures/low_high_id.pdf",
+    "results/figures/rank_knee.pdf",
+    "results/figures/rq3_correlations.pdf",
+    "results/figures/redundancy_vs_size.pdf",
+]
+
+# The tables of the study's analyses (workflow/rules/analyses.smk), beside their figures.
+ANALYSES_TABLES = [
+    f"results/analyses/{name}.parquet"
+    for name in ("neighbourhood_settling", "neighbourhood_settled", "low_high_id", "id_coherence",
+                 "rank_knee", "rank_knee_summary", "run_variables", "rq3_correlations", "redundancy_by_size")
 ]
 
 
@@ -276,6 +303,7 @@ def final_outputs():
         + expand("results/geometry/similarity_over_training/{run}.parquet", run=RUNS)
         + expand("results/subsets/{subset}/stats.json", subset=SUBSETS)
         + steering_outputs()
+        + ANALYSES_TABLES
     )
 
 

@@ -123,6 +123,18 @@ class KNN:
         return self.distances[:, 0] == 0
 
 
+def neighbour_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n,) Jaccard index of the rows of two (n, k) index arrays (sets of distinct ids): how much
+    token i's k-neighbourhood in one space is its k-neighbourhood in another."""
+    out = np.empty(a.shape[0])
+    k = a.shape[1]
+    step = max(1, 2**22 // (k * k))
+    for s in range(0, a.shape[0], step):
+        inter = (a[s:s + step, :, None] == b[s:s + step, None, :]).any(-1).sum(-1)  # (rs,)
+        out[s:s + step] = inter / (2 * k - inter)
+    return out
+
+
 def unique_rows(X, metric: str = "euclidean") -> tuple[np.ndarray, np.ndarray]:
     """Indices of the first occurrence of every distinct row, and the inverse map.
 

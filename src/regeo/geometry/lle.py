@@ -21,7 +21,7 @@ from regeo.devices import resolve_device
 from regeo.geometry._validation import as_matrix, check_int
 from regeo.geometry._local import check_indices, local_grams, reconstruct_residuals
 from regeo.geometry.intervals import DEPENDENCE, TokenBootstrap, knn_graph_inflation
-from regeo.geometry.knn import exact_knn, unit_rows
+from regeo.geometry.knn import exact_knn, neighbour_jaccard, unit_rows
 
 
 def barycenter_weights(X, knn_indices, reg: float = 1e-3, device=None) -> np.ndarray:
@@ -76,17 +76,6 @@ def reconstruction_error(X, indices, weights, device=None) -> float:
     return float(reconstruct_residuals(X, indices, weights, device).sum() / total)
 
 
-def _jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n,) Jaccard index of the rows of two (n, k) index arrays (sets of distinct ids)."""
-    out = np.empty(a.shape[0])
-    k = a.shape[1]
-    step = max(1, 2**22 // (k * k))
-    for s in range(0, a.shape[0], step):
-        inter = (a[s:s + step, :, None] == b[s:s + step, None, :]).any(-1).sum(-1)  # (rs,)
-        out[s:s + step] = inter / (2 * k - inter)
-    return out
-
-
 def compare_lle(X_a, X_b, k: int = 10, reg: float = 1e-3, seed: int = 0, *, metric: str = "euclidean",
                 block_size: int | None = None, device=None, bootstrap: TokenBootstrap | None = None,
                 dependence: str = "knn_graph") -> dict:
@@ -139,7 +128,7 @@ def compare_lle_both_ways(X_a, X_b, k: int = 10, reg: float = 1e-3, seed: int = 
     w_b = barycenter_weights(X_b, knn_b.indices, reg, device)
     # One draw serves both directions, so each equals a compare_lle call with the same seed.
     w_random = np.random.default_rng(seed).dirichlet(np.ones(k), size=X_a.shape[0])  # (n, k)
-    jaccard_pw = _jaccard(knn_a.indices, knn_b.indices)  # (n,)
+    jaccard_pw = neighbour_jaccard(knn_a.indices, knn_b.indices)  # (n,)
     jaccard = float(jaccard_pw.mean())
 
     def direction(knn_source, w_source, target, knn_target, w_target) -> dict:
@@ -167,7 +156,7 @@ def compare_lle_both_ways(X_a, X_b, k: int = 10, reg: float = 1e-3, seed: int = 
         inverse = np.argsort(perm)
         P, idx_p, w_p = X_b[perm], inverse[knn_b.indices[perm]], w_b[perm]  # B permuted: rows, neighbours, weights
         own_p = reconstruction_error(P, idx_p, w_p, device)  # = B's own error: the order does not change it
-        jaccard_p = float(_jaccard(knn_a.indices, idx_p).mean())
+        jaccard_p = float(neighbour_jaccard(knn_a.indices, idx_p).mean())
         forward["relative_error_null_permuted"] = reconstruction_error(P, knn_a.indices, w_a, device) / own_p
         backward["relative_error_null_permuted"] = (reconstruction_error(X_a, idx_p, w_p, device)
                                                     / backward["own_error"])

@@ -1,0 +1,214 @@
+"""The study's analyses as rules (``neighbourhoods``, ``rank_knee``, ``across_runs``,
+``figure_loss_curves``): read the pipeline's files, call :mod:`regeo.study`, write tables and figures."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from regeo.dumps import read_dump, steps_of
+from regeo.figures.common import save_figure
+from regeo.io import RegeoInputError, read_parquet, write_parquet
+from regeo.stages.cross_model import token_bootstrap
+from regeo.tokenizer import token_texts
+from regeo.vocab import read_counts
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"^ [A-Za-z]{3,}$")
+
+
+def probe_tokens(counts: dict[str, np.ndarray], texts: list[str], per_register: int, extra: list[str],
+                 pool: int = 300) -> list[tuple[str, str]]:
+    """(token text, register) probes: each subset's ``per_register`` words (" word", 3+ letters)
+    most over-represented in it relative to all subsets, among its ``pool`` most frequent words,
+    then the configured ``extra`` words (with or without their leading space)."""
+    total = np.sum([c[:len(texts)] for c in counts.values()], axis=0)
+    words = np.array([bool(_WORD.match(t)) for t in texts])
+    probes: list[tuple[str, str]] = []
+    chosen: set[str] = set()
+    for subset, c in counts.items():
+        c = c[:len(texts)]
+        candidates = np.flatnonzero(words & (c > 0))
+        frequent = candidates[np.lexsort((candidates, -c[candidates]))][:pool]
+        share = c[frequent] / total[frequent]
+        for i in frequent[np.lexsort((frequent, -share))]:
+            if len([p for p in probes if p[1] == subset]) >= per_register:
+                break
+            if texts[i] not in chosen:
+                probes.append((texts[i], subset))
+                chosen.add(texts[i])
+    index = {t: i for i, t in enumerate(texts)}
+    for word in extra:
+        text = word if word in index else " " + word
+        if text not in index:
+            log.warning("probe %r is not one token of the tokenizer: left out", word)
+        elif text not in chosen:
+            probes.append((text, "configured"))
+            chosen.add(text)
+    return probes
+
+
+def _per_token(path: str | Path, metric: str) -> pd.DataFrame:
+    table = read_parquet(path)
+    table = table[(table["embeddings"] == "input") & (table["metric"] == metric)]
+    if table.empty:
+        raise RegeoInputError(f"{path}: no per-token rows of the input embeddings under metric {metric}")
+    return table.reset_index(drop=True)
+
+
+def neighbourhoods(params: dict, bootstrap: dict, id_metric: str, runs: dict[str, dict], out: dict[str, str],
+                   dpi: int) -> None:
+    """Rule ``neighbourhoods``: neighbourhood settling of every run (RQ2) and the low/high per-token
+    ID tokens with their cross-seed coherence (Lee et al.); three tables, two figures.
+
+    ``runs``: name -> {subset, preset, seed, dumps, per_token, tokenizer, counts (or None)};
+    ``out``: settling, settled, low_high, coherence tables, settling_pdf/png, low_high_pdf/png.
+    """
+    from regeo.figures.study import plot_low_high_id, plot_settling
+    from regeo.study.neighbourhoods import coherence, id_groups, neighbours, settling
+
+    boot = token_bootstrap(bootstrap)
+    k, metric = params["k"], params["metric"]
+    texts = {run: token_texts(spec["tokenizer"]) for run, spec in runs.items()}
+    counts = {run: read_counts(spec["counts"]) for run, spec in runs.items() if spec["counts"]}
+    by_subset = {runs[run]["subset"]: c for run, c in counts.items()}
+    reference = texts[next(iter(counts))] if counts else next(iter(texts.values()))
+    probes = probe_tokens(by_subset, reference, params["probes_per_register"], params["probe_tokens"])
+    log.info("probe tokens: %s", ", ".join(f"{t!r} ({s})" for t, s in probes))
+    curves, settled, listed, coherent = [], [], [], []
+    finals = {}
+    for run, spec in runs.items():
+        identity = {"run": run, "subset": spec["subset"], "preset": spec["preset"], "seed": spec["seed"]}
+        per_token = _per_token(spec["per_token"], id_metric)
+        if params["id_column"] not in per_token:
+            raise RegeoInputError(f"analyses.neighbourhoods.id_column: {params['id_column']!r} is not a per-token ID of "
+                                  f"{spec['per_token']}; it has {', '.join(c for c in per_token if c[-1].isdigit())}")
+        ids = per_token["token_id"].to_numpy()
+        dumps = {step: read_dump(path).input.numpy()[ids] for step, path in steps_of(spec["dumps"]).items()}
+        keep = np.logical_and.reduce([np.abs(X).max(1) > 0 for X in dumps.values()])  # no all-zero (pad) rows
+        ids, per_token = ids[keep], per_token[keep].reset_index(drop=True)
+        dumps = {step: X[keep] for step, X in dumps.items()}
+        row_of = {texts[run][i]: r for r, i in enumerate(ids)}
+        run_probes = {t: row_of[t] for t, _ in probes if t in row_of}
+        X = dumps[max(dumps)]
+        final = neighbours(X, k, metric)  # (n, k), shared by the settling and the listed tokens
+        curve, settle = settling(dumps, k, metric, run_probes, params["settle_jaccard"], boot, final)
+        register = dict(probes)
+        for table in (curve, settle):
+            table["token_id"] = [int(ids[r]) if r >= 0 else -1 for r in table["row"]]
+            table["probe_register"] = [register.get(t, "") for t in table["token"]]
+            for key, value in reversed(identity.items()):
+                table.insert(0, key, value)
+        curves.append(curve.drop(columns="row"))
+        settled.append(settle.drop(columns="row"))
+        run_counts = counts[run][ids] if run in counts else np.ones(len(ids), dtype=np.int64)
+        values = per_token[params["id_column"]].to_numpy(dtype=np.float64)
+        finals[run] = {"X": X, "ids": ids, "values": values, "counts": run_counts, **identity}
+        low, high = id_groups(values, run_counts, params["frequent_tokens"], params["group_fraction"])
+        lists = final[np.concatenate([low[:params["listed"]], high[:params["listed"]]])]
+        for j, (group, r) in enumerate([("low", r) for r in low[:params["listed"]]]
+                                       + [("high", r) for r in high[:params["listed"]]]):
+            listed.append({**identity, "group": group, "rank": j % params["listed"] + 1, "token_id": int(ids[r]),
+                           "token": texts[run][ids[r]], "id_value": float(values[r]), "count": int(run_counts[r]),
+                           "neighbours": [texts[run][ids[m]] for m in lists[j]], "id_column": params["id_column"],
+                           "n_tokens": len(ids), "frequent_tokens": params["frequent_tokens"]})
+    for run, a in finals.items():
+        for other, b in finals.items():
+            if other == run or (a["subset"], a["preset"]) != (b["subset"], b["preset"]):
+                continue
+            if runs[run]["tokenizer"] != runs[other]["tokenizer"]:
+                continue  # seed partners share a tokenizer; rows of two tokenizers are not aligned here
+            common, ra, rb = np.intersect1d(a["ids"], b["ids"], return_indices=True)
+            low, high = id_groups(a["values"][ra], a["counts"][ra], params["frequent_tokens"],
+                                  params["group_fraction"])
+            result = coherence(a["X"][ra], b["X"][rb], low, high, k, metric, boot)
+            counts_ab = a["counts"][ra]
+            coherent.append({"run": run, "partner": other, "subset": a["subset"], "preset": a["preset"],
+                             "seed": a["seed"], "seed_partner": b["seed"], **result,
+                             "mean_log_count_low": float(np.log(counts_ab[low]).mean()),
+                             "mean_log_count_high": float(np.log(counts_ab[high]).mean()),
+                             "id_column": params["id_column"], "token_set": "seen_by_both"})
+    settling_table, settled_table = pd.concat(curves, ignore_index=True), pd.concat(settled, ignore_index=True)
+    low_high = pd.DataFrame(listed)
+    coherence_table = pd.DataFrame(coherent, columns=None if coherent else ["run", "partner"])
+    write_parquet(settling_table, out["settling"])
+    write_parquet(settled_table, out["settled"])
+    write_parquet(low_high, out["low_high"])
+    write_parquet(coherence_table, out["coherence"])
+    save_figure(plot_settling(settling_table, settled_table), out["settling_pdf"], out["settling_png"], dpi)
+    save_figure(plot_low_high_id(low_high, coherence_table), out["low_high_pdf"], out["low_high_png"], dpi)
+
+
+def rank_knee(params: dict, bootstrap: dict, seq_len: int, device_name: str, runs: dict[str, dict],
+              models: dict[str, str], val_bins: dict[str, str], out: dict[str, str], threads: int = 1) -> None:
+    """Rule ``rank_knee``: every trained final model's val loss with rank-r embeddings on its own
+    register's val split, and its knee (the figure, beside the IDs, is drawn by ``across_runs``)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from regeo.devices import resolve_device
+    from regeo.study.rank_knee import rank_curve, rank_grid
+    from regeo.tokens import load_tokens
+
+    torch.set_num_threads(threads)
+    device = resolve_device(device_name, "training.device")
+    boot = token_bootstrap(bootstrap)
+    curves, summaries = [], []
+    for run, fields in runs.items():
+        model = AutoModelForCausalLM.from_pretrained(models[run], use_safetensors=True).to(device)
+        d = model.get_input_embeddings().weight.shape[1]
+        ranks = rank_grid(d, params["ranks"])
+        curve, summary = rank_curve(model, load_tokens(val_bins[fields["subset"]]), ranks, params["tolerance"],
+                                    params["batch_size"], seq_len, params["max_batches"], device, boot,
+                                    params["seed"])
+        identity = {"run": run, **fields, "d": d}
+        for key, value in reversed(identity.items()):
+            curve.insert(0, key, value)
+        curves.append(curve)
+        summaries.append({**identity, **summary})
+        log.info("%s: knee %d of d %d; at rank %d the SVD loses %.3f nats, a random subspace %.3f", run,
+                 summary["knee_svd"], d, summary["null_rank"], summary["excess_svd_at_null_rank"],
+                 summary["excess_random_at_null_rank"])
+    write_parquet(pd.concat(curves, ignore_index=True), out["curve"])
+    write_parquet(pd.DataFrame(summaries), out["summary"])
+
+
+def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: str, evaluation: str,
+                rank_curve: str, rank_summary: str, out: dict[str, str], dpi: int) -> None:
+    """Rule ``across_runs``: RQ3's rank correlations, redundancy against model size, and the rank
+    knee beside the IDs (``id_comparison``, input embeddings, first metric)."""
+    from regeo.figures.study import plot_rank_knee, plot_redundancy_vs_size, plot_rq3
+    from regeo.geometry.intervals import TokenBootstrap
+    from regeo.study.across_runs import redundancy_by_size, rq3_correlations, run_variables, with_ids
+
+    ids = read_parquet(id_comparison)
+    variables = run_variables(ids, read_parquet(similarity), read_parquet(evaluation))
+    boot = TokenBootstrap(params["replicates"], bootstrap["seed"], bootstrap["confidence"])
+    correlations = rq3_correlations(variables, boot, params["min_subsets"])
+    size = redundancy_by_size(ids)
+    write_parquet(variables, out["variables"])
+    write_parquet(correlations, out["correlations"])
+    write_parquet(size, out["size"])
+    save_figure(plot_rq3(variables, correlations), out["rq3_pdf"], out["rq3_png"], dpi)
+    save_figure(plot_redundancy_vs_size(size), out["size_pdf"], out["size_png"], dpi)
+    knees = with_ids(read_parquet(rank_summary), ids)
+    save_figure(plot_rank_knee(read_parquet(rank_curve), knees), out["rank_pdf"], out["rank_png"], dpi)
+
+
+def loss_curves(logs: dict[str, str], runs: dict[str, dict], pdf: str, png: str, dpi: int) -> None:
+    """Rule ``figure_loss_curves``: training and validation loss of every trained run."""
+    from regeo.figures.study import plot_loss_curves
+
+    frames = []
+    for run, path in logs.items():
+        table = pd.read_csv(path)
+        for key, value in runs[run].items():
+            table[key] = value
+        table["run"] = run
+        frames.append(table)
+    save_figure(plot_loss_curves(pd.concat(frames, ignore_index=True)), pdf, png, dpi)

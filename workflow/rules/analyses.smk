@@ -1,0 +1,134 @@
+# The study's questions as analyses (issue 15): loss curves, neighbourhoods (RQ2, Lee et al.), the
+# embedding rank knee (Kataiwa et al.) and geometry against performance and size (RQ3). Few jobs:
+# each rule covers every run and writes its figures itself, since every job pays a Python start.
+
+
+rule figure_loss_curves:
+    input:
+        [f"results/runs/{run}/train_log.csv" for run in TRAINED_RUNS],
+    output:
+        pdf="results/figures/loss_curves.pdf",
+        png=report(
+            "results/figures/loss_curves.png",
+            caption="../report/loss_curves.rst",
+            category="Training",
+        ),
+    log:
+        "logs/figures/loss_curves.log",
+    params:
+        logs={run: f"results/runs/{run}/train_log.csv" for run in TRAINED_RUNS},
+        runs=run_table(TRAINED_RUNS),
+        dpi=config["figures"]["dpi"],
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/figure_loss_curves.py"
+
+
+rule neighbourhoods:
+    input:
+        dumps=[dump for run in RUNS for dump in run_dumps(run)],
+        per_token=expand("results/geometry/id/{run}.tokens.parquet", run=RUNS),
+        tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
+        counts=sorted({c for c in map(run_counts, RUNS) if c}),
+    output:
+        settling="results/analyses/neighbourhood_settling.parquet",
+        settled="results/analyses/neighbourhood_settled.parquet",
+        low_high="results/analyses/low_high_id.parquet",
+        coherence="results/analyses/id_coherence.parquet",
+        settling_pdf="results/figures/neighbourhood_settling.pdf",
+        settling_png=report(
+            "results/figures/neighbourhood_settling.png",
+            caption="../report/neighbourhood_settling.rst",
+            category="Neighbourhoods",
+        ),
+        low_high_pdf="results/figures/low_high_id.pdf",
+        low_high_png=report(
+            "results/figures/low_high_id.png",
+            caption="../report/low_high_id.rst",
+            category="Neighbourhoods",
+        ),
+    log:
+        "logs/neighbourhoods.log",
+    params:
+        neighbourhoods=config["analyses"]["neighbourhoods"],
+        bootstrap=config["geometry"]["bootstrap"],
+        # The per-token IDs exist for each configured metric; the first one orders the tokens.
+        id_metric=config["geometry"]["id"]["metrics"][0],
+        runs=neighbourhood_runs(),
+        dpi=config["figures"]["dpi"],
+    threads: config["geometry"]["threads"]
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/neighbourhoods.py"
+
+
+# Its figure is drawn by across_runs, beside the IDs: a change of what the ID measures then
+# redraws it without scoring every model again.
+rule rank_knee:
+    input:
+        models=list(model_dirs(TRAINED_RUNS).values()),
+        val=list(val_bins().values()),
+    output:
+        curve="results/analyses/rank_knee.parquet",
+        summary="results/analyses/rank_knee_summary.parquet",
+    log:
+        "logs/rank_knee.log",
+    params:
+        rank_knee=config["analyses"]["rank_knee"],
+        bootstrap=config["geometry"]["bootstrap"],
+        seq_len=config["training"]["seq_len"],
+        device=config["training"]["device"],
+        runs=run_table(TRAINED_RUNS),
+        models=model_dirs(TRAINED_RUNS),
+        val_bins=val_bins(),
+    threads: config["geometry"]["threads"]
+    resources:
+        # forward passes of every final model at every rank: a GPU job on a cluster
+        gpu=1,
+    conda:
+        "../../envs/train.yaml"
+    script:
+        "../scripts/rank_knee.py"
+
+
+rule across_runs:
+    input:
+        id_comparison="results/geometry/id_comparison.parquet",
+        similarity="results/geometry/global_similarity.parquet",
+        evaluation="results/eval/cross_register.parquet",
+        rank_curve="results/analyses/rank_knee.parquet",
+        rank_summary="results/analyses/rank_knee_summary.parquet",
+    output:
+        variables="results/analyses/run_variables.parquet",
+        correlations="results/analyses/rq3_correlations.parquet",
+        size="results/analyses/redundancy_by_size.parquet",
+        rq3_pdf="results/figures/rq3_correlations.pdf",
+        rq3_png=report(
+            "results/figures/rq3_correlations.png",
+            caption="../report/rq3_correlations.rst",
+            category="Geometry and performance",
+        ),
+        size_pdf="results/figures/redundancy_vs_size.pdf",
+        size_png=report(
+            "results/figures/redundancy_vs_size.png",
+            caption="../report/redundancy_vs_size.rst",
+            category="Intrinsic dimension",
+        ),
+        rank_pdf="results/figures/rank_knee.pdf",
+        rank_png=report(
+            "results/figures/rank_knee.png",
+            caption="../report/rank_knee.rst",
+            category="Intrinsic dimension",
+        ),
+    log:
+        "logs/across_runs.log",
+    params:
+        across_runs=config["analyses"]["across_runs"],
+        bootstrap={k: config["geometry"]["bootstrap"][k] for k in ("seed", "confidence")},
+        dpi=config["figures"]["dpi"],
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/across_runs.py"

@@ -1,0 +1,9 @@
+"""Rule across_runs: see regeo.stages.study.across_runs."""
+from regeo.logs import snakemake_job
+from regeo.stages.study import across_runs
+
+with snakemake_job(snakemake):
+    across_runs(snakemake.params.across_runs, snakemake.params.bootstrap, snakemake.input.id_comparison,
+                snakemake.input.similarity, snakemake.input.evaluation, snakemake.input.rank_curve,
+                snakemake.input.rank_summary, dict(snakemake.output.items()),
+                snakemake.params.dpi)

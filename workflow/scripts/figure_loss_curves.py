@@ -1,0 +1,7 @@
+"""Rule figure_loss_curves: see regeo.stages.study.loss_curves."""
+from regeo.logs import snakemake_job
+from regeo.stages.study import loss_curves
+
+with snakemake_job(snakemake):
+    loss_curves(snakemake.params.logs, snakemake.params.runs, snakemake.output.pdf, snakemake.output.png,
+                snakemake.params.dpi)

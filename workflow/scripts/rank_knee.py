@@ -1,0 +1,8 @@
+"""Rule rank_knee: see regeo.stages.study.rank_knee."""
+from regeo.logs import snakemake_job
+from regeo.stages.study import rank_knee
+
+with snakemake_job(snakemake):
+    rank_knee(snakemake.params.rank_knee, snakemake.params.bootstrap, snakemake.params.seq_len,
+              snakemake.params.device, snakemake.params.runs, snakemake.params.models, snakemake.params.val_bins,
+              dict(snakemake.output.items()), threads=snakemake.threads)
