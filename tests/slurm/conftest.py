@@ -95,7 +95,7 @@ class SlurmCluster:
         )
 
     def job(self, job_id: str) -> dict[str, str]:
-        """`scontrol show job` as a dict; a finished job stays visible for MinJobAge (300 s)."""
+        """`scontrol show job` as a dict; a finished job stays visible for MinJobAge (3600 s)."""
         out = subprocess.run(
             ["scontrol", "show", "job", "--oneliner", str(job_id)],
             capture_output=True,
