@@ -14,13 +14,12 @@ weighted statistic, since its denominators (token counts) do not depend on the s
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from regeo.steering.inject import check_layer, decoder_layers
+from regeo.steering.inject import added_to_output, check_layer, decoder_layers
 from regeo.steering.score import Heldout, PassageScores, counts, position_terms, statistic, target_tensor
 from regeo.steering.text import padded_batches
 from regeo.steering.vectors import model_device
@@ -40,20 +39,6 @@ class PassageGradients:
         return statistic(self.scores, metric, weights, numerators=projections)
 
 
-@contextlib.contextmanager
-def _per_passage_shift(module: torch.nn.Module, shift: torch.Tensor):
-    def hook(_module, _inputs, output):
-        if isinstance(output, tuple):
-            return (output[0] + shift,) + output[1:]
-        return output + shift
-
-    handle = module.register_forward_hook(hook)
-    try:
-        yield
-    finally:
-        handle.remove()
-
-
 def passage_gradients(model, layer: int, heldout: Heldout, batch_size: int = 8, device=None) -> PassageGradients:
     """Gradients of every held-out passage's sums with respect to a shift of block ``layer``'s output.
 
@@ -69,7 +54,7 @@ def passage_gradients(model, layer: int, heldout: Heldout, batch_size: int = 8, 
     grads = {k: [] for k in ("loglik", "logodds")}
     for input_ids, mask in padded_batches(encoded, batch_size, device):
         shift = torch.zeros(len(input_ids), 1, d, device=device, requires_grad=True)  # (B, 1, d)
-        with torch.enable_grad(), _per_passage_shift(module, shift):
+        with torch.enable_grad(), added_to_output(module, shift):
             logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits.float()
             terms = position_terms(logits, input_ids, mask, targets)
             for key in grads:

@@ -75,10 +75,20 @@ def steer(model: torch.nn.Module, vector: torch.Tensor, layer: int, alpha: float
         return
     param = next(model.parameters())
     shift = (float(alpha) * vector.detach()).to(device=param.device, dtype=param.dtype)  # (d,)
+    with added_to_output(module, shift):
+        yield
 
+
+@contextlib.contextmanager
+def added_to_output(module: torch.nn.Module, shift: torch.Tensor) -> Iterator[None]:
+    """Within the block, ``shift`` is added to ``module``'s hidden-state output (broadcast over (B, T, d)).
+
+    The one hook :func:`steer` and the first-order gradients (a per-passage (B, 1, d) shift) share;
+    removed on exit, also when the block raises.
+    """
     def hook(_module, _inputs, output):
         if isinstance(output, tuple):
-            return (output[0] + shift,) + output[1:]  # (B, T, d) broadcast over B and T
+            return (output[0] + shift,) + output[1:]
         return output + shift
 
     handle = module.register_forward_hook(hook)
