@@ -11,6 +11,7 @@ every seen token, no nulls or intervals); without it only the new tables are pri
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,13 @@ def before_final(before: pd.DataFrame | None, run: str, k: int, column: str, dig
     return f"{rows[column].iloc[0]:.{digits}f} ({int(rows['n_tokens'].iloc[0])})" if len(rows) else ""
 
 
+def table(rows: list[str], with_before: bool) -> str:
+    """The rows as markdown; without a before run, without its (empty) last column."""
+    if not with_before:
+        rows = [row.rsplit("|", 2)[0] + "|" for row in rows]
+    return "\n".join(rows)
+
+
 def redundancy_table(after: pd.DataFrame, before: pd.DataFrame | None, k: int) -> str:
     last = after[after["step"] == after.groupby("run")["step"].transform("max")]
     rows = ["| run | n tokens | MLE | isotropic null | covariance null | 1 - ID/d | 1 - ID/ID_null | before: 1 - ID/d (n) |",
@@ -55,7 +63,7 @@ def redundancy_table(after: pd.DataFrame, before: pd.DataFrame | None, k: int) -
         rows.append(f"| {r.run} | {r.n_tokens} | {fmt_ci(r.value, r.ci_low, r.ci_high)} | {r.null_isotropic:.1f} | "
                     f"{r.null_covariance:.1f} | {r.redundancy:.3f} | "
                     f"{fmt_ci(r.redundancy_vs_null, r.redundancy_vs_null_ci_low, r.redundancy_vs_null_ci_high, 3)} | {old} |")
-    return "\n".join(rows)
+    return table(rows, before is not None)
 
 
 def early_table(after: pd.DataFrame, before: pd.DataFrame | None, run: str, k: int) -> str:
@@ -67,7 +75,7 @@ def early_table(after: pd.DataFrame, before: pd.DataFrame | None, run: str, k: i
         old = "" if b is None or step not in b.index else f"{b.loc[step, 'value']:.1f} ({int(b.loc[step, 'n_tokens'])})"
         rows.append(f"| {step} | {int(r.n_tokens)} | {fmt_ci(r.value, r.ci_low, r.ci_high)} | "
                     f"{r.null_isotropic:.1f} | {r.null_covariance:.1f} | {old} |")
-    return "\n".join(rows)
+    return table(rows, before is not None)
 
 
 def comparison_table(comparison: pd.DataFrame, before: pd.DataFrame | None, k: int) -> str:
@@ -79,7 +87,7 @@ def comparison_table(comparison: pd.DataFrame, before: pd.DataFrame | None, k: i
         old = before_final(before, r.run, k, "value", 1)
         rows.append(f"| {r.subset} | {r.preset} | {r.seed} | {r.n_tokens} | {fmt_ci(r.value, r.ci_low, r.ci_high)} | "
                     f"{fmt_ci(t.value, t.ci_low, t.ci_high)} | {r.null_isotropic:.1f} | {old} |")
-    return "\n".join(rows)
+    return table(rows, before is not None)
 
 
 def register_spread(comparison: pd.DataFrame, k: int) -> str:
@@ -100,12 +108,56 @@ def register_spread(comparison: pd.DataFrame, k: int) -> str:
     return "\n".join(lines)
 
 
+def between_register_f(values: np.ndarray, groups: np.ndarray) -> float:
+    """One-way ANOVA F: the spread of the groups' means over the spread within groups."""
+    members = [values[groups == g] for g in np.unique(groups)]
+    grand = values.mean()
+    between = sum(len(m) * (m.mean() - grand) ** 2 for m in members) / (len(members) - 1)
+    within = sum(((m - m.mean()) ** 2).sum() for m in members) / (len(values) - len(members))
+    return between / within
+
+
+def equal_groupings(n: int, size: int):
+    """Every way to deal n items into unlabelled groups of ``size`` (945 for 10 runs in pairs)."""
+    def deal(rest: list[int]):
+        if not rest:
+            yield []
+            return
+        first = rest[0]
+        for others in itertools.combinations(rest[1:], size - 1):
+            left = [i for i in rest[1:] if i not in others]
+            for tail in deal(left):
+                yield [(first, *others)] + tail
+    for grouping in deal(list(range(n))):
+        labels = np.empty(n, dtype=int)
+        for label, members in enumerate(grouping):
+            labels[list(members)] = label
+        yield labels
+
+
+def register_permutation_test(comparison: pd.DataFrame, estimator: str, k: int) -> str:
+    """Do the main preset's subsets differ in ID more than its seeds do? The F of the runs' values
+    (one per run: seeds are the replicates) against every regrouping of the same runs into groups of
+    the same size, an exact permutation p-value that assumes nothing about the values' distribution."""
+    rows = pick(comparison, estimator, k)
+    rows = rows[rows["preset"] == rows["preset"].mode().iloc[0]].sort_values(["subset", "seed"])
+    values, subsets = rows["value"].to_numpy(), rows["subset"].to_numpy()
+    sizes = set(rows.groupby("subset").size())
+    if len(sizes) != 1:
+        return f"{estimator} k={k}: subsets have different numbers of seeds; no exact test"
+    observed = between_register_f(values, subsets)
+    nulls = np.array([between_register_f(values, labels) for labels in equal_groupings(len(values), sizes.pop())])
+    p = float(np.mean(nulls >= observed - 1e-12))
+    return (f"{estimator} k={k}: F = {observed:.2f} over {len(values)} runs in {len(set(subsets))} subsets; "
+            f"exact permutation p = {p:.3f} ({len(nulls)} groupings)")
+
+
 def similarity_table(similarity: pd.DataFrame) -> str:
     sim = similarity[similarity["embeddings"] == "input"]
     groups = {"seeds (same register, other seed)": sim["relation"] == "seeds",
               "registers, other seed": (sim["relation"] == "registers") & (sim["seed_a"] != sim["seed_b"]),
               "registers, same seed": (sim["relation"] == "registers") & (sim["seed_a"] == sim["seed_b"])}
-    rows = ["| pairs (input embeddings, tiny preset) | n | cosine-sim. correlation | largest CI half-width | at init | rows permuted |",
+    rows = ["| pairs (input embeddings, tiny preset) | n | cosine-sim. correlation: mean [min, max] over pairs | largest CI half-width | at init | rows permuted |",
             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     tiny = (sim["preset_a"] == sim["preset_a"].mode().iloc[0]) & (sim["preset_a"] == sim["preset_b"])
     name = "cosine_similarity_correlation"
@@ -137,6 +189,9 @@ def main() -> None:
     print(comparison_table(comparison, before, args.k))
     print()
     print(register_spread(comparison, args.k))
+    print()
+    for estimator, k in (("mle", args.k), ("twonn", 2)):
+        print(register_permutation_test(comparison, estimator, k))
     print("\n## Global similarity by relation (final dumps)\n")
     print(similarity_table(pd.read_parquet(args.after / "geometry" / "global_similarity.parquet")))
 
