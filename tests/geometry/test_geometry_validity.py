@@ -107,15 +107,11 @@ def test_null_is_seeded_and_deterministic():
     assert (c["null_isotropic"] != a["null_isotropic"]).all()
 
 
-def test_bootstrap_is_vectorised_and_deterministic():
+def test_bootstrap_is_deterministic_and_brackets_the_estimate():
     rng = np.random.default_rng(17)
     g, indices = rng.gamma(5.0, size=50_000), rng.integers(0, 50_000, size=(50_000, 10))
     boot = TokenBootstrap(200, 0, 0.95)
-    import time
-
-    start = time.perf_counter()
     ci = mle_interval(g, indices, boot, "iid")
-    assert time.perf_counter() - start < 2.0  # ~0.2 s on 2 shared cores
     assert ci == mle_interval(g, indices, boot, "iid")
     assert ci[0] < 1 / g.mean() < ci[1]
 
