@@ -156,9 +156,9 @@ def read_parquet(path: str | os.PathLike, columns: list[str] | None = None) -> p
     return df
 
 
-def read_columns(path: str | os.PathLike, columns: list[str], filters: list | None = None) -> pd.DataFrame:
-    """Only ``columns`` of a parquet file (and only the rows ``filters`` keep, pyarrow's
-    ``[(column, op, value)]`` form), naming the file and the missing column on failure."""
+def require_columns(path: str | os.PathLike, columns: list[str], hint: str = "") -> None:
+    """Raise, naming the file, unless it is a readable parquet file with every one of ``columns``;
+    ``hint`` (e.g. which config key names the column) is added to the message."""
     import pyarrow.parquet as pq
 
     path = Path(path)
@@ -170,7 +170,16 @@ def read_columns(path: str | os.PathLike, columns: list[str], filters: list | No
         raise RegeoInputError(f"{path}: not a readable parquet file: {err}") from err
     missing = [c for c in columns if c not in names]
     if missing:
-        raise RegeoInputError(f"{path}: missing column(s) {missing}; found {names}")
+        raise RegeoInputError(f"{path}: missing column(s) {missing}; found {names}" + (f" ({hint})" if hint else ""))
+
+
+def read_columns(path: str | os.PathLike, columns: list[str], filters: list | None = None,
+                 hint: str = "") -> pd.DataFrame:
+    """Only ``columns`` of a parquet file (and only the rows ``filters`` keep, pyarrow's
+    ``[(column, op, value)]`` form), naming the file and the missing column on failure."""
+    import pyarrow.parquet as pq
+
+    require_columns(path, columns, hint)
     try:
         return pq.read_table(path, columns=columns, filters=filters).to_pandas()
     except Exception as err:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from regeo.data.labeling import PROB_PREFIX
 from regeo.data.precomputed import core_label
-from regeo.io import RegeoInputError
+from regeo.io import RegeoInputError, read_columns
 from regeo.registers import ALL_LABELS
 
 log = logging.getLogger(__name__)
@@ -95,16 +95,5 @@ def _shown(value: Any) -> str:
 def read_label_column(path: str | Path, field: str, label_map: dict, unmapped: str | None = None,
                       id_field: str = "doc_id") -> pd.DataFrame:
     """:func:`column_probabilities` of the ``field`` column of a corpus shard (parquet)."""
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    try:
-        names = pq.ParquetFile(path).schema_arrow.names
-    except Exception as err:  # pyarrow raises several unrelated types for damaged files
-        raise RegeoInputError(f"{path}: not a readable parquet file: {err}") from err
-    missing = [c for c in (id_field, field) if c not in names]
-    if missing:
-        raise RegeoInputError(f"{path}: missing column(s) {missing}; found {names} "
-                              f"(registers.label_field names the label column)")
-    frame = pd.read_parquet(path, columns=[id_field, field])
+    frame = read_columns(path, [id_field, field], hint="registers.label_field names the label column")
     return column_probabilities(frame[id_field].tolist(), frame[field].tolist(), str(path), label_map, unmapped)

@@ -29,7 +29,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import pandas as pd
 
 from regeo.data.labeling import PROB_PREFIX
-from regeo.io import RegeoInputError
+from regeo.io import RegeoInputError, require_columns
 from regeo.registers import ALL_LABELS
 
 log = logging.getLogger(__name__)
@@ -129,14 +129,7 @@ def read_precomputed(path: str | Path, field: str = "register_probabilities",
 def _read_parquet(path: Path, field: str, id_field: str) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
-    try:
-        names = pq.ParquetFile(path).schema_arrow.names
-    except Exception as err:  # pyarrow raises several unrelated types for damaged files
-        raise RegeoInputError(f"{path}: not a readable parquet file: {err}") from err
-    missing = [c for c in (id_field, field) if c not in names]
-    if missing:
-        raise RegeoInputError(f"{path}: missing column(s) {missing}; found {names} "
-                              f"(registers.probabilities_field names the probabilities column)")
+    require_columns(path, [id_field, field], hint="registers.probabilities_field names the probabilities column")
     # Two passes of record batches (the label names of the whole file, then the table piece by
     # piece): a shard's probabilities as Python objects all at once would be most of the job's memory.
     parquet = pq.ParquetFile(path)
