@@ -72,27 +72,16 @@ class SlurmCluster:
         # The plugin starts each job's Snakemake with the interpreter running this one.
         return [sys.executable, "-m", "snakemake", *args]
 
+    def _process(self, workdir: Path, env) -> dict:
+        return dict(cwd=workdir, env=snakemake_env(**(env or {})), stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT, text=True)
+
     def run(self, workdir: Path, *args: str, timeout: float = 300, env=None):
         """Snakemake in workdir; stdout and stderr joined in .stdout."""
-        return subprocess.run(
-            self.command(*args),
-            cwd=workdir,
-            env=snakemake_env(**(env or {})),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-        )
+        return subprocess.run(self.command(*args), timeout=timeout, **self._process(workdir, env))
 
     def popen(self, workdir: Path, *args: str, env=None) -> subprocess.Popen:
-        return subprocess.Popen(
-            self.command(*args),
-            cwd=workdir,
-            env=snakemake_env(**(env or {})),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        return subprocess.Popen(self.command(*args), **self._process(workdir, env))
 
     def job(self, job_id: str) -> dict[str, str]:
         """`scontrol show job` as a dict; a finished job stays visible for MinJobAge (3600 s)."""

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from slurm_helpers import interrupt_when
 
 pytestmark = pytest.mark.slurm
 
@@ -87,19 +88,15 @@ def test_requeued_job_reruns_under_the_same_id_and_the_workflow_completes(slurm_
     proc = slurm_cluster.popen(
         toy_dir, "results/slow.txt", *slurm_cluster.flags, "--config", "slow_seconds=15"
     )
-    try:
-        deadline = time.monotonic() + 120
-        while not (attempts.exists() and attempts.read_text().startswith("start job=")):
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "the slow job never started"
-            time.sleep(0.5)
-        job_id = attempts.read_text().split("=", 1)[1].strip()
-        subprocess.run(["scontrol", "requeue", job_id], check=True)
-        output, _ = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    def started() -> bool:
+        return attempts.exists() and attempts.read_text().startswith("start job=")
+
+    def first_job_id() -> str:
+        return attempts.read_text().splitlines()[0].split("=", 1)[1].strip()
+
+    output = interrupt_when(proc, started, lambda: subprocess.run(["scontrol", "requeue", first_job_id()], check=True),
+                            "the slow job never started", timeout=300)
+    job_id = first_job_id()
 
     assert proc.returncode == 0, output
     assert attempts.read_text().splitlines() == [
