@@ -10,8 +10,6 @@ rule corpus_shard:
         "logs/corpus_shard/{shard}.log",
     benchmark:
         "results/benchmarks/corpus_shard/{shard}.tsv"
-    conda:
-        "../../envs/data.yaml"
     resources:
         mem_mb=data_memory,
     params:
@@ -29,8 +27,6 @@ rule corpus:
         "logs/corpus.log",
     benchmark:
         "results/benchmarks/corpus.tsv"
-    conda:
-        "../../envs/data.yaml"
     resources:
         mem_mb=data_memory,
     script:
@@ -46,8 +42,6 @@ rule register_probabilities:
         "logs/register_probabilities/{shard}.log",
     benchmark:
         "results/benchmarks/register_probabilities/{shard}.tsv"
-    conda:
-        "../../envs/data.yaml"
     resources:
         # the classifier runs on a GPU; metadata and precomputed probabilities need none
         gpu=1 if config["registers"]["method"] == "classifier" else 0,
@@ -70,8 +64,6 @@ rule registers:
         "logs/registers.log",
     benchmark:
         "results/benchmarks/registers.tsv"
-    conda:
-        "../../envs/data.yaml"
     resources:
         mem_mb=data_memory,
     params:
@@ -92,8 +84,6 @@ rule subset:
         "logs/subset/{subset}.log",
     benchmark:
         "results/benchmarks/subset/{subset}.tsv"
-    conda:
-        "../../envs/data.yaml"
     resources:
         mem_mb=data_memory,
     params:

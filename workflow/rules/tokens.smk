@@ -10,8 +10,6 @@ rule tokenizer:
         "logs/tokenizer.log",
     benchmark:
         "results/benchmarks/tokenizer.tsv"
-    conda:
-        "../../envs/data.yaml"
     resources:
         mem_mb=data_memory,
     params:
@@ -34,8 +32,6 @@ rule tokens:
         "logs/tokens/{subset}.log",
     benchmark:
         "results/benchmarks/tokens/{subset}.tsv"
-    conda:
-        "../../envs/data.yaml"
     resources:
         mem_mb=data_memory,
     params:
