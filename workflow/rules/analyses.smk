@@ -15,6 +15,8 @@ rule figure_loss_curves:
         ),
     log:
         "logs/figures/loss_curves.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         logs={run: f"results/runs/{run}/train_log.csv" for run in TRAINED_RUNS},
         runs=run_table(TRAINED_RUNS),
@@ -48,6 +50,8 @@ rule neighbourhoods:
         ),
     log:
         "logs/neighbourhoods.log",
+    conda:
+        "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
     params:
         neighbourhoods=config["analyses"]["neighbourhoods"],
@@ -71,6 +75,8 @@ rule rank_knee:
         summary="results/analyses/rank_knee_summary.parquet",
     log:
         "logs/rank_knee.log",
+    conda:
+        "../../envs/train.yaml"
     threads: config["geometry"]["threads"]
     resources:
         # forward passes of every final model at every rank: a GPU job on a cluster
@@ -118,6 +124,8 @@ rule across_runs:
         ),
     log:
         "logs/across_runs.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         across_runs=config["analyses"]["across_runs"],
         bootstrap={

@@ -10,6 +10,8 @@ rule corpus_shard:
         "logs/corpus_shard/{shard}.log",
     benchmark:
         "results/benchmarks/corpus_shard/{shard}.tsv"
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=data_memory,
     params:
@@ -27,6 +29,8 @@ rule corpus:
         "logs/corpus.log",
     benchmark:
         "results/benchmarks/corpus.tsv"
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=data_memory,
     script:
@@ -42,6 +46,8 @@ rule register_probabilities:
         "logs/register_probabilities/{shard}.log",
     benchmark:
         "results/benchmarks/register_probabilities/{shard}.tsv"
+    conda:
+        "../../envs/data.yaml"
     resources:
         # the classifier runs on a GPU; metadata and precomputed probabilities need none
         gpu=1 if config["registers"]["method"] == "classifier" else 0,
@@ -64,6 +70,8 @@ rule registers:
         "logs/registers.log",
     benchmark:
         "results/benchmarks/registers.tsv"
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=data_memory,
     params:
@@ -84,6 +92,8 @@ rule subset:
         "logs/subset/{subset}.log",
     benchmark:
         "results/benchmarks/subset/{subset}.tsv"
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=data_memory,
     params:

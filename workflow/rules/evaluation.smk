@@ -17,6 +17,8 @@ rule evaluate:
         "logs/evaluate.log",
     benchmark:
         "results/benchmarks/evaluate.tsv"
+    conda:
+        "../../envs/train.yaml"
     params:
         evaluation={
             **config["evaluation"],

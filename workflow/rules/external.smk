@@ -16,6 +16,8 @@ for _external in EXTERNAL_RUNS.values():
             f"logs/external_dump/{_external.name}.log",
         benchmark:
             f"results/benchmarks/external_dump/{_external.name}.tsv"
+        conda:
+            "../../envs/train.yaml"
         resources:
             # Downloading and loading a revision of a ~100M model takes a minute or two; a job
             # that runs out of time resumes after its last dump on the retry.
@@ -42,6 +44,8 @@ if EXTERNAL_RUNS:
             "logs/external_model/{run}.log",
         wildcard_constraints:
             run=_alternatives(EXTERNAL_RUNS),
+        conda:
+            "../../envs/train.yaml"
         resources:
             mem_mb=16000,
         params:

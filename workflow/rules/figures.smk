@@ -18,6 +18,8 @@ rule figure_id_over_training:
         ),
     log:
         "logs/figures/id_over_training.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         runs=run_table(),
         dpi=config["figures"]["dpi"],
@@ -37,6 +39,8 @@ rule figure_id_comparison:
         ),
     log:
         "logs/figures/id_comparison.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -55,6 +59,8 @@ rule figure_cross_register:
         ),
     log:
         "logs/figures/cross_register_loss.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -73,6 +79,8 @@ rule figure_register_distribution:
         ),
     log:
         "logs/figures/register_distribution.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -91,6 +99,8 @@ rule figure_redundancy_over_training:
         ),
     log:
         "logs/figures/redundancy_over_training.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         runs=run_table(),
         dpi=config["figures"]["dpi"],
@@ -110,6 +120,8 @@ rule figure_global_similarity:
         ),
     log:
         "logs/figures/global_similarity.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -128,6 +140,8 @@ rule figure_lle_comparison:
         ),
     log:
         "logs/figures/lle_comparison.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -146,6 +160,8 @@ rule figure_similarity_over_training:
         ),
     log:
         "logs/figures/similarity_over_training.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         runs=run_table(),
         dpi=config["figures"]["dpi"],
@@ -166,6 +182,8 @@ rule figure_steering_effects:
         ),
     log:
         "logs/figures/steering_effects.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -184,6 +202,8 @@ rule figure_steering_transfer:
         ),
     log:
         "logs/figures/steering_transfer.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         dpi=config["figures"]["dpi"],
     script:
@@ -202,6 +222,8 @@ rule figure_steering_alignment:
         ),
     log:
         "logs/figures/steering_alignment.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         dpi=config["figures"]["dpi"],
     script:

@@ -15,6 +15,8 @@ rule id_dynamics:
         "logs/id_dynamics/{run}.log",
     benchmark:
         "results/benchmarks/id_dynamics/{run}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
     params:
         id=config["geometry"]["id"],
@@ -37,6 +39,8 @@ rule id_comparison:
         "logs/id_comparison.log",
     benchmark:
         "results/benchmarks/id_comparison.tsv"
+    conda:
+        "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
     params:
         id=config["geometry"]["id"],
@@ -60,6 +64,8 @@ rule global_similarity:
         "logs/global_similarity.log",
     benchmark:
         "results/benchmarks/global_similarity.tsv"
+    conda:
+        "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
     params:
         similarity=config["geometry"]["similarity"],
@@ -84,6 +90,8 @@ rule lle_comparison:
         "logs/lle_comparison.log",
     benchmark:
         "results/benchmarks/lle_comparison.tsv"
+    conda:
+        "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
     params:
         lle=config["geometry"]["lle"],
@@ -105,6 +113,8 @@ rule similarity_over_training:
         "logs/similarity_over_training/{run}.log",
     benchmark:
         "results/benchmarks/similarity_over_training/{run}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
     params:
         similarity=config["geometry"]["similarity"],

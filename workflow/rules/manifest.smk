@@ -10,6 +10,8 @@ rule manifest:
         "results/manifest.json",
     log:
         "logs/manifest.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         repo=workflow.basedir,
     script:

@@ -26,6 +26,8 @@ rule steering:
     wildcard_constraints:
         source=_alternatives(RUNS),
         target=_alternatives(RUNS),
+    conda:
+        "../../envs/train.yaml"
     threads: config["steering"]["threads"]
     resources:
         gpu=1,
@@ -49,5 +51,7 @@ rule steering_summary:
         depth="results/steering/alignment_depth.parquet",
     log:
         "logs/steering/summary.log",
+    conda:
+        "../../envs/analysis.yaml"
     script:
         "../scripts/steering_summary.py"

@@ -10,6 +10,8 @@ rule tokenizer:
         "logs/tokenizer.log",
     benchmark:
         "results/benchmarks/tokenizer.tsv"
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=data_memory,
     params:
@@ -32,6 +34,8 @@ rule tokens:
         "logs/tokens/{subset}.log",
     benchmark:
         "results/benchmarks/tokens/{subset}.tsv"
+    conda:
+        "../../envs/data.yaml"
     resources:
         mem_mb=data_memory,
     params:

@@ -20,6 +20,8 @@ rule train:
     wildcard_constraints:
         # External runs have dumps too (external.smk), never a training job.
         run=_alternatives(TRAINED_RUNS),
+    conda:
+        "../../envs/train.yaml"
     threads: config["training"]["threads"]
     # The GPU and signal requests live here, not in the SLURM profile: `--set-resources
     # train:gpu=4` on the command line replaces the profile's whole set-resources mapping, but
