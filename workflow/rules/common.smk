@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 # The conda environments (envs/*.yaml, --sdm conda) install regeo from here: conda runs their pip
 # sections from Snakemake's copies in .snakemake/conda/, where no relative path finds the checkout.
-os.environ["REGEO_SOURCE"] = str(Path(workflow.basedir))
+os.environ.update(REGEO_SOURCE=str(Path(workflow.basedir)))
 
 from snakemake.exceptions import WorkflowError
 
