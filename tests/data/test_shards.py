@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -10,7 +11,7 @@ import pytest
 
 from regeo.config import schema_defaults
 from regeo.data.labeling import one_hot_probabilities
-from regeo.data.shards import fetch_rows, write_index
+from regeo.data.shards import HASH_BUCKET_ROWS, fetch_rows, write_index
 from regeo.data.subsets import SubsetSpec, cut_subset
 from regeo.io import RegeoInputError, write_parquet
 from regeo.stages.data import make_registers, make_subset
@@ -52,14 +53,26 @@ def test_subset_from_shards_equals_the_subset_cut_in_memory(small_corpus, tmp_pa
     assert json.loads(out["stats"].read_text()) == json.loads(json.dumps(stats))
 
 
-def test_a_document_id_in_two_shards_is_named(small_corpus, tmp_path):
+@pytest.mark.parametrize("bucket_rows", [HASH_BUCKET_ROWS, 8])  # one bucket of hashes, and seven
+def test_a_document_id_in_two_shards_is_named(small_corpus, tmp_path, bucket_rows):
     documents, _ = small_corpus
     head = documents.head(50)
-    shards, _ = _write_shards(head, 2, tmp_path)
+    shards, probabilities = _write_shards(head, 2, tmp_path)
     write_parquet(pd.concat([pd.read_parquet(shards[1]), head.iloc[[0]]], ignore_index=True), shards[1])
     with pytest.raises(RegeoInputError, match=r"ids repeat across shards, e.g. '" + head["doc_id"].iloc[0]):
-        write_index(shards, tmp_path / "index.parquet", batch_rows=7)
-    assert not (tmp_path / "index.parquet").exists()
+        write_index(shards, tmp_path / "index.parquet", batch_rows=7, bucket_rows=bucket_rows)
+    # no index, no spilled hashes: only the inputs
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(p).name for p in shards + probabilities)
+
+
+def test_unique_ids_index_in_buckets_and_leave_no_spill(small_corpus, tmp_path):
+    documents, _ = small_corpus
+    shards, _ = _write_shards(documents.head(60), 3, tmp_path)
+    out = tmp_path / "out"
+    assert write_index(shards, out / "index.parquet", batch_rows=7, bucket_rows=8) == 60
+    assert [p.name for p in out.iterdir()] == ["index.parquet"]
+    assert pq.read_table(out / "index.parquet").column("doc_id").to_pylist() == \
+        [i for s in shards for i in pd.read_parquet(s)["doc_id"]]
 
 
 def test_a_shard_shorter_than_its_index_is_named(small_corpus, tmp_path):

@@ -15,12 +15,12 @@ rule figure_loss_curves:
         ),
     log:
         "logs/figures/loss_curves.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         logs={run: f"results/runs/{run}/train_log.csv" for run in TRAINED_RUNS},
         runs=run_table(TRAINED_RUNS),
         dpi=config["figures"]["dpi"],
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/figure_loss_curves.py"
 
@@ -50,6 +50,9 @@ rule neighbourhoods:
         ),
     log:
         "logs/neighbourhoods.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: config["geometry"]["threads"]
     params:
         neighbourhoods=config["analyses"]["neighbourhoods"],
         bootstrap=config["geometry"]["bootstrap"],
@@ -57,9 +60,6 @@ rule neighbourhoods:
         id_metric=config["geometry"]["id"]["metrics"][0],
         runs=neighbourhood_runs(),
         dpi=config["figures"]["dpi"],
-    threads: config["geometry"]["threads"]
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/neighbourhoods.py"
 
@@ -75,6 +75,12 @@ rule rank_knee:
         summary="results/analyses/rank_knee_summary.parquet",
     log:
         "logs/rank_knee.log",
+    conda:
+        "../../envs/train.yaml"
+    threads: config["geometry"]["threads"]
+    resources:
+        # forward passes of every final model at every rank: a GPU job on a cluster
+        gpu=1,
     params:
         rank_knee=config["analyses"]["rank_knee"],
         bootstrap=config["geometry"]["bootstrap"],
@@ -83,12 +89,6 @@ rule rank_knee:
         runs=run_table(TRAINED_RUNS),
         models=model_dirs(TRAINED_RUNS),
         val_bins=val_bins(),
-    threads: config["geometry"]["threads"]
-    resources:
-        # forward passes of every final model at every rank: a GPU job on a cluster
-        gpu=1,
-    conda:
-        "../../envs/train.yaml"
     script:
         "../scripts/rank_knee.py"
 
@@ -124,11 +124,13 @@ rule across_runs:
         ),
     log:
         "logs/across_runs.log",
-    params:
-        across_runs=config["analyses"]["across_runs"],
-        bootstrap={k: config["geometry"]["bootstrap"][k] for k in ("seed", "confidence")},
-        dpi=config["figures"]["dpi"],
     conda:
         "../../envs/analysis.yaml"
+    params:
+        across_runs=config["analyses"]["across_runs"],
+        bootstrap={
+            k: config["geometry"]["bootstrap"][k] for k in ("seed", "confidence")
+        },
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/across_runs.py"

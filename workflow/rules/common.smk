@@ -5,13 +5,21 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+# The conda environments (envs/*.yaml, --sdm conda) install regeo from here: conda runs their pip
+# sections from Snakemake's copies in .snakemake/conda/, where no relative path finds the checkout.
+os.environ.update(REGEO_SOURCE=str(Path(workflow.basedir)))
 
 from snakemake.exceptions import WorkflowError
 
 from regeo.config import ConfigError, runs as config_runs, subset_names, validate_config
 from regeo.config import external_runs
 from regeo.config import concept_subsets, steering_pairs
-from regeo.resources import data_mem_mb, local_rules, train_mem_mb, train_runtime_minutes
+from regeo.resources import (
+    data_mem_mb,
+    local_rules,
+    train_mem_mb,
+    train_runtime_minutes,
+)
 from regeo.train.presets import resolve_preset
 from regeo.dumps import dump_name
 from regeo.train.schedule import checkpoint_steps
@@ -66,7 +74,12 @@ def probability_params():
     """The registers values that change the label probabilities (the classifier's output)."""
     keys = ["method"]
     if config["registers"]["method"] == "classifier":
-        keys += ["classifier_model", "classifier_revision", "classifier_tokenizer", "classifier_batch_size"]
+        keys += [
+            "classifier_model",
+            "classifier_revision",
+            "classifier_tokenizer",
+            "classifier_batch_size",
+        ]
     if config["registers"]["method"] == "precomputed":
         keys += ["probabilities_field"]
     if config["registers"]["method"] == "column":
@@ -99,7 +112,13 @@ def train_params(run):
         k: v for k, v in config["training"].items() if k not in ("runs", "presets")
     }
     model = resolve_preset(r.preset, config["training"]["presets"])
-    return {"run": run, "preset": r.preset, "seed": r.seed, "model": model, "training": training}
+    return {
+        "run": run,
+        "preset": r.preset,
+        "seed": r.seed,
+        "model": model,
+        "training": training,
+    }
 
 
 VOCAB_SIZE = (
@@ -141,7 +160,12 @@ def batch_schedule(run):
         return None
     t = config["training"]
     steps = checkpoint_steps(t["steps"], t["checkpoint_every"])
-    return {"seed": RUNS[run].seed, "batch_size": t["batch_size"], "seq_len": t["seq_len"], "steps": steps}
+    return {
+        "seed": RUNS[run].seed,
+        "batch_size": t["batch_size"],
+        "seq_len": t["seq_len"],
+        "steps": steps,
+    }
 
 
 def run_train_tokens(run):
@@ -166,7 +190,8 @@ def run_tokenizer(run):
 
 def run_counts(run):
     """Per-token counts of a run's training data (token_id, count), for the seen-token filter;
-    None for an external run, whose training data is not ours: its analyses use every token."""
+    None for an external run, whose training data is not ours: its analyses use every token.
+    """
     if run in EXTERNAL_RUNS:
         return None
     return f"results/tokens/{run_subset(run)}/counts.parquet"
@@ -195,7 +220,9 @@ def init_dump(run):
     """A run's dump at initialisation (step 0), the similarity null; None for an external run
     without one (a released model alone: its only dump is the final one)."""
     first = run_dumps(run)[0]
-    if run in EXTERNAL_RUNS and (EXTERNAL_RUNS[run].steps[0] != 0 or len(EXTERNAL_RUNS[run].steps) == 1):
+    if run in EXTERNAL_RUNS and (
+        EXTERNAL_RUNS[run].steps[0] != 0 or len(EXTERNAL_RUNS[run].steps) == 1
+    ):
         return None
     return first
 
@@ -232,7 +259,14 @@ def steering_outputs():
         )
     ]
     tables = steering_tables() + steering_tables("summary") + steering_tables("depth")
-    return tables + per_pair + ["results/steering/transfer.parquet", "results/steering/alignment_depth.parquet"]
+    return (
+        tables
+        + per_pair
+        + [
+            "results/steering/transfer.parquet",
+            "results/steering/alignment_depth.parquet",
+        ]
+    )
 
 
 # The steering values every pair job uses; the pair lists stay out, so adding a pair runs only
@@ -287,8 +321,17 @@ FIGURES = [
 # The tables of the study's analyses (workflow/rules/analyses.smk), beside their figures.
 ANALYSES_TABLES = [
     f"results/analyses/{name}.parquet"
-    for name in ("neighbourhood_settling", "neighbourhood_settled", "low_high_id", "id_coherence",
-                 "rank_knee", "rank_knee_summary", "run_variables", "rq3_correlations", "redundancy_by_size")
+    for name in (
+        "neighbourhood_settling",
+        "neighbourhood_settled",
+        "low_high_id",
+        "id_coherence",
+        "rank_knee",
+        "rank_knee_summary",
+        "run_variables",
+        "rq3_correlations",
+        "redundancy_by_size",
+    )
 ]
 
 
@@ -299,7 +342,10 @@ def final_outputs():
         + ["results/eval/cross_register.parquet"]
         + expand("results/geometry/id/{run}.parquet", run=RUNS)
         + ["results/geometry/id_comparison.parquet"]
-        + ["results/geometry/global_similarity.parquet", "results/geometry/lle_comparison.parquet"]
+        + [
+            "results/geometry/global_similarity.parquet",
+            "results/geometry/lle_comparison.parquet",
+        ]
         + expand("results/geometry/similarity_over_training/{run}.parquet", run=RUNS)
         + expand("results/subsets/{subset}/stats.json", subset=SUBSETS)
         + steering_outputs()

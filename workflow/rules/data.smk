@@ -10,12 +10,12 @@ rule corpus_shard:
         "logs/corpus_shard/{shard}.log",
     benchmark:
         "results/benchmarks/corpus_shard/{shard}.tsv"
-    params:
-        corpus=config["corpus"],
-    resources:
-        mem_mb=data_memory,
     conda:
         "../../envs/data.yaml"
+    resources:
+        mem_mb=data_memory,
+    params:
+        corpus=config["corpus"],
     script:
         "../scripts/corpus_shard.py"
 
@@ -29,10 +29,10 @@ rule corpus:
         "logs/corpus.log",
     benchmark:
         "results/benchmarks/corpus.tsv"
-    resources:
-        mem_mb=data_memory,
     conda:
         "../../envs/data.yaml"
+    resources:
+        mem_mb=data_memory,
     script:
         "../scripts/corpus.py"
 
@@ -46,14 +46,14 @@ rule register_probabilities:
         "logs/register_probabilities/{shard}.log",
     benchmark:
         "results/benchmarks/register_probabilities/{shard}.tsv"
-    params:
-        registers=probability_params(),
-        state="results/corpus/probabilities/{shard}.state.parquet",
+    conda:
+        "../../envs/data.yaml"
     resources:
         # the classifier runs on a GPU; metadata and precomputed probabilities need none
         gpu=1 if config["registers"]["method"] == "classifier" else 0,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        registers=probability_params(),
+        state="results/corpus/probabilities/{shard}.state.parquet",
     script:
         "../scripts/register_probabilities.py"
 
@@ -61,19 +61,21 @@ rule register_probabilities:
 rule registers:
     input:
         index="results/corpus/index.parquet",
-        probabilities=expand("results/corpus/probabilities/{shard}.parquet", shard=SHARDS),
+        probabilities=expand(
+            "results/corpus/probabilities/{shard}.parquet", shard=SHARDS
+        ),
     output:
         "results/corpus/registers.parquet",
     log:
         "logs/registers.log",
     benchmark:
         "results/benchmarks/registers.tsv"
-    params:
-        rules=labeling_params(),
-    resources:
-        mem_mb=data_memory,
     conda:
         "../../envs/data.yaml"
+    resources:
+        mem_mb=data_memory,
+    params:
+        rules=labeling_params(),
     script:
         "../scripts/registers.py"
 
@@ -90,12 +92,12 @@ rule subset:
         "logs/subset/{subset}.log",
     benchmark:
         "results/benchmarks/subset/{subset}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=data_memory,
     params:
         shares=lambda wc: SUBSET_SHARES[wc.subset],
         subsets=subset_params(),
-    resources:
-        mem_mb=data_memory,
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/subset.py"

@@ -17,6 +17,8 @@ rule evaluate:
         "logs/evaluate.log",
     benchmark:
         "results/benchmarks/evaluate.tsv"
+    conda:
+        "../../envs/train.yaml"
     params:
         evaluation={
             **config["evaluation"],
@@ -31,7 +33,5 @@ rule evaluate:
             for run, r in EXTERNAL_RUNS.items()
         },
         val_docs=val_documents(SUBSETS) if EXTERNAL_RUNS else {},
-    conda:
-        "../../envs/train.yaml"
     script:
         "../scripts/evaluate.py"

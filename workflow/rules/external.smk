@@ -16,16 +16,16 @@ for _external in EXTERNAL_RUNS.values():
             f"logs/external_dump/{_external.name}.log",
         benchmark:
             f"results/benchmarks/external_dump/{_external.name}.tsv"
-        params:
-            external=_external.settings(),
-            state_dir=f"results/runs/{_external.name}/external_state",
+        conda:
+            "../../envs/train.yaml"
         resources:
             # Downloading and loading a revision of a ~100M model takes a minute or two; a job
             # that runs out of time resumes after its last dump on the retry.
             runtime=max(30, 2 * len(_external.steps)),
             mem_mb=16000,
-        conda:
-            "../../envs/train.yaml"
+        params:
+            external=_external.settings(),
+            state_dir=f"results/runs/{_external.name}/external_state",
         script:
             "../scripts/external_dump.py"
 
@@ -42,13 +42,13 @@ if EXTERNAL_RUNS:
             directory("results/runs/{run}/model"),
         log:
             "logs/external_model/{run}.log",
-        params:
-            external=lambda wc: EXTERNAL_RUNS[wc.run].settings(),
         wildcard_constraints:
             run=_alternatives(EXTERNAL_RUNS),
-        resources:
-            mem_mb=16000,
         conda:
             "../../envs/train.yaml"
+        resources:
+            mem_mb=16000,
+        params:
+            external=lambda wc: EXTERNAL_RUNS[wc.run].settings(),
         script:
             "../scripts/external_model.py"

@@ -18,11 +18,11 @@ rule figure_id_over_training:
         ),
     log:
         "logs/figures/id_over_training.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         runs=run_table(),
         dpi=config["figures"]["dpi"],
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/figure_id_over_training.py"
 
@@ -39,10 +39,10 @@ rule figure_id_comparison:
         ),
     log:
         "logs/figures/id_comparison.log",
-    params:
-        dpi=config["figures"]["dpi"],
     conda:
         "../../envs/analysis.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_id_comparison.py"
 
@@ -59,10 +59,10 @@ rule figure_cross_register:
         ),
     log:
         "logs/figures/cross_register_loss.log",
-    params:
-        dpi=config["figures"]["dpi"],
     conda:
         "../../envs/analysis.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_cross_register.py"
 
@@ -79,10 +79,10 @@ rule figure_register_distribution:
         ),
     log:
         "logs/figures/register_distribution.log",
-    params:
-        dpi=config["figures"]["dpi"],
     conda:
         "../../envs/analysis.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_register_distribution.py"
 
@@ -99,11 +99,11 @@ rule figure_redundancy_over_training:
         ),
     log:
         "logs/figures/redundancy_over_training.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         runs=run_table(),
         dpi=config["figures"]["dpi"],
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/figure_redundancy_over_training.py"
 
@@ -120,10 +120,10 @@ rule figure_global_similarity:
         ),
     log:
         "logs/figures/global_similarity.log",
-    params:
-        dpi=config["figures"]["dpi"],
     conda:
         "../../envs/analysis.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_global_similarity.py"
 
@@ -140,10 +140,10 @@ rule figure_lle_comparison:
         ),
     log:
         "logs/figures/lle_comparison.log",
-    params:
-        dpi=config["figures"]["dpi"],
     conda:
         "../../envs/analysis.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_lle_comparison.py"
 
@@ -160,11 +160,11 @@ rule figure_similarity_over_training:
         ),
     log:
         "logs/figures/similarity_over_training.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         runs=run_table(),
         dpi=config["figures"]["dpi"],
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/figure_similarity_over_training.py"
 
@@ -182,10 +182,10 @@ rule figure_steering_effects:
         ),
     log:
         "logs/figures/steering_effects.log",
-    params:
-        dpi=config["figures"]["dpi"],
     conda:
         "../../envs/analysis.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_steering_effects.py"
 
@@ -202,10 +202,10 @@ rule figure_steering_transfer:
         ),
     log:
         "logs/figures/steering_transfer.log",
-    params:
-        dpi=config["figures"]["dpi"],
     conda:
         "../../envs/analysis.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_steering_transfer.py"
 
@@ -222,9 +222,9 @@ rule figure_steering_alignment:
         ),
     log:
         "logs/figures/steering_alignment.log",
-    params:
-        dpi=config["figures"]["dpi"],
     conda:
         "../../envs/analysis.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_steering_alignment.py"

@@ -15,14 +15,14 @@ rule id_dynamics:
         "logs/id_dynamics/{run}.log",
     benchmark:
         "results/benchmarks/id_dynamics/{run}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: config["geometry"]["threads"]
     params:
         id=config["geometry"]["id"],
         bootstrap=config["geometry"]["bootstrap"],
         schedule=lambda wc: batch_schedule(wc.run),
         subset=lambda wc: run_subset(wc.run),
-    threads: config["geometry"]["threads"]
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/id_dynamics.py"
 
@@ -39,13 +39,13 @@ rule id_comparison:
         "logs/id_comparison.log",
     benchmark:
         "results/benchmarks/id_comparison.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: config["geometry"]["threads"]
     params:
         id=config["geometry"]["id"],
         bootstrap=config["geometry"]["bootstrap"],
         runs=final_models(),
-    threads: config["geometry"]["threads"]
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/id_comparison.py"
 
@@ -64,14 +64,14 @@ rule global_similarity:
         "logs/global_similarity.log",
     benchmark:
         "results/benchmarks/global_similarity.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: config["geometry"]["threads"]
     params:
         similarity=config["geometry"]["similarity"],
         min_count=config["geometry"]["id"]["min_count"],
         bootstrap=config["geometry"]["bootstrap"],
         runs=final_models(),
-    threads: config["geometry"]["threads"]
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/global_similarity.py"
 
@@ -90,14 +90,14 @@ rule lle_comparison:
         "logs/lle_comparison.log",
     benchmark:
         "results/benchmarks/lle_comparison.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: config["geometry"]["threads"]
     params:
         lle=config["geometry"]["lle"],
         min_count=config["geometry"]["id"]["min_count"],
         bootstrap=config["geometry"]["bootstrap"],
         runs=final_models(),
-    threads: config["geometry"]["threads"]
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/lle_comparison.py"
 
@@ -113,13 +113,13 @@ rule similarity_over_training:
         "logs/similarity_over_training/{run}.log",
     benchmark:
         "results/benchmarks/similarity_over_training/{run}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: config["geometry"]["threads"]
     params:
         similarity=config["geometry"]["similarity"],
         min_count=config["geometry"]["id"]["min_count"],
         bootstrap=config["geometry"]["bootstrap"],
         subset=lambda wc: run_subset(wc.run),
-    threads: config["geometry"]["threads"]
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/similarity_over_training.py"

@@ -10,9 +10,9 @@ rule manifest:
         "results/manifest.json",
     log:
         "logs/manifest.log",
-    params:
-        repo=workflow.basedir,
     conda:
         "../../envs/analysis.yaml"
+    params:
+        repo=workflow.basedir,
     script:
         "../scripts/manifest.py"

@@ -23,6 +23,14 @@ rule steering:
         "logs/steering/{source}__{target}.log",
     benchmark:
         "results/benchmarks/steering/{source}__{target}.tsv"
+    wildcard_constraints:
+        source=_alternatives(RUNS),
+        target=_alternatives(RUNS),
+    conda:
+        "../../envs/train.yaml"
+    threads: config["steering"]["threads"]
+    resources:
+        gpu=1,
     params:
         steering=STEERING_PARAMS,
         val_paths=val_documents(STEERING_SUBSETS),
@@ -30,14 +38,6 @@ rule steering:
             "source": steering_run(wc.source),
             "target": steering_run(wc.target),
         },
-    wildcard_constraints:
-        source=_alternatives(RUNS),
-        target=_alternatives(RUNS),
-    threads: config["steering"]["threads"]
-    resources:
-        gpu=1,
-    conda:
-        "../../envs/train.yaml"
     script:
         "../scripts/steering.py"
 

@@ -10,12 +10,12 @@ rule tokenizer:
         "logs/tokenizer.log",
     benchmark:
         "results/benchmarks/tokenizer.tsv"
-    params:
-        tokenizer=tokenizer_params(),
-    resources:
-        mem_mb=data_memory,
     conda:
         "../../envs/data.yaml"
+    resources:
+        mem_mb=data_memory,
+    params:
+        tokenizer=tokenizer_params(),
     script:
         "../scripts/tokenizer.py"
 
@@ -34,11 +34,11 @@ rule tokens:
         "logs/tokens/{subset}.log",
     benchmark:
         "results/benchmarks/tokens/{subset}.tsv"
-    params:
-        budget=subset_params(),
-    resources:
-        mem_mb=data_memory,
     conda:
         "../../envs/data.yaml"
+    resources:
+        mem_mb=data_memory,
+    params:
+        budget=subset_params(),
     script:
         "../scripts/tokens.py"

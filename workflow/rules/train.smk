@@ -17,14 +17,12 @@ rule train:
         "logs/train/{run}.log",
     benchmark:
         "results/benchmarks/train/{run}.tsv"
-    params:
-        train=lambda wc: train_params(wc.run),
-        dumps_dir=lambda wc: f"results/runs/{wc.run}/embeddings",
-        state_dir=lambda wc: f"results/runs/{wc.run}/state",
-    threads: config["training"]["threads"]
     wildcard_constraints:
         # External runs have dumps too (external.smk), never a training job.
         run=_alternatives(TRAINED_RUNS),
+    conda:
+        "../../envs/train.yaml"
+    threads: config["training"]["threads"]
     # The GPU and signal requests live here, not in the SLURM profile: `--set-resources
     # train:gpu=4` on the command line replaces the profile's whole set-resources mapping, but
     # only this one value of the rule's. Locally gpu is not limited; other executors ignore
@@ -37,7 +35,9 @@ rule train:
         # to save a large model's state (at the limit itself SLURM allows only KillWait, often
         # 30 s, before SIGKILL). Training saves, exits, and the retry (longer limit) resumes.
         slurm_extra="--signal=TERM@300",
-    conda:
-        "../../envs/train.yaml"
+    params:
+        train=lambda wc: train_params(wc.run),
+        dumps_dir=lambda wc: f"results/runs/{wc.run}/embeddings",
+        state_dir=lambda wc: f"results/runs/{wc.run}/state",
     script:
         "../scripts/train.py"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -54,9 +55,13 @@ def iter_batches(path: str | os.PathLike, columns: list[str], batch_rows: int = 
     _check_columns(parquet, path, columns)
     # One row group read at a time (the writers here keep them to BATCH_ROWS rows): pyarrow's own
     # iter_batches holds on to memory across row groups, so a job's peak grew with its shard
-    # (+30 % from 12,500 to 50,000 documents a shard, measured).
+    # (+30 % from 12,500 to 50,000 documents a shard, measured). And the pool hands the group's
+    # memory back once the caller has let go of its batches: pyarrow's default pool (mimalloc)
+    # keeps freed pages, and the corpus index's peak rose with the number of groups it read
+    # (write_index alone: 265 MB at 100k documents, 308 MB at 400k; 227 and 248 MB with this).
     for group in range(parquet.num_row_groups):
         yield from parquet.read_row_group(group, columns=columns, use_threads=False).to_batches(max_chunksize=batch_rows)
+        pa.default_memory_pool().release_unused()
 
 
 def read_filtered(path: str | os.PathLike, columns: list[str], column: str, values: list,
@@ -91,17 +96,54 @@ def parquet_writer(path: str | os.PathLike, schema: pa.Schema) -> Iterator[pq.Pa
 
 INDEX_SCHEMA_FIELDS = [("shard", pa.int32()), ("row", pa.int64()), ("n_chars", pa.int64())]
 
+# Ids are checked for repeats by 64-bit hash (8 bytes a document), spilled to disk in buckets of
+# about this many documents by hash value, so that the check holds one bucket, not the corpus
+# (FineWeb sample-10BT's 14 M documents would be 112 MB of hashes, and more while np.unique
+# sorts them).
+HASH_BUCKET_ROWS = 1 << 21
+
 
 def _id_hashes(ids: pa.Array) -> np.ndarray:
     return pd.util.hash_array(np.asarray(ids.to_pandas(), dtype=object))
 
 
-def write_index(shard_paths: list[str], out_path: str | os.PathLike, batch_rows: int = BATCH_ROWS) -> int:
+class _HashBuckets:
+    """Hashes appended to ``n`` files by value (hash mod n); :meth:`repeated` reads one at a time."""
+
+    def __init__(self, directory: Path, n: int):
+        self.paths = [directory / f"{i:05d}.u64" for i in range(n)]
+        for path in self.paths:
+            path.touch()
+
+    def add(self, hashes: np.ndarray) -> None:
+        which = hashes % np.uint64(len(self.paths))
+        for i, path in enumerate(self.paths):
+            with open(path, "ab") as handle:
+                hashes[which == i].tofile(handle)
+
+    def repeated(self) -> set[int]:
+        found: set[int] = set()
+        for path in self.paths:
+            values, counts = np.unique(np.fromfile(path, dtype=np.uint64), return_counts=True)
+            found.update(values[counts > 1].tolist())
+        return found
+
+
+def write_index(shard_paths: list[str], out_path: str | os.PathLike, batch_rows: int = BATCH_ROWS,
+                bucket_rows: int = HASH_BUCKET_ROWS) -> int:
     """Index every document of the shards (in shard order): doc_id, shard, row (its position in
     the shard), n_chars (characters, as Python's ``len``). Raises RegeoInputError, naming the
     shards, when a document id repeats across them. Returns the number of documents."""
-    hashes, writer_schema, total = [], None, 0
+    if not shard_paths:
+        raise RegeoInputError("corpus: no shards to index")
+    expected = sum(open_parquet(path).metadata.num_rows for path in shard_paths)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    total = 0
     with contextlib.ExitStack() as stack:
+        spill = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f".{out_path.name}.ids.",
+                                                                     dir=out_path.parent)))
+        buckets = _HashBuckets(spill, max(1, -(-expected // bucket_rows)))
         writer = None
         for shard, path in enumerate(shard_paths):
             row = 0
@@ -114,24 +156,22 @@ def write_index(shard_paths: list[str], out_path: str | os.PathLike, batch_rows:
                     "n_chars": pc.utf8_length(batch.column("text")).cast(pa.int64()),
                 })
                 if writer is None:
-                    writer_schema = table.schema
-                    writer = stack.enter_context(parquet_writer(out_path, writer_schema))
-                writer.write_table(table.cast(writer_schema), row_group_size=max(1, n))
-                hashes.append(_id_hashes(batch.column("doc_id")))
+                    writer = stack.enter_context(parquet_writer(out_path, table.schema))
+                writer.write_table(table.cast(writer.schema), row_group_size=max(1, n))
+                buckets.add(_id_hashes(batch.column("doc_id")))
                 row += n
+                del batch, table  # before the next read, so that iter_batches can free them
             log.info("corpus index: shard %d, %d documents (%s)", shard, row, path)
             total += row
         if writer is None:
-            raise RegeoInputError(f"{shard_paths[0] if shard_paths else 'corpus'}: no shards to index")
-        _check_unique(np.concatenate(hashes) if hashes else np.empty(0, np.uint64), shard_paths, batch_rows)
+            raise RegeoInputError(f"{shard_paths[0]} ...: the shards hold no documents")
+        _check_unique(buckets.repeated(), shard_paths, batch_rows)
     return total
 
 
-def _check_unique(hashes: np.ndarray, shard_paths: list[str], batch_rows: int) -> None:
-    """Ids are compared by 64-bit hash (8 bytes a document); a repeated hash is confirmed on the
-    ids themselves before it is reported, so a hash collision alone never fails the corpus."""
-    values, counts = np.unique(hashes, return_counts=True)
-    repeated = set(values[counts > 1].tolist())
+def _check_unique(repeated: set[int], shard_paths: list[str], batch_rows: int, shown: int = 3) -> None:
+    """A repeated hash is confirmed on the ids themselves before it is reported, so a hash
+    collision alone never fails the corpus."""
     if not repeated:
         return
     seen: dict[str, str] = {}
@@ -146,9 +186,13 @@ def _check_unique(hashes: np.ndarray, shard_paths: list[str], batch_rows: int) -
                     examples.append(f"{doc_id!r} ({seen[doc_id]} and {path})")
                 else:
                     seen[doc_id] = path
+            if len(examples) >= shown:
+                break
+        if len(examples) >= shown:
+            break
     if examples:
         raise RegeoInputError(f"{shard_paths[0]} ...: document ids repeat across shards, e.g. "
-                              f"{'; '.join(examples[:3])}")
+                              f"{'; '.join(examples[:shown])}")
 
 
 def index_row_groups(index_path: str | os.PathLike) -> Iterator[tuple[int, pd.DataFrame]]:
@@ -188,7 +232,9 @@ def fetch_rows(shard_paths: list[str], shards: np.ndarray, rows: np.ndarray, col
                 taken = batch.take(pa.array(targets[cursor:stop] - start))
                 pieces.append(pa.Table.from_batches([taken]))
                 positions.append(order[cursor:stop])
+                del taken
             cursor, start = stop, end
+            del batch  # before the next read, so that iter_batches can free it
             if cursor == len(targets):
                 break
         if cursor < len(targets):
