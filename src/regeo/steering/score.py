@@ -12,6 +12,8 @@ sums so that a bootstrap over passages is a reweighting (:mod:`regeo.steering.bo
   does not saturate the way the mass does (a vector that doubles the odds moves it by ln 2
   whether m is 0.01 or 0.5).
 - ``mass``: the mean target mass itself, kept for reading (its shift saturates; never primary).
+- ``kl``: under steering, the mean over every position of KL(p_steered || p_unsteered) of the
+  next-token distribution, in nats (:mod:`regeo.steering.next_token` fills it in).
 
 A *weights* matrix (R, P) gives each passage a count per replicate: a row of ones is the
 statistic on the passages as they are.
@@ -62,6 +64,7 @@ class PassageScores:
     mass: np.ndarray  # sum over positions of the target mass
     n_positions: np.ndarray  # positions (length)
     has_targets: bool
+    kl: np.ndarray | None = None  # sum over positions of KL(steered || unsteered); None when not measured
 
 
 def position_terms(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor,
@@ -101,22 +104,37 @@ def counts(encoded: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(lengths - 1, 0), lengths
 
 
+SUMS = ("loglik", "logodds", "mass")
+
+
+def batch_logits(model, input_ids: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor | None,
+                 sums: dict[str, list]) -> torch.Tensor:
+    """One forward pass of ``model`` as it is now: its logits (B, T, V) float32; the batch's
+    per-passage sums are appended to ``sums`` (key -> list of (B,) float64 tensors)."""
+    logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits.float()  # (B, T, V)
+    terms = position_terms(logits, input_ids, mask, targets)
+    for key in SUMS:
+        sums[key].append(terms[key].double().cpu() if key in terms else torch.zeros(len(input_ids)))
+    return logits
+
+
+def joined_scores(heldout: Heldout, sums: dict[str, list], has_targets: bool, **extra) -> PassageScores:
+    """:class:`PassageScores` from the batches' sums (:func:`batch_logits`), passages in order."""
+    n_predicted, n_positions = counts(heldout.passages)
+    joined = {k: torch.cat(v).numpy().astype(np.float64) if v else np.zeros(0) for k, v in sums.items()}
+    return PassageScores(is_positive=heldout.is_positive, n_predicted=n_predicted, n_positions=n_positions,
+                         has_targets=has_targets, **joined, **extra)
+
+
 @torch.no_grad()
 def score_passages(model, heldout: Heldout, batch_size: int = 8, device=None) -> PassageScores:
     """The per-passage sums of ``model`` as it is now (steering hooks included) on ``heldout``."""
     device = model_device(model, device)
-    encoded = heldout.passages
     targets = target_tensor(heldout, device)
-    sums = {k: [] for k in ("loglik", "logodds", "mass")}
-    for input_ids, mask in padded_batches(encoded, batch_size, device):
-        logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits.float()  # (B, T, V)
-        terms = position_terms(logits, input_ids, mask, targets)
-        for key in sums:
-            sums[key].append(terms[key].double().cpu() if key in terms else torch.zeros(len(input_ids)))
-    n_predicted, n_positions = counts(encoded)
-    joined = {k: torch.cat(v).numpy().astype(np.float64) if v else np.zeros(0) for k, v in sums.items()}
-    return PassageScores(is_positive=heldout.is_positive, n_predicted=n_predicted, n_positions=n_positions,
-                         has_targets=targets is not None, **joined)
+    sums = {k: [] for k in SUMS}
+    for input_ids, mask in padded_batches(heldout.passages, batch_size, device):
+        batch_logits(model, input_ids, mask, targets, sums)
+    return joined_scores(heldout, sums, targets is not None)
 
 
 def statistic(scores: PassageScores, metric: str, weights: np.ndarray, numerators: np.ndarray | None = None
@@ -138,6 +156,11 @@ def statistic(scores: PassageScores, metric: str, weights: np.ndarray, numerator
         values = getattr(scores, metric) if numerators is None else numerators
         if not scores.has_targets:
             return np.full((weights.shape[0],) + np.shape(values)[1:], np.nan)
+        return _ratio(weights, values, scores.n_positions)
+    if metric == "kl":
+        values = scores.kl if numerators is None else numerators
+        if values is None:
+            raise ValueError("these scores carry no KL (score them with regeo.steering.next_token.sweep_passages)")
         return _ratio(weights, values, scores.n_positions)
     raise ValueError(f"unknown metric {metric!r}")
 
