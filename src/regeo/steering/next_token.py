@@ -59,7 +59,7 @@ def kl_sums(logits: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -
     log_p = torch.log_softmax(logits, dim=-1)  # (B, T, V)
     p = log_p.exp()
     positions = mask.to(logits.dtype)  # (B, T)
-    per_position = (p * (log_p - reference)).sum(-1).clamp_min(0.0)  # (B, T)
+    per_position = (log_p - reference).mul_(p).sum(-1).clamp_min(0.0)  # (B, T); one temporary, not two
     prob_sum = positions.reshape(1, -1) @ p.reshape(-1, p.shape[-1])  # (1, V)
     return (per_position * positions).sum(1), prob_sum[0]
 
