@@ -18,6 +18,7 @@ from regeo.config import schema_defaults
 from regeo.io import RegeoInputError
 from regeo.steering.config import SteeringConfig
 from regeo.steering.emb2emb import fit_models_map
+from regeo.figures.steering import plot_next_token_kl
 from regeo.steering.next_token import tops_html
 from regeo.steering.transfer import load_model, run_transfer
 from regeo.steering.vectors import steering_vector
@@ -112,6 +113,8 @@ def test_next_token_distribution_tables(self_transfer):
         lambda c: c.is_monotonic_decreasing)).all()
     html = tops_html(tops)
     assert html.count("<tr>") == 1 + 2 * 3 * 2  # header + the swept conditions, no null draws
+    figure = plot_next_token_kl(kl)
+    assert len([ax for ax in figure.axes if ax.has_data()]) == 2  # one pair, two concepts
 
 
 def test_permuted_model_computes_the_same_function(model_dirs, tokenizer):

@@ -212,13 +212,17 @@ def plot_next_token_kl(kl: pd.DataFrame):
                                 linewidth=0)
                 ax.plot(rows["alpha"], rows["kl"], style, color=color, marker="o", markersize=2.5,
                         linewidth=2.4 if condition == "native" else 1.2, label=label)
-            above = compared.set_index("condition")["above_null"] if "above_null" in compared else pd.Series(dtype=bool)
-            verdict = ", ".join(f"{name}: {'above' if bool(above.get(name, False)) else 'n.s.'}"
-                                for name in ("native", "transferred") if name in above.index)
+            verdicts = []
+            for name in ("native", "transferred"):
+                rows = compared[compared["condition"] == name]
+                if not rows.empty:
+                    above = sorted(rows.loc[rows["above_null"].astype(bool), "alpha"])
+                    verdicts.append(f"{name} " + (f"above at {', '.join(f'{a:g}' for a in above)}" if above else "n.s."))
+            verdict = "; ".join(verdicts)
             ax.set_ylim(bottom=0)
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)
-            ax.set_title(f"{source} → {target}\n{concept} (|alpha| {top:g} vs null: {verdict or 'none'})", fontsize=7.5)
+            ax.set_title(f"{source} → {target}, {concept}\nvs null: {verdict or 'none'}", fontsize=7)
             if c == 0:
                 ax.set_ylabel("KL(steered || unsteered)\nnats per position", fontsize=7)
             if r == len(pairs) - 1:
