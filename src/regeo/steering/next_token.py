@@ -11,12 +11,12 @@ same forward passes that give the sweep's scores (:func:`sweep_passages`):
   unsteered, from which :func:`top_tokens` reads the tokens that rise most and the most
   probable ones.
 
-Batches are the outer loop: one batch's unsteered log-probabilities (B, T, V) are computed
-once (one extra forward pass per batch, without gradient) and kept while every setting runs on
-that batch, then dropped. Beyond the model, the peak is that reference plus one steered pass's
-logits, log-probabilities, probabilities and their product: about 5 x B x T x V x 4 bytes
-(batch 8 x 128 tokens: 42 MB at a 2,048-token vocabulary, 1.0 GB at GPT-2's 50,257), whatever
-the number of passages and settings; the probability means are (settings, V) float64.
+Batches are the outer loop: one batch's unsteered logits (B, T, V) are computed once (one
+extra forward pass per batch, without gradient) and kept while every setting runs on that batch,
+then dropped. Beyond the model, the peak is that reference plus one steered pass's logits, its
+probabilities and one difference of logits: about 4 x B x T x V x 4 bytes (batch 8 x 128
+tokens: 34 MB at a 2,048-token vocabulary, 0.8 GB at GPT-2's 50,257), whatever the number of
+passages and settings; the probability means are (settings, V) float64.
 
 The null (:func:`null_comparison`) is the KL of isotropic random directions of the native
 vector's norm (:mod:`regeo.steering.nulls`) at the largest |alpha|. The isotropic distribution
@@ -49,19 +49,22 @@ class SweepScores:
     n_positions: int  # held-out positions the means are over
 
 
-def kl_sums(logits: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per passage (B,) the sum over positions of KL(softmax(logits) || exp(reference)), and the
-    (V,) sum of the probabilities over the batch's positions.
+def kl_sums(logits: torch.Tensor, log_all: torch.Tensor, reference: torch.Tensor, reference_log_all: torch.Tensor,
+            mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per passage (B,) the sum over positions of KL(p || q), p the softmax of ``logits`` and q that
+    of ``reference``, and the (V,) sum of p over the batch's positions.
 
-    ``logits`` (B, T, V) float32, ``reference`` (B, T, V) unsteered log-probabilities, ``mask``
-    (B, T). A position's KL is clipped at 0 (it is never below; float rounding can be).
+    ``logits``, ``reference`` (B, T, V) float32 with their logsumexps ``log_all``,
+    ``reference_log_all`` (B, T); ``mask`` (B, T). KL = sum_v p_v (z_v - r_v) - (lse z - lse r):
+    differences of logits rather than of two log-softmaxes, so that equal logits give exactly 0,
+    and no log-softmax pass over the vocabulary. A position's KL is clipped at 0 (it is never
+    below; float rounding can be).
     """
-    log_p = torch.log_softmax(logits, dim=-1)  # (B, T, V)
-    p = log_p.exp()
+    p = (logits - log_all[..., None]).exp_()  # (B, T, V)
     positions = mask.to(logits.dtype)  # (B, T)
-    per_position = (log_p - reference).mul_(p).sum(-1).clamp_min(0.0)  # (B, T); one temporary, not two
+    per_position = (logits - reference).mul_(p).sum(-1) - (log_all - reference_log_all)  # (B, T)
     prob_sum = positions.reshape(1, -1) @ p.reshape(-1, p.shape[-1])  # (1, V)
-    return (per_position * positions).sum(1), prob_sum[0]
+    return (per_position.clamp_min(0.0) * positions).sum(1), prob_sum[0]
 
 
 @torch.no_grad()
@@ -80,18 +83,20 @@ def sweep_passages(model, heldout: Heldout, settings: Sequence[tuple[torch.Tenso
     vocab = None
     prob_sums = reference_sum = None
     for input_ids, mask in padded_batches(heldout.passages, batch_size, device):
-        reference = torch.log_softmax(model(input_ids=input_ids, attention_mask=mask, use_cache=False)
-                                      .logits.float(), dim=-1)  # (B, T, V), this batch only
+        reference = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits.float()  # (B, T, V)
+        reference_log_all = reference.logsumexp(-1)  # (B, T); both kept for this batch only
         if vocab is None:
             vocab = reference.shape[-1]
             prob_sums = torch.zeros(len(settings), vocab, dtype=torch.float64)
             reference_sum = torch.zeros(vocab, dtype=torch.float64)
         positions = mask.to(reference.dtype).reshape(1, -1)  # (1, B * T)
-        reference_sum += (positions @ reference.exp().reshape(-1, vocab))[0].double().cpu()
+        q = (reference - reference_log_all[..., None]).exp_()  # (B, T, V)
+        reference_sum += (positions @ q.reshape(-1, vocab))[0].double().cpu()
+        del q
         for s, (vector, alpha) in enumerate(settings):
             with steer(model, vector, layer, float(alpha)):
-                logits = batch_logits(model, input_ids, mask, targets, sums[s])
-            kl, prob_sum = kl_sums(logits, reference, mask)
+                logits, log_all = batch_logits(model, input_ids, mask, targets, sums[s])
+            kl, prob_sum = kl_sums(logits, log_all, reference, reference_log_all, mask)
             kls[s].append(kl.double().cpu())
             prob_sums[s] += prob_sum.double().cpu()
             del logits

@@ -68,17 +68,18 @@ class PassageScores:
 
 
 def position_terms(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor,
-                   target_ids: torch.Tensor | None) -> dict[str, torch.Tensor]:
+                   target_ids: torch.Tensor | None, log_all: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Per-passage sums (B,) of the token log-likelihood, target log-odds and target mass.
 
     ``logits`` (B, T, V) float32, ``input_ids``/``mask`` (B, T), ``target_ids`` (n_targets,) or
     None. One logsumexp over the vocabulary serves all three (a full log-softmax and masked
     copies of the (B, T, V) logits would cost several times the model's own forward pass at a
     4096-token vocabulary); the target columns are gathered. log(1 - m) comes from the same
-    logsumexp, with m capped a float32 step below 1. Differentiable, so that
-    :mod:`regeo.steering.first_order` can take its gradient.
+    logsumexp, with m capped a float32 step below 1 (``log_all``: that logsumexp (B, T) when the
+    caller has it already). Differentiable, so that :mod:`regeo.steering.first_order` can take
+    its gradient.
     """
-    log_all = logits.logsumexp(-1)  # (B, T)
+    log_all = logits.logsumexp(-1) if log_all is None else log_all  # (B, T)
     token_logp = logits[:, :-1].gather(-1, input_ids[:, 1:, None]).squeeze(-1) - log_all[:, :-1]  # (B, T-1)
     predicted = mask[:, 1:].to(logits.dtype)  # (B, T-1): a real token predicted from a real prefix
     positions = mask.to(logits.dtype)  # (B, T)
@@ -108,14 +109,16 @@ SUMS = ("loglik", "logodds", "mass")
 
 
 def batch_logits(model, input_ids: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor | None,
-                 sums: dict[str, list]) -> torch.Tensor:
-    """One forward pass of ``model`` as it is now: its logits (B, T, V) float32; the batch's
-    per-passage sums are appended to ``sums`` (key -> list of (B,) float64 tensors)."""
+                 sums: dict[str, list]) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass of ``model`` as it is now: its logits (B, T, V) float32 and their
+    logsumexp over the vocabulary (B, T); the batch's per-passage sums are appended to ``sums``
+    (key -> list of (B,) float64 tensors)."""
     logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits.float()  # (B, T, V)
-    terms = position_terms(logits, input_ids, mask, targets)
+    log_all = logits.logsumexp(-1)  # (B, T)
+    terms = position_terms(logits, input_ids, mask, targets, log_all)
     for key in SUMS:
         sums[key].append(terms[key].double().cpu() if key in terms else torch.zeros(len(input_ids)))
-    return logits
+    return logits, log_all
 
 
 def joined_scores(heldout: Heldout, sums: dict[str, list], has_targets: bool, **extra) -> PassageScores:
