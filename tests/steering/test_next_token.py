@@ -13,6 +13,7 @@ from regeo.steering.bootstrap import passage_weights, percentile_interval
 from regeo.steering.inject import steer
 from regeo.steering.next_token import null_comparison, sweep_passages, top_tokens
 from regeo.steering.readings import pair_readings, readings_html
+from regeo.steering import score
 from regeo.steering.score import Heldout, score_passages, statistic
 from regeo.steering.text import encode_texts
 from regeo.steering.transfer import load_model
@@ -122,4 +123,15 @@ def test_readings_of_a_token_embedding_list_that_token_first(tmp_path):
     assert np.isclose(source["value"].iloc[0], 1.0) and len(source) == 3
     assert (table["n_tokens"] == len(tokenizer)).all() and (table["token_set"] == "all").all()
     html = readings_html(table)
-    assert html.count("<tr>") == 1 + 3 and "w11" in html
+    assert html.count("<tr>") == 3 and "w11" in html  # a row per vector (the header row has a style)
+
+
+def test_logsumexp_parts_are_torch_logsumexp_bit_for_bit():
+    """The sweep's scores are built on logsumexp_parts; they must be those of torch.logsumexp."""
+    g = torch.Generator().manual_seed(0)
+    for shape, scale in (((2, 7, 2048), 1.0), ((3, 40, 4096), 8.0), ((1, 5, 50257), 3.0)):
+        logits = torch.randn(*shape, generator=g) * scale
+        logits[0, 0, :3] = -torch.inf  # masked-out logits
+        log_all, e, total = score.logsumexp_parts(logits.clone())
+        assert torch.equal(log_all, logits.logsumexp(-1))
+        torch.testing.assert_close(e / total[..., None], logits.softmax(-1))

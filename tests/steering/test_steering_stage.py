@@ -66,7 +66,7 @@ def steering_params(**changes) -> dict:
         {"name": "positive_adj", "kind": "tokens", "texts": "opinion", "tokens": POSITIVE_ADJ, "positive": None,
          "negative": None, "prompts": ["i think the film was"]},
     ], passage_chars=120, texts_per_side=10, alphas=[-2, -1, 1, 2], max_length=40, n_null=32, bootstrap_replicates=100, n_generate=1,
-        max_new_tokens=4, device="cpu")
+        max_new_tokens=4, kl_null_draws=1, device="cpu")
     section.update(changes)
     return {k: v for k, v in section.items() if k not in ("pairs", "all_pairs_among", "threads")}
 

@@ -13,10 +13,12 @@ same forward passes that give the sweep's scores (:func:`sweep_passages`):
 
 Batches are the outer loop: one batch's unsteered logits (B, T, V) are computed once (one
 extra forward pass per batch, without gradient) and kept while every setting runs on that batch,
-then dropped. Beyond the model, the peak is that reference plus one steered pass's logits, its
-probabilities and one difference of logits: about 4 x B x T x V x 4 bytes (batch 8 x 128
-tokens: 34 MB at a 2,048-token vocabulary, 0.8 GB at GPT-2's 50,257), whatever the number of
-passages and settings; the probability means are (settings, V) float64.
+then dropped. Beyond the model, the peak is that reference plus one steered pass's logits and
+their exponentials (which the logsumexp of the scores computes anyway,
+:func:`regeo.steering.score.logsumexp_parts`): about 3 x B x T x V x 4 bytes (batch 8 x 128
+tokens: 25 MB at a 2,048-token vocabulary, 0.6 GB at GPT-2's 50,257), whatever the number of
+passages and settings; the probability means are (settings, V) float64. Per setting the KL
+costs three elementwise passes over (B, T, V) and one (1, BT) x (BT, V) product.
 
 The null (:func:`null_comparison`) is the KL of isotropic random directions of the native
 vector's norm (:mod:`regeo.steering.nulls`) at the largest |alpha|. The isotropic distribution
@@ -34,7 +36,8 @@ import torch
 
 from regeo.steering.bootstrap import percentile_interval
 from regeo.steering.inject import steer
-from regeo.steering.score import SUMS, Heldout, PassageScores, batch_logits, joined_scores, target_tensor
+from regeo.steering.score import (SUMS, Heldout, PassageScores, batch_logits, joined_scores, logsumexp_parts,
+                                  target_tensor)
 from regeo.steering.text import padded_batches
 from regeo.steering.vectors import model_device
 
@@ -49,22 +52,25 @@ class SweepScores:
     n_positions: int  # held-out positions the means are over
 
 
-def kl_sums(logits: torch.Tensor, log_all: torch.Tensor, reference: torch.Tensor, reference_log_all: torch.Tensor,
-            mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def kl_sums(logits: torch.Tensor, log_all: torch.Tensor, e: torch.Tensor, total: torch.Tensor,
+            reference: torch.Tensor, reference_log_all: torch.Tensor, mask: torch.Tensor
+            ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per passage (B,) the sum over positions of KL(p || q), p the softmax of ``logits`` and q that
     of ``reference``, and the (V,) sum of p over the batch's positions.
 
-    ``logits``, ``reference`` (B, T, V) float32 with their logsumexps ``log_all``,
-    ``reference_log_all`` (B, T); ``mask`` (B, T). KL = sum_v p_v (z_v - r_v) - (lse z - lse r):
-    differences of logits rather than of two log-softmaxes, so that equal logits give exactly 0,
-    and no log-softmax pass over the vocabulary. A position's KL is clipped at 0 (it is never
-    below; float rounding can be).
+    ``logits``, ``reference`` (B, T, V) float32 with their logsumexps (B, T); p = e / total
+    (:func:`regeo.steering.score.logsumexp_parts`); ``mask`` (B, T). KL = sum_v p_v (z_v - r_v)
+    - (lse z - lse r): differences of logits rather than of two log-softmaxes, so that equal
+    logits give exactly 0 and no further pass over the vocabulary exponentiates anything.
+    ``logits`` and ``e`` are overwritten (their caller is done with them). A position's KL is
+    clipped at 0 (it is never below; float rounding can be).
     """
-    p = (logits - log_all[..., None]).exp_()  # (B, T, V)
     positions = mask.to(logits.dtype)  # (B, T)
-    per_position = (logits - reference).mul_(p).sum(-1) - (log_all - reference_log_all)  # (B, T)
-    prob_sum = positions.reshape(1, -1) @ p.reshape(-1, p.shape[-1])  # (1, V)
-    return (per_position.clamp_min(0.0) * positions).sum(1), prob_sum[0]
+    vocab = e.shape[-1]
+    prob_sum = (positions / total).reshape(1, -1) @ e.reshape(-1, vocab)  # (1, V)
+    expected = logits.sub_(reference).mul_(e).sum(-1) / total  # (B, T): sum_v p_v (z_v - r_v)
+    per_position = (expected - (log_all - reference_log_all)).clamp_min(0.0)
+    return (per_position * positions).sum(1), prob_sum[0]
 
 
 @torch.no_grad()
@@ -84,22 +90,21 @@ def sweep_passages(model, heldout: Heldout, settings: Sequence[tuple[torch.Tenso
     prob_sums = reference_sum = None
     for input_ids, mask in padded_batches(heldout.passages, batch_size, device):
         reference = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits.float()  # (B, T, V)
-        reference_log_all = reference.logsumexp(-1)  # (B, T); both kept for this batch only
+        reference_log_all, e, total = logsumexp_parts(reference)  # (B, T); kept for this batch only
         if vocab is None:
             vocab = reference.shape[-1]
             prob_sums = torch.zeros(len(settings), vocab, dtype=torch.float64)
             reference_sum = torch.zeros(vocab, dtype=torch.float64)
-        positions = mask.to(reference.dtype).reshape(1, -1)  # (1, B * T)
-        q = (reference - reference_log_all[..., None]).exp_()  # (B, T, V)
-        reference_sum += (positions @ q.reshape(-1, vocab))[0].double().cpu()
-        del q
+        positions = mask.to(reference.dtype)  # (B, T)
+        reference_sum += ((positions / total).reshape(1, -1) @ e.reshape(-1, vocab))[0].double().cpu()
+        del e
         for s, (vector, alpha) in enumerate(settings):
             with steer(model, vector, layer, float(alpha)):
-                logits, log_all = batch_logits(model, input_ids, mask, targets, sums[s])
-            kl, prob_sum = kl_sums(logits, log_all, reference, reference_log_all, mask)
+                logits, log_all, e, total = batch_logits(model, input_ids, mask, targets, sums[s])
+            kl, prob_sum = kl_sums(logits, log_all, e, total, reference, reference_log_all, mask)
             kls[s].append(kl.double().cpu())
             prob_sums[s] += prob_sum.double().cpu()
-            del logits
+            del logits, e
         del reference
     n_positions = int(sum(len(ids) for ids in heldout.passages))
     scores = [joined_scores(heldout, sums[s], targets is not None,

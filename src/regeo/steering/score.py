@@ -108,17 +108,34 @@ def counts(encoded: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
 SUMS = ("loglik", "logodds", "mass")
 
 
+def logsumexp_parts(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``logits.logsumexp(-1)`` (B, T), bit for bit as torch computes it, with the pieces torch
+    discards: e = exp(logits - max) (B, T, V) and its sum s (B, T), so that the softmax is e / s.
+
+    The steps of ATen's ``logsumexp`` (max, infinite maxima set to 0, exp of the shifted logits,
+    sum, log, add the max), so the scores built on it stay those of ``torch.logsumexp`` (a test
+    checks the equality) while the next-token KL reuses e instead of a second exp over the
+    vocabulary. Not differentiable (in-place steps); the gradients use ``torch.logsumexp``.
+    """
+    maxes = logits.amax(-1, keepdim=True)  # (B, T, 1)
+    squeezed = maxes.squeeze(-1)  # a view: the fill below reaches maxes, as in ATen
+    squeezed.masked_fill_(squeezed.abs() == math.inf, 0)
+    e = (logits - maxes).exp_()  # (B, T, V)
+    total = e.sum(-1)  # (B, T)
+    return total.log().add_(squeezed), e, total
+
+
 def batch_logits(model, input_ids: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor | None,
-                 sums: dict[str, list]) -> tuple[torch.Tensor, torch.Tensor]:
-    """One forward pass of ``model`` as it is now: its logits (B, T, V) float32 and their
-    logsumexp over the vocabulary (B, T); the batch's per-passage sums are appended to ``sums``
+                 sums: dict[str, list]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One forward pass of ``model`` as it is now: its logits (B, T, V) float32 and
+    :func:`logsumexp_parts` of them; the batch's per-passage sums are appended to ``sums``
     (key -> list of (B,) float64 tensors)."""
     logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits.float()  # (B, T, V)
-    log_all = logits.logsumexp(-1)  # (B, T)
+    log_all, e, total = logsumexp_parts(logits)
     terms = position_terms(logits, input_ids, mask, targets, log_all)
     for key in SUMS:
         sums[key].append(terms[key].double().cpu() if key in terms else torch.zeros(len(input_ids)))
-    return logits, log_all
+    return logits, log_all, e, total
 
 
 def joined_scores(heldout: Heldout, sums: dict[str, list], has_targets: bool, **extra) -> PassageScores:
