@@ -239,8 +239,8 @@ def steering_outputs():
 
 
 # The steering values every pair job uses; the pair lists stay out, so adding a pair runs only
-# the new pair's job (and the summary), threads is the rule's own directive, and readings_k is
-# rule steering_readings'.
+# the new pair's job (and the summary), threads is the rule's own directive, and readings_k
+# belongs to the readings of the vectors alone.
 STEERING_PARAMS = {
     k: v
     for k, v in config["steering"].items()
@@ -254,8 +254,8 @@ def steering_pair_runs():
 
 
 def steering_spaces():
-    """What rule steering_readings reads of each run in a steering pair: its final dump, its
-    tokenizer, its counts and its final model (the final norm of the logit lens)."""
+    """What the readings of the steering vectors read of each run in a steering pair: its final
+    dump, its tokenizer, its counts and its final model (the final norm of the logit lens)."""
     files = []
     for run in steering_pair_runs():
         files += [final_dump(run), run_tokenizer(run), f"results/runs/{run}/model"]

@@ -99,7 +99,8 @@ rule steering_readings:
         "logs/steering/readings.log",
     params:
         pairs=[{"source": a, "target": b} for a, b in STEERING_PAIRS],
-        results="results",
+        # the results folder the vectors' runs live in: results/steering/vector_readings.parquet's
+        results=lambda wc, output: os.path.dirname(os.path.dirname(output.table)),
         counts={run: run_counts(run) for run in steering_pair_runs()},
         k=config["steering"]["readings_k"],
     conda:
