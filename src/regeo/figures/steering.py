@@ -204,9 +204,13 @@ def plot_next_token_kl(kl: pd.DataFrame):
             nulls = part[part["condition"] == "null_isotropic"]
             ax.plot(nulls["alpha"], nulls["kl"], "x", color="0.45", markersize=4, label="isotropic null draws")
             for condition in ("native", "transferred", "hidden_map"):
-                rows = part[part["condition"] == condition].sort_values("alpha")
+                rows = part[part["condition"] == condition]
                 if rows.empty:
                     continue
+                if not (rows["alpha"] == 0).any():  # no vector, no change: KL 0 exactly, drawn so
+                    rows = pd.concat([rows, pd.DataFrame({"alpha": [0.0], "kl": [0.0], "kl_ci_low": [0.0],
+                                                          "kl_ci_high": [0.0]})], ignore_index=True)
+                rows = rows.sort_values("alpha")
                 color, style, label = STYLES[condition]
                 ax.fill_between(rows["alpha"], rows["kl_ci_low"], rows["kl_ci_high"], color=color, alpha=0.18,
                                 linewidth=0)
