@@ -29,6 +29,25 @@ def train_mem_mb(model: dict, vocab_size: int, attempt: int = 1) -> int:
     return int((4096 + 32 * n_params / 2**20) * attempt)
 
 
+# A model of a steering pair whose size the config does not give (an external run): assumed to
+# take this much host memory in float32, loading copy included.
+UNKNOWN_MODEL_MEM_MB = 4096
+
+
+def steering_mem_mb(models: list[dict | None], vocab_size: int, batch_size: int, max_length: int,
+                    attempt: int = 1) -> int:
+    """Host memory of a steering pair job: 2 GB for the interpreter and libraries, each model at
+    8 bytes per parameter (float32 weights and their loading copy; None: UNKNOWN_MODEL_MEM_MB),
+    and ten (batch, tokens, vocabulary) float32 buffers: the first-order pass's logits and their
+    graph, and the next-token KL's unsteered reference with one steered pass's logits,
+    log-probabilities and probabilities (regeo.steering.next_token). Never a tensor over all
+    passages or settings."""
+    model_mb = sum(UNKNOWN_MODEL_MEM_MB if m is None else 8 * parameter_count(m, vocab_size) / 2**20
+                   for m in models)
+    batch_mb = 10 * batch_size * max_length * vocab_size * 4 / 2**20
+    return int(math.ceil(2048 + model_mb + batch_mb) * attempt)
+
+
 # Peak RSS of every data job (corpus_shard to tokens) stays under 1 GB at 100k and 400k
 # documents (docs/benchmarks.md, "Data stages at scale"): the text never sits in one job's
 # memory, so the request does not grow with the corpus. Twice the measured peak, for batches of
@@ -43,7 +62,7 @@ def data_mem_mb(attempt: int = 1) -> int:
 
 # Rules that run on the submitting host under a cluster executor, because they take seconds
 # at every scale and would wait longer in the queue than they run.
-ALWAYS_LOCAL = ("all", "figures", "steering_summary")
+ALWAYS_LOCAL = ("all", "figures", "steering_summary", "steering_next_token")
 # Rules that read a line per document of the corpus, or every file: seconds for the builtin
 # corpus (14,000 documents, 0.1 GB of dumps), a job of their own for a corpus from files or the
 # hub (FineWeb sample-10BT: 14 M documents in 64 shards, ~45 GB of text to index; the paper

@@ -26,7 +26,8 @@ ID_JOBS = {"id_dynamics": 4, "id_comparison": 1, "figure_id_over_training": 1, "
 # The steering jobs after new final models or val splits: the two pairs of the small config, the
 # summary and the three figures.
 STEERING = {"steering": 2, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_transfer": 1,
-            "figure_steering_alignment": 1}
+            "figure_steering_alignment": 1, "steering_next_token": 1, "steering_readings": 1,
+            "figure_steering_next_token": 1}
 # The study's analyses after new final models (workflow/rules/analyses.smk).
 STUDY = {"figure_loss_curves": 1, "neighbourhoods": 1, "rank_knee": 1, "across_runs": 1}
 # ... and after new ID tables: the ones that read them.
@@ -40,7 +41,7 @@ def test_every_stage_produced_its_outputs(pipeline):
     results = pipeline / "results"
     for name in ("id_over_training", "id_comparison", "cross_register_loss", "register_distribution", "redundancy_over_training",
                  "global_similarity", "lle_comparison", "similarity_over_training", "steering_effects",
-                 "steering_transfer", "steering_alignment", "loss_curves", "neighbourhood_settling", "low_high_id",
+                 "steering_transfer", "steering_alignment", "steering_next_token", "loss_curves", "neighbourhood_settling", "low_high_id",
                  "rank_knee", "rq3_correlations", "redundancy_vs_size"):
         for ext in ("pdf", "png"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 5000
@@ -133,6 +134,19 @@ def test_steering_tables_and_generations(pipeline):
                             for v in ("source", "native", "transferred", "hidden_map", "shuffled_map")}
     maps = load_tensors(steering / "maps" / "ne-micro-s0__ne-micro-s1.safetensors")
     assert maps["embedding.weight"].shape == (16, 16) and maps["hidden.weight"].shape == (16, 16)
+    # the next-token distribution: every swept setting's KL with its interval, the null at |alpha| 2
+    kl = pd.read_parquet(steering / "next_token_kl.parquet")
+    assert len(kl) == 2 * len(pair)  # both pairs' swept settings (kl_null_draws: 0)
+    assert (kl["kl"] >= 0).all() and (kl["kl_ci_low"] <= kl["kl_ci_high"]).all()
+    compared = kl[kl["compared_to_null"]]
+    assert set(compared["condition"]) == {"native", "transferred", "hidden_map"} and (compared["n_null_draws"] == 2).all()
+    tops = pd.read_parquet(steering / "top_tokens.parquet")
+    assert len(tops) == len(kl) * 3 * 5 and tops["token"].map(type).eq(str).all()
+    readings = pd.read_parquet(steering / "vector_readings.parquet")
+    assert set(readings["vector"]) == {"source_native", "target_native", "transferred"}
+    assert len(readings) == 2 * 2 * 3 * 2 * 10  # pairs x concepts x vectors x (nearest, logit lens) x k
+    assert set(readings.loc[readings["vector"] == "source_native", "run"]) == {"ne-micro-s0", "NA-micro-s0"}
+    assert "<table" in (steering / "vector_readings.html").read_text()
 
 
 def test_study_analyses(pipeline):
@@ -234,8 +248,7 @@ def test_unchanged_config_plans_nothing(pipeline):
         ({"steering": {"pairs": [{"source": "ne-micro-s0", "target": "ne-micro-s1"},
                                  {"source": "NA-micro-s0", "target": "ne-micro-s0"},
                                  {"source": "ne-micro-s1", "target": "ne-micro-s0"}]}},
-         {"steering": 1, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_transfer": 1,
-          "figure_steering_alignment": 1, "manifest": 1, "all": 1}),
+         {**STEERING, "steering": 1, "manifest": 1, "all": 1}),
         # the study's analyses: each value reruns its own rule (and the figures drawn from it) only
         ({"analyses": {"neighbourhoods": {"k": 6}}}, {"neighbourhoods": 1, "manifest": 1, "all": 1}),
         ({"analyses": {"rank_knee": {"tolerance": 0.05}}}, {"rank_knee": 1, "across_runs": 1, "manifest": 1, "all": 1}),

@@ -66,7 +66,7 @@ def steering_params(**changes) -> dict:
         {"name": "positive_adj", "kind": "tokens", "texts": "opinion", "tokens": POSITIVE_ADJ, "positive": None,
          "negative": None, "prompts": ["i think the film was"]},
     ], passage_chars=120, texts_per_side=10, alphas=[-2, -1, 1, 2], max_length=40, n_null=32, bootstrap_replicates=100, n_generate=1,
-        max_new_tokens=4, device="cpu")
+        max_new_tokens=4, kl_null_draws=1, device="cpu")
     section.update(changes)
     return {k: v for k, v in section.items() if k not in ("pairs", "all_pairs_among", "threads")}
 
@@ -100,7 +100,7 @@ def test_relation():
 def _outputs(root, name: str) -> dict:
     return {kind: root / f"{name}.{suffix}" for kind, suffix in (
         ("sweep", "parquet"), ("summary", "summary.parquet"), ("depth", "depth.parquet"),
-        ("samples", "samples.jsonl"), ("vectors", "vectors.safetensors"), ("maps", "maps.safetensors"))}
+        ("next_token", "next_token.parquet"), ("top_tokens", "top_tokens.parquet"), ("samples", "samples.jsonl"), ("vectors", "vectors.safetensors"), ("maps", "maps.safetensors"))}
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,12 @@ def test_pair_job_writes_its_tables_generations_vectors_and_maps(pair_files):
     # 2 concepts x ((native, transferred, hidden_map) x 4 alphas + 2 checked null draws x 2 alphas)
     assert len(table) == 2 * (3 * 4 + 2 * 2)
     assert table.loc[table["concept"] == "news_vs_opinion", "logodds_shift"].isna().all()  # no target tokens
+    # the next-token KL of every swept setting, plus the KL-only null draws at the largest alpha
+    kl = pd.read_parquet(pair_files / "pair.next_token.parquet")
+    assert len(kl) == len(table) + 2 * steering_params()["kl_null_draws"]
+    assert set(kl["relation"]) == {"presets"} and (kl["kl"] >= 0).all()
+    tops = pd.read_parquet(pair_files / "pair.top_tokens.parquet")
+    assert len(tops) == len(kl) * 3 * steering_params()["top_tokens"]
     records = [json.loads(line) for line in (pair_files / "pair.samples.jsonl").read_text().splitlines()]
     # per concept: 1 prompt x (none + (native, transferred) x 4 alphas)
     assert len(records) == 2 * (1 + 2 * 4)

@@ -18,6 +18,8 @@ from regeo.config import schema_defaults
 from regeo.io import RegeoInputError
 from regeo.steering.config import SteeringConfig
 from regeo.steering.emb2emb import fit_models_map
+from regeo.figures.steering import plot_next_token_kl
+from regeo.steering.next_token import tops_html
 from regeo.steering.transfer import load_model, run_transfer
 from regeo.steering.vectors import steering_vector
 from regeo.vocab import shared_vocabulary
@@ -28,7 +30,8 @@ def steering_config(**changes) -> SteeringConfig:
     return SteeringConfig.from_params({**schema_defaults("steering"), "device": "cpu", **changes})
 
 
-CFG = steering_config(alphas=(-1.0, 1.0), n_null=32, bootstrap_replicates=100, n_generate=1, max_new_tokens=4)
+CFG = steering_config(alphas=(-1.0, 1.0), n_null=32, bootstrap_replicates=100, n_generate=1, max_new_tokens=4,
+                      kl_null_draws=2)
 
 
 def concept_row(result, concept: str = "news_vs_opinion"):
@@ -84,6 +87,35 @@ def test_identical_models_transfer_the_native_effect(model_dirs, self_transfer):
         assert row.hidden_map_r2_heldout == pytest.approx(1.0)
         assert row.native_significant and row.transferred_significant
         assert row.shuffled_map_r2_heldout < 0.1  # pairs permuted before the fit carry nothing over
+
+
+def test_next_token_distribution_tables(self_transfer):
+    """KL and top tokens per setting in the same sweep (regeo.steering.next_token)."""
+    kl, tops = self_transfer.next_token, self_transfer.top_tokens
+    # per concept: (native, transferred, hidden_map) x 2 alphas, the swept null draws (1 + 1) x 2
+    # alphas, and kl_null_draws more isotropic ones at +1
+    per_concept = 3 * 2 + 2 * 2 + CFG.kl_null_draws
+    assert len(kl) == 2 * per_concept and set(kl["source"]) == {"a"}
+    assert (kl["kl"] >= 0).all() and (kl["kl_ci_low"] <= kl["kl_ci_high"]).all()
+    compared = kl[kl["compared_to_null"]]
+    assert set(compared["condition"]) == {"native", "transferred", "hidden_map"} and len(compared) == 2 * 3 * 2
+    # the null: the swept isotropic draw at -1 and +1 and the further draws at +1
+    assert (compared["n_null_draws"] == 2 + CFG.kl_null_draws).all()
+    assert (kl.loc[~kl["compared_to_null"], "null_isotropic_kl"].isna()).all()
+    native = compared[(compared["condition"] == "native") & (compared["concept"] == "news_vs_opinion")]
+    assert (native["kl"] > 0).all() and native["n_positions"].iloc[0] > 100 and native["n_passages"].iloc[0] == 32
+    # self-transfer: the transferred vector is the native one, so its KL is the native KL
+    same = kl.pivot_table(index=["concept", "alpha"], columns="condition", values="kl")
+    assert np.allclose(same["transferred"], same["native"], rtol=1e-3)
+    assert set(tops["list"]) == {"riser", "unsteered", "steered"} and set(tops["rank"]) == set(range(1, 6))
+    assert len(tops) == 2 * per_concept * 3 * 5 and tops["token"].map(type).eq(str).all()
+    risers = tops[tops["list"] == "riser"]
+    assert (risers.groupby(["concept", "condition", "draw", "alpha"])["change"].apply(
+        lambda c: c.is_monotonic_decreasing)).all()
+    html = tops_html(tops)
+    assert html.count("<tr>") == 2 * 3 * 2  # the swept conditions, no null draws (the header row has a style)
+    figure = plot_next_token_kl(kl)
+    assert len([ax for ax in figure.axes if ax.has_data()]) == 2  # one pair, two concepts
 
 
 def test_permuted_model_computes_the_same_function(model_dirs, tokenizer):

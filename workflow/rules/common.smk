@@ -17,6 +17,7 @@ from regeo.config import concept_subsets, steering_pairs
 from regeo.resources import (
     data_mem_mb,
     local_rules,
+    steering_mem_mb,
     train_mem_mb,
     train_runtime_minutes,
 )
@@ -258,24 +259,65 @@ def steering_outputs():
             f"results/steering/maps/{a}__{b}.safetensors",
         )
     ]
-    tables = steering_tables() + steering_tables("summary") + steering_tables("depth")
-    return (
-        tables
-        + per_pair
-        + [
-            "results/steering/transfer.parquet",
-            "results/steering/alignment_depth.parquet",
-        ]
-    )
+    tables = steering_tables() + [
+        t
+        for kind in ("summary", "depth", "next_token", "top_tokens")
+        for t in steering_tables(kind)
+    ]
+    summaries = [
+        "transfer.parquet",
+        "alignment_depth.parquet",
+        "next_token_kl.parquet",
+        "top_tokens.parquet",
+        "top_tokens.html",
+        "vector_readings.parquet",
+        "vector_readings.html",
+    ]
+    return tables + per_pair + [f"results/steering/{name}" for name in summaries]
 
 
 # The steering values every pair job uses; the pair lists stay out, so adding a pair runs only
-# the new pair's job (and the summary), and threads is the rule's own directive.
+# the new pair's job (and the summary), threads is the rule's own directive, and readings_k
+# belongs to the readings of the vectors alone.
 STEERING_PARAMS = {
     k: v
     for k, v in config["steering"].items()
-    if k not in ("pairs", "all_pairs_among", "threads")
+    if k not in ("pairs", "all_pairs_among", "threads", "readings_k")
 }
+
+
+def steering_pair_runs():
+    """The runs of the steering pairs, each once, in order of appearance."""
+    return list(dict.fromkeys(run for pair in STEERING_PAIRS for run in pair))
+
+
+def steering_spaces():
+    """What the readings of the steering vectors read of each run in a steering pair: its final
+    dump, its tokenizer, its counts and its final model (the final norm of the logit lens).
+    """
+    files = []
+    for run in steering_pair_runs():
+        files += [final_dump(run), run_tokenizer(run), f"results/runs/{run}/model"]
+        files += [c for c in [run_counts(run)] if c]
+    return list(dict.fromkeys(files))
+
+
+def steering_memory(wildcards, attempt):
+    """Host memory of a steering pair job (regeo.resources.steering_mem_mb)."""
+    s = config["steering"]
+    models = [
+        (
+            resolve_preset(RUNS[run].preset, config["training"]["presets"])
+            if run in TRAINED_RUNS
+            else None
+        )
+        for run in (wildcards.source, wildcards.target)
+    ]
+    return steering_mem_mb(
+        models, VOCAB_SIZE, s["batch_size"], s["max_length"], attempt=attempt
+    )
+
+
 STEERING_SUBSETS = concept_subsets(config)
 
 
@@ -310,6 +352,7 @@ FIGURES = [
     "results/figures/steering_effects.pdf",
     "results/figures/steering_transfer.pdf",
     "results/figures/steering_alignment.pdf",
+    "results/figures/steering_next_token.pdf",
     "results/figures/loss_curves.pdf",
     "results/figures/neighbourhood_settling.pdf",
     "results/figures/low_high_id.pdf",

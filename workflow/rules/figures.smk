@@ -228,3 +228,23 @@ rule figure_steering_alignment:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_steering_alignment.py"
+
+
+rule figure_steering_next_token:
+    input:
+        "results/steering/next_token_kl.parquet",
+    output:
+        pdf="results/figures/steering_next_token.pdf",
+        png=report(
+            "results/figures/steering_next_token.png",
+            caption="../report/steering_next_token.rst",
+            category="Steering transfer",
+        ),
+    log:
+        "logs/figures/steering_next_token.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_steering_next_token.py"

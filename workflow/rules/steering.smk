@@ -16,6 +16,8 @@ rule steering:
         sweep="results/steering/{source}__{target}.parquet",
         summary="results/steering/{source}__{target}.summary.parquet",
         depth="results/steering/{source}__{target}.depth.parquet",
+        next_token="results/steering/{source}__{target}.next_token.parquet",
+        top_tokens="results/steering/{source}__{target}.top_tokens.parquet",
         samples="results/steering/{source}__{target}.samples.jsonl",
         vectors="results/steering/vectors/{source}__{target}.safetensors",
         maps="results/steering/maps/{source}__{target}.safetensors",
@@ -31,6 +33,7 @@ rule steering:
     threads: config["steering"]["threads"]
     resources:
         gpu=1,
+        mem_mb=steering_memory,
     params:
         steering=STEERING_PARAMS,
         val_paths=val_documents(STEERING_SUBSETS),
@@ -55,3 +58,54 @@ rule steering_summary:
         "../../envs/analysis.yaml"
     script:
         "../scripts/steering_summary.py"
+
+
+# The next-token distribution under steering over all pairs (RQ2b): KL per setting with its null,
+# and the tokens that move; each pair job measured its own (the intervals need its replicates).
+rule steering_next_token:
+    input:
+        kl=steering_tables("next_token"),
+        tops=steering_tables("top_tokens"),
+    output:
+        kl="results/steering/next_token_kl.parquet",
+        tops="results/steering/top_tokens.parquet",
+        html=report(
+            "results/steering/top_tokens.html",
+            caption="../report/steering_top_tokens.rst",
+            category="Steering transfer",
+        ),
+    log:
+        "logs/steering/next_token.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/steering_next_token.py"
+
+
+# What each saved steering vector reads as in the model it lives in (regeo explain's library):
+# nearest input embeddings and the logit lens, per pair, concept and vector.
+rule steering_readings:
+    input:
+        vectors=[
+            f"results/steering/vectors/{a}__{b}.safetensors" for a, b in STEERING_PAIRS
+        ],
+        spaces=steering_spaces(),
+    output:
+        table="results/steering/vector_readings.parquet",
+        html=report(
+            "results/steering/vector_readings.html",
+            caption="../report/steering_readings.rst",
+            category="Steering transfer",
+        ),
+    log:
+        "logs/steering/readings.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        pairs=[{"source": a, "target": b} for a, b in STEERING_PAIRS],
+        # the results folder the vectors' runs live in: results/steering/vector_readings.parquet's
+        results=lambda wc, output: os.path.dirname(os.path.dirname(output.table)),
+        counts={run: run_counts(run) for run in steering_pair_runs()},
+        k=config["steering"]["readings_k"],
+    script:
+        "../scripts/steering_readings.py"

@@ -170,3 +170,73 @@ def plot_alignment_depth(depth: pd.DataFrame):
     ax.legend(fontsize=6.5, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def plot_next_token_kl(kl: pd.DataFrame):
+    """Rows: (source, target) pairs; columns: concepts; each panel the mean next-token KL(steered ||
+    unsteered) over held-out positions against alpha, per swept condition with its bootstrap band.
+
+    Grey boxes at the largest |alpha|: the isotropic null band (random directions of the native
+    norm, every draw's replicates pooled); grey crosses: the null draws themselves.
+    """
+    if kl.empty:
+        return _placeholder("no steering pairs configured (steering.pairs)")
+    pairs = list(dict.fromkeys(zip(kl["source"], kl["target"])))
+    concepts = list(dict.fromkeys(kl["concept"]))
+    fig, axes = plt.subplots(len(pairs), len(concepts), figsize=(3.3 * len(concepts) + 0.6, 2.2 * len(pairs) + 0.8),
+                             squeeze=False, sharex=True)
+    for r, (source, target) in enumerate(pairs):
+        for c, concept in enumerate(concepts):
+            ax = axes[r][c]
+            part = kl[(kl["source"] == source) & (kl["target"] == target) & (kl["concept"] == concept)]
+            if part.empty:
+                ax.set_axis_off()
+                continue
+            grid = np.abs(part["alpha"])
+            top = float(grid.max())
+            compared = part[part["compared_to_null"]]
+            width = 0.12 * top
+            for alpha, row in compared.drop_duplicates("alpha").set_index("alpha").iterrows():
+                ax.add_patch(plt.Rectangle((alpha - width, row["null_isotropic_kl_low"]), 2 * width,
+                                           row["null_isotropic_kl_high"] - row["null_isotropic_kl_low"],
+                                           color="0.82", zorder=0, linewidth=0,
+                                           label="isotropic null band" if alpha == compared["alpha"].iloc[0] else None))
+            nulls = part[part["condition"] == "null_isotropic"]
+            ax.plot(nulls["alpha"], nulls["kl"], "x", color="0.45", markersize=4, label="isotropic null draws")
+            for condition in ("native", "transferred", "hidden_map"):
+                rows = part[part["condition"] == condition]
+                if rows.empty:
+                    continue
+                if not (rows["alpha"] == 0).any():  # no vector, no change: KL 0 exactly, drawn so
+                    rows = pd.concat([rows, pd.DataFrame({"alpha": [0.0], "kl": [0.0], "kl_ci_low": [0.0],
+                                                          "kl_ci_high": [0.0]})], ignore_index=True)
+                rows = rows.sort_values("alpha")
+                color, style, label = STYLES[condition]
+                ax.fill_between(rows["alpha"], rows["kl_ci_low"], rows["kl_ci_high"], color=color, alpha=0.18,
+                                linewidth=0)
+                ax.plot(rows["alpha"], rows["kl"], style, color=color, marker="o", markersize=2.5,
+                        linewidth=2.4 if condition == "native" else 1.2, label=label)
+            verdicts = []
+            for name in ("native", "transferred"):
+                rows = compared[compared["condition"] == name]
+                if not rows.empty:
+                    above = sorted(rows.loc[rows["above_null"].astype(bool), "alpha"])
+                    verdicts.append(f"{name} " + (f"above at {', '.join(f'{a:g}' for a in above)}" if above else "n.s."))
+            verdict = "; ".join(verdicts)
+            ax.set_ylim(bottom=0)
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+            ax.set_title(f"{source} → {target}, {concept}\nvs null: {verdict or 'none'}", fontsize=7)
+            if c == 0:
+                ax.set_ylabel("KL(steered || unsteered)\nnats per position", fontsize=7)
+            if r == len(pairs) - 1:
+                ax.set_xlabel("alpha (multiples of |v_B|)", fontsize=8)
+    handles, labels = [], []
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(h)
+                labels.append(label)
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 5), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / (2.2 * len(pairs) + 0.8)))
+    return fig

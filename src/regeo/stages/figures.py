@@ -17,7 +17,8 @@ from regeo.figures.id_curves import (plot_id_curves, plot_redundancy_curves, plo
                                      with_run_columns)
 from regeo.figures.pair_heatmaps import plot_global_similarity, plot_lle_comparison
 from regeo.figures.registers import plot_register_distribution
-from regeo.figures.steering import plot_alignment_depth, plot_steering_effects, plot_transfer_ratios
+from regeo.figures.steering import (plot_alignment_depth, plot_next_token_kl, plot_steering_effects,
+                                    plot_transfer_ratios)
 from regeo.io import read_columns, read_parquet
 
 PathLike = str | Path  # what every function here takes for a file
@@ -73,3 +74,7 @@ def steering_transfer(summary: PathLike, pdf: PathLike, png: PathLike, dpi: int)
 
 def steering_alignment(depth: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
     save_figure(plot_alignment_depth(read_parquet(depth)), pdf, png, dpi)
+
+
+def steering_next_token(kl: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_next_token_kl(read_parquet(kl)), pdf, png, dpi)

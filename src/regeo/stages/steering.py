@@ -3,7 +3,8 @@
 From the config's concepts and the subsets' val splits to concepts
 (:func:`regeo.steering.concepts.build_concepts`), the map's fitting tokens (the pair's shared
 seen tokens, :mod:`regeo.vocab`), :func:`regeo.steering.transfer.run_transfer` on the pair, its
-tables, generations, vectors and maps on disk. The tables over all pairs are
+tables (the sweep, the summary, depth, the next-token KL and top tokens), generations, vectors
+and maps on disk. The tables over all pairs are
 :func:`regeo.steering.summary.summarise_files`.
 """
 
@@ -13,9 +14,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
-from regeo.io import save_tensors, write_jsonl, write_parquet
+from regeo.io import save_tensors, write_jsonl, write_parquet, write_text
 from regeo.steering.concepts import build_concepts
 from regeo.steering.config import SteeringConfig
 from regeo.steering.transfer import run_transfer
@@ -45,8 +47,8 @@ def steering_pair(params: dict, source_model: str, target_model: str, val_paths:
 
     ``params``: the steering section; ``val_paths``: subset -> val.parquet; ``counts``:
     {"source", "target"} -> counts.parquet or None; ``runs``: {"source", "target"} -> {name,
-    subset, preset, seed}; ``outputs``: paths of ``sweep``, ``summary``, ``depth``, ``samples``,
-    ``vectors`` and ``maps``.
+    subset, preset, seed}; ``outputs``: paths of ``sweep``, ``summary``, ``depth``, ``next_token``,
+    ``top_tokens``, ``samples``, ``vectors`` and ``maps``.
     """
     torch.set_num_threads(threads)
     cfg = SteeringConfig.from_params(params)
@@ -59,7 +61,7 @@ def steering_pair(params: dict, source_model: str, target_model: str, val_paths:
     for side, run in (("source", source), ("target", target)):
         for key in ("subset", "preset", "seed"):
             described[f"{side}_{key}"] = run[key]
-    for name in ("sweep", "summary", "depth"):
+    for name in ("sweep", "summary", "depth", "next_token", "top_tokens"):
         write_parquet(getattr(result, name).assign(**described), outputs[name])
     write_jsonl(result.records, outputs["samples"])
     save_tensors(result.vectors, outputs["vectors"], metadata={**result.metadata, "kind": "steering vectors",
@@ -71,3 +73,44 @@ def steering_pair(params: dict, source_model: str, target_model: str, val_paths:
                  source["name"], target["name"], row.concept, row.transferred_effect, row.transferred_effect_ci_low,
                  row.transferred_effect_ci_high, row.transferred_z_mapped, row.native_effect, row.native_z,
                  row.ceiling_share)
+
+
+def next_token_tables(kl_paths: list[str | Path], top_paths: list[str | Path], kl_out: str | Path,
+                      tops_out: str | Path, html_out: str | Path) -> None:
+    """Rule ``steering_next_token``: the pairs' next-token KL and top-token tables concatenated,
+    and the top tokens of the swept conditions as an HTML table for the report."""
+    from regeo.io import read_parquet
+    from regeo.steering.next_token import tops_html
+
+    kl = pd.concat([read_parquet(p) for p in kl_paths], ignore_index=True) if kl_paths else pd.DataFrame()
+    tops = pd.concat([read_parquet(p) for p in top_paths], ignore_index=True) if top_paths else pd.DataFrame()
+    write_parquet(kl, kl_out)
+    write_parquet(tops, tops_out)
+    write_text(tops_html(tops), html_out)
+    top = kl[kl["compared_to_null"]] if "compared_to_null" in kl else kl.iloc[:0]
+    for row in top.itertuples():
+        log.info("%s -> %s %s %s alpha %g: KL %.4g [%.4g, %.4g] nats, isotropic null %.4g [%.4g, %.4g]%s",
+                 row.source, row.target, row.concept, row.condition, row.alpha, row.kl, row.kl_ci_low,
+                 row.kl_ci_high, row.null_isotropic_kl, row.null_isotropic_kl_low, row.null_isotropic_kl_high,
+                 "" if row.above_null else " (not above the null)")
+
+
+def steering_readings(pairs: list[dict], vectors_paths: list[str | Path], results: str | Path,
+                      counts: dict[str, str | None], k: int, table_out: str | Path, html_out: str | Path) -> None:
+    """Rule ``steering_readings``: every pair's saved source, native and transferred vectors read in
+    the final space of the run each lives in (:mod:`regeo.steering.readings`)."""
+    from regeo.explain import open_space
+    from regeo.steering.readings import pair_readings, readings_html
+
+    if len(pairs) != len(vectors_paths):
+        raise ValueError(f"{len(pairs)} pairs but {len(vectors_paths)} vector files")
+    spaces = {}
+    for pair in pairs:
+        for run in (pair["source"], pair["target"]):
+            if run not in spaces:
+                spaces[run] = open_space(results, run, counts=counts.get(run))
+    tables = [pair_readings(path, pair["source"], pair["target"], spaces, k)
+              for pair, path in zip(pairs, vectors_paths)]
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    write_parquet(table, table_out)
+    write_text(readings_html(table), html_out)

@@ -15,8 +15,9 @@ from regeo.steering.emb2emb import FIT_ROWS
 
 # Keys of the steering section that are not this job's hyperparameters: the concepts and their
 # texts (regeo.stages.steering builds them), the seen-token filter of the map's fit, and the
-# pipeline's pair lists and threads.
-OTHER_KEYS = ("concepts", "passage_chars", "texts_per_side", "min_count", "pairs", "all_pairs_among", "threads")
+# pipeline's pair lists and threads, and the readings' length (rule steering_readings).
+OTHER_KEYS = ("concepts", "passage_chars", "texts_per_side", "min_count", "pairs", "all_pairs_among", "threads",
+              "readings_k")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class SteeringConfig:
     # Random directions per null (isotropic, mapped) scored to first order; null_checks of each swept too.
     n_null: int
     null_checks: int
+    # Further isotropic draws swept at the largest |alpha| for the next-token KL's null only
+    # (regeo.steering.next_token); the swept null_checks draws count too, at both signs.
+    kl_null_draws: int
+    # Tokens listed per steering setting: those whose mean next-token probability rises most,
+    # and the most probable without and with the vector.
+    top_tokens: int
     # Share of the shared tokens held out of the map's fit, for its R^2 and retrieval checks.
     map_heldout_fraction: float
     # Bootstrap over held-out passages: replicates and the intervals' coverage.
@@ -81,11 +88,14 @@ class SteeringConfig:
         if self.embeddings not in FIT_ROWS:
             bad("embeddings", f"must be one of {FIT_ROWS}")
         for key, low in (("max_length", 2), ("batch_size", 1), ("n_null", 32), ("null_checks", 0),
+                         ("kl_null_draws", 0), ("top_tokens", 1),
                          ("n_generate", 0), ("prompt_tokens", 1), ("max_new_tokens", 1)):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < low:
                 bad(key, f"must be an integer >= {low}")
         if self.null_checks > self.n_null:
             bad("null_checks", f"must be at most n_null ({self.n_null})")
+        if self.null_checks + self.kl_null_draws > self.n_null:
+            bad("kl_null_draws", f"plus null_checks ({self.null_checks}) must be at most n_null ({self.n_null})")
         if not isinstance(self.bootstrap_replicates, int) or not (self.bootstrap_replicates == 0
                                                                   or self.bootstrap_replicates >= 100):
             bad("bootstrap_replicates", "must be 0 (no intervals) or an integer >= 100")

@@ -12,6 +12,8 @@ sums so that a bootstrap over passages is a reweighting (:mod:`regeo.steering.bo
   does not saturate the way the mass does (a vector that doubles the odds moves it by ln 2
   whether m is 0.01 or 0.5).
 - ``mass``: the mean target mass itself, kept for reading (its shift saturates; never primary).
+- ``kl``: under steering, the mean over every position of KL(p_steered || p_unsteered) of the
+  next-token distribution, in nats (:mod:`regeo.steering.next_token` fills it in).
 
 A *weights* matrix (R, P) gives each passage a count per replicate: a row of ones is the
 statistic on the passages as they are.
@@ -62,20 +64,22 @@ class PassageScores:
     mass: np.ndarray  # sum over positions of the target mass
     n_positions: np.ndarray  # positions (length)
     has_targets: bool
+    kl: np.ndarray | None = None  # sum over positions of KL(steered || unsteered); None when not measured
 
 
 def position_terms(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor,
-                   target_ids: torch.Tensor | None) -> dict[str, torch.Tensor]:
+                   target_ids: torch.Tensor | None, log_all: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Per-passage sums (B,) of the token log-likelihood, target log-odds and target mass.
 
     ``logits`` (B, T, V) float32, ``input_ids``/``mask`` (B, T), ``target_ids`` (n_targets,) or
     None. One logsumexp over the vocabulary serves all three (a full log-softmax and masked
     copies of the (B, T, V) logits would cost several times the model's own forward pass at a
     4096-token vocabulary); the target columns are gathered. log(1 - m) comes from the same
-    logsumexp, with m capped a float32 step below 1. Differentiable, so that
-    :mod:`regeo.steering.first_order` can take its gradient.
+    logsumexp, with m capped a float32 step below 1 (``log_all``: that logsumexp (B, T) when the
+    caller has it already). Differentiable, so that :mod:`regeo.steering.first_order` can take
+    its gradient.
     """
-    log_all = logits.logsumexp(-1)  # (B, T)
+    log_all = logits.logsumexp(-1) if log_all is None else log_all  # (B, T)
     token_logp = logits[:, :-1].gather(-1, input_ids[:, 1:, None]).squeeze(-1) - log_all[:, :-1]  # (B, T-1)
     predicted = mask[:, 1:].to(logits.dtype)  # (B, T-1): a real token predicted from a real prefix
     positions = mask.to(logits.dtype)  # (B, T)
@@ -101,22 +105,56 @@ def counts(encoded: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(lengths - 1, 0), lengths
 
 
+SUMS = ("loglik", "logodds", "mass")
+
+
+def logsumexp_parts(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``logits.logsumexp(-1)`` (B, T), bit for bit as torch computes it, with the pieces torch
+    discards: e = exp(logits - max) (B, T, V) and its sum s (B, T), so that the softmax is e / s.
+
+    The steps of ATen's ``logsumexp`` (max, infinite maxima set to 0, exp of the shifted logits,
+    sum, log, add the max), so the scores built on it stay those of ``torch.logsumexp`` (a test
+    checks the equality) while the next-token KL reuses e instead of a second exp over the
+    vocabulary. Not differentiable (in-place steps); the gradients use ``torch.logsumexp``.
+    """
+    maxes = logits.amax(-1, keepdim=True)  # (B, T, 1)
+    squeezed = maxes.squeeze(-1)  # a view: the fill below reaches maxes, as in ATen
+    squeezed.masked_fill_(squeezed.abs() == math.inf, 0)
+    e = (logits - maxes).exp_()  # (B, T, V)
+    total = e.sum(-1)  # (B, T)
+    return total.log().add_(squeezed), e, total
+
+
+def batch_logits(model, input_ids: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor | None,
+                 sums: dict[str, list]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One forward pass of ``model`` as it is now: its logits (B, T, V) float32 and
+    :func:`logsumexp_parts` of them; the batch's per-passage sums are appended to ``sums``
+    (key -> list of (B,) float64 tensors)."""
+    logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits.float()  # (B, T, V)
+    log_all, e, total = logsumexp_parts(logits)
+    terms = position_terms(logits, input_ids, mask, targets, log_all)
+    for key in SUMS:
+        sums[key].append(terms[key].double().cpu() if key in terms else torch.zeros(len(input_ids)))
+    return logits, log_all, e, total
+
+
+def joined_scores(heldout: Heldout, sums: dict[str, list], has_targets: bool, **extra) -> PassageScores:
+    """:class:`PassageScores` from the batches' sums (:func:`batch_logits`), passages in order."""
+    n_predicted, n_positions = counts(heldout.passages)
+    joined = {k: torch.cat(v).numpy().astype(np.float64) if v else np.zeros(0) for k, v in sums.items()}
+    return PassageScores(is_positive=heldout.is_positive, n_predicted=n_predicted, n_positions=n_positions,
+                         has_targets=has_targets, **joined, **extra)
+
+
 @torch.no_grad()
 def score_passages(model, heldout: Heldout, batch_size: int = 8, device=None) -> PassageScores:
     """The per-passage sums of ``model`` as it is now (steering hooks included) on ``heldout``."""
     device = model_device(model, device)
-    encoded = heldout.passages
     targets = target_tensor(heldout, device)
-    sums = {k: [] for k in ("loglik", "logodds", "mass")}
-    for input_ids, mask in padded_batches(encoded, batch_size, device):
-        logits = model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits.float()  # (B, T, V)
-        terms = position_terms(logits, input_ids, mask, targets)
-        for key in sums:
-            sums[key].append(terms[key].double().cpu() if key in terms else torch.zeros(len(input_ids)))
-    n_predicted, n_positions = counts(encoded)
-    joined = {k: torch.cat(v).numpy().astype(np.float64) if v else np.zeros(0) for k, v in sums.items()}
-    return PassageScores(is_positive=heldout.is_positive, n_predicted=n_predicted, n_positions=n_positions,
-                         has_targets=targets is not None, **joined)
+    sums = {k: [] for k in SUMS}
+    for input_ids, mask in padded_batches(heldout.passages, batch_size, device):
+        batch_logits(model, input_ids, mask, targets, sums)
+    return joined_scores(heldout, sums, targets is not None)
 
 
 def statistic(scores: PassageScores, metric: str, weights: np.ndarray, numerators: np.ndarray | None = None
@@ -138,6 +176,11 @@ def statistic(scores: PassageScores, metric: str, weights: np.ndarray, numerator
         values = getattr(scores, metric) if numerators is None else numerators
         if not scores.has_targets:
             return np.full((weights.shape[0],) + np.shape(values)[1:], np.nan)
+        return _ratio(weights, values, scores.n_positions)
+    if metric == "kl":
+        values = scores.kl if numerators is None else numerators
+        if values is None:
+            raise ValueError("these scores carry no KL (score them with regeo.steering.next_token.sweep_passages)")
         return _ratio(weights, values, scores.n_positions)
     raise ValueError(f"unknown metric {metric!r}")
 

@@ -44,9 +44,10 @@ from regeo.steering.config import SteeringConfig
 from regeo.steering.emb2emb import LinearMap, fit_linear_map, fit_rows, r2_of, retrieval, split_pairs
 from regeo.steering.first_order import passage_gradients
 from regeo.steering.hidden import EMBEDDING_LAYER, paired_states, text_states
-from regeo.steering.inject import decoder_layers, layer_at_depth, match_layer, steer
+from regeo.steering.inject import decoder_layers, layer_at_depth, match_layer
 from regeo.steering.nulls import isotropic_draws, mapped_draws, p_value, z_score
-from regeo.steering.score import Heldout, cosine, generation_records, score_passages, statistic
+from regeo.steering.next_token import not_compared, null_comparison, sweep_passages, top_tokens
+from regeo.steering.score import Heldout, cosine, generation_records, statistic
 from regeo.steering.text import encode_texts, target_token_ids
 from regeo.steering.vectors import steering_vector, token_steering_vector
 from regeo.vocab import shared_vocabulary
@@ -202,10 +203,23 @@ class Transfer:
     vectors: dict[str, torch.Tensor]
     maps: dict[str, torch.Tensor]
     metadata: dict[str, str]
+    next_token: pd.DataFrame = field(default_factory=pd.DataFrame)  # KL per setting (regeo.steering.next_token)
+    top_tokens: pd.DataFrame = field(default_factory=pd.DataFrame)  # risers and most probable tokens per setting
+
+
+@dataclass
+class ConceptTables:
+    """One concept's share of a pair job's outputs."""
+
+    sweep: pd.DataFrame
+    summary: dict
+    vectors: dict[str, torch.Tensor]
+    next_token: pd.DataFrame
+    top_tokens: pd.DataFrame
 
 
 def _score_concept(concept: Concept, v_a, v_b, maps: PairMaps, model_b, tok_b, layer_b: int,
-                   cfg: SteeringConfig, device) -> tuple[pd.DataFrame, dict, dict[str, torch.Tensor]]:
+                   cfg: SteeringConfig, device) -> ConceptTables:
     """Sweep rows, summary row and vectors of one concept in the target (module docstring)."""
     native_norm = float(v_b.double().norm())
     vectors = {"native": v_b.float(),
@@ -244,13 +258,21 @@ def _score_concept(concept: Concept, v_a, v_b, maps: PairMaps, model_b, tok_b, l
     swept = [(name, 0, vectors[name], alphas) for name in SWEPT]
     swept += [(f"null_{kind}", k, torch.from_numpy(nulls[kind][k]).float(), check_alphas)
               for kind in ("isotropic", "mapped") for k in range(cfg.null_checks)]
+    # Further isotropic draws (of the same 64) for the KL's null only, at one sign of the largest
+    # |alpha| (the null is symmetric in sign); they are in no other table.
+    kl_alpha = np.abs(alphas).max() if np.abs(alphas).max() in alphas else -np.abs(alphas).max()
+    kl_only = [("null_isotropic", k, torch.from_numpy(nulls["isotropic"][k]).float(), np.array([kl_alpha]))
+               for k in range(cfg.null_checks, cfg.null_checks + cfg.kl_null_draws)]
+    settings = [(name, draw, vector, float(alpha)) for name, draw, vector, grid in swept + kl_only for alpha in grid]
+    measured = sweep_passages(model_b, heldout, [(vector, alpha) for _, _, vector, alpha in settings], layer_b,
+                              cfg.batch_size, device)
+    scored = iter(measured.scores)
     base = grads.scores
     sweep_rows, effects_of = [], {}
     for name, draw, vector, grid in swept:
         per_alpha = []
         for alpha in grid:
-            with steer(model_b, vector, layer_b, float(alpha)):
-                scores = score_passages(model_b, heldout, cfg.batch_size, device)
+            scores = next(scored)
             effect = statistic(scores, metric, weights) - statistic(base, metric, weights)  # (1 + R,)
             per_alpha.append(effect)
             low, high = percentile_interval(effect[1:], cfg.confidence)
@@ -300,7 +322,38 @@ def _score_concept(concept: Concept, v_a, v_b, maps: PairMaps, model_b, tok_b, l
     row["transferred_significant"] = bool(row["transferred_p_mapped"] < level)
     row["flag"] = ("native_not_above_null" if not row["native_significant"]
                    else "first_order_null_off" if row["null_check_error"] > 1 else "ok")
-    return pd.DataFrame(sweep_rows), row, vectors
+    next_token, tops = _next_token_tables(concept.name, settings, measured, weights, v_b, tok_b, cfg)
+    return ConceptTables(pd.DataFrame(sweep_rows), row, vectors, next_token, tops)
+
+
+def _next_token_tables(concept: str, settings, measured, weights: np.ndarray, v_b, tok_b,
+                       cfg: SteeringConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The KL rows (every setting, the null comparison at the largest |alpha|) and the top-token rows
+    of one concept (:mod:`regeo.steering.next_token`)."""
+    top = max(abs(alpha) for *_, alpha in settings)
+    kl = [statistic(scores, "kl", weights) for scores in measured.scores]  # each (1 + R,)
+    null = np.array([kl[s] for s, (name, _, _, alpha) in enumerate(settings)
+                     if name == "null_isotropic" and abs(alpha) == top])  # (n, 1 + R)
+    n_passages = len(measured.scores[0].n_positions) if settings else 0
+    rows, tops = [], []
+    for s, (name, draw, vector, alpha) in enumerate(settings):
+        low, high = percentile_interval(kl[s][1:], cfg.confidence)
+        row = dict(concept=concept, condition=name, draw=draw, alpha=alpha, kl=float(kl[s][0]),
+                   kl_ci_low=float(low), kl_ci_high=float(high), vector_norm=float(vector.double().norm()),
+                   cosine_to_native=cosine(vector, v_b), token_set="held-out passages, every position",
+                   n_passages=n_passages, n_positions=measured.n_positions)
+        row.update(null_comparison(kl[s], null, cfg.confidence) if name in SWEPT and abs(alpha) == top
+                   else not_compared())
+        rows.append(row)
+        steered = measured.mean_probs[s]
+        for kind, ids in top_tokens(measured.reference_probs, steered, cfg.top_tokens).items():
+            for rank, token in enumerate(ids, start=1):
+                tops.append(dict(concept=concept, condition=name, draw=draw, alpha=alpha, list=kind, rank=rank,
+                                 token_id=token, token=tok_b.decode([token]),
+                                 p_unsteered=float(measured.reference_probs[token]), p_steered=float(steered[token]),
+                                 change=float(steered[token] - measured.reference_probs[token]),
+                                 n_positions=measured.n_positions))
+    return pd.DataFrame(rows), pd.DataFrame(tops)
 
 
 def run_transfer(source_model_dir: str | Path, target_model_dir: str | Path, concepts: Sequence[dict | Concept],
@@ -343,15 +396,18 @@ def run_transfer(source_model_dir: str | Path, target_model_dir: str | Path, con
             "shuffled_map_r2_heldout": maps.shuffled.r2_heldout, "shuffled_map_top1_heldout": maps.shuffled.top1,
             "hidden_map_r2_heldout": maps.hidden.r2_heldout, "n_hidden_fit_positions": maps.hidden.n_fit,
             "n_hidden_heldout_positions": maps.hidden.n_heldout}
-    sweeps, rows, records, saved = [], [], [], {}
+    sweeps, rows, records, saved, next_tokens, tops = [], [], [], {}, [], []
     for concept in concepts:
         with torch.no_grad():
             v_a = concept_vector(model_a, tok_a, concept, layer_a, cfg, device)  # (d_a,)
             same_place = model_b is model_a and layer_b == layer_a  # self-transfer: v_B is v_A
             v_b = v_a if same_place else concept_vector(model_b, tok_b, concept, layer_b, cfg, device)  # (d_b,)
-        sweep, row, vectors = _score_concept(concept, v_a, v_b, maps, model_b, tok_b, layer_b, cfg, device)
-        sweeps.append(sweep)
-        rows.append({**pair, **row})
+        tables = _score_concept(concept, v_a, v_b, maps, model_b, tok_b, layer_b, cfg, device)
+        vectors = tables.vectors
+        sweeps.append(tables.sweep)
+        rows.append({**pair, **tables.summary})
+        next_tokens.append(tables.next_token)
+        tops.append(tables.top_tokens)
         saved[f"{concept.name}.source"] = v_a.float().clone()  # its own storage: v_B is v_A in self-transfer
         saved.update({f"{concept.name}.{name}": v.clone() for name, v in vectors.items()})
         generated = {name: vectors[name] for name in ("native", "transferred")}
@@ -375,5 +431,8 @@ def run_transfer(source_model_dir: str | Path, target_model_dir: str | Path, con
                 "fit_rows": cfg.embeddings, "concepts": ",".join(names),
                 "note": "weight (d_target, d_source) maps column vectors: v_target = weight @ v_source; "
                         "hidden.* is fit on residual states at the two layers, embedding.* on token embeddings"}
+    named = {"source": source, "target": target}
+    next_token = pd.concat(next_tokens, ignore_index=True).assign(**named, layer_target=layer_b)
+    top_table = pd.concat(tops, ignore_index=True).assign(**named)
     return Transfer(sweep=sweep, summary=pd.DataFrame(rows), depth=depth, records=records, vectors=saved,
-                    maps=tensors, metadata=metadata)
+                    maps=tensors, metadata=metadata, next_token=next_token, top_tokens=top_table)
