@@ -36,6 +36,10 @@ rule steering:
     threads: config["steering"]["threads"]
     resources:
         gpu=1,
+        # Peak RSS measured on 2 CPU cores: under 1.1 GB between the default's models, 6.5 GB for
+        # SmolLM2-135M onto itself (two copies of its 49,152-row embedding map and its retrieval
+        # over the whole vocabulary); the profile's 4 GB would not hold it.
+        mem_mb=lambda wc, attempt: 8000 * attempt,
     conda:
         "../../envs/train.yaml"
     script:
