@@ -103,7 +103,7 @@ def native_sweep_table(sweep: pd.DataFrame) -> str:
 
 def native_table(summary: pd.DataFrame) -> str:
     lines = ["| pair | concept | layer (of n) | native effect [95 %] | z (isotropic null) | first order [95 %] | "
-             "z first order | null sd | |v| check error | held-out passages (tokens) |",
+             "z first order | null sd | null check error (null sds) | held-out passages (tokens) |",
              "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | --- |"]
     for _, r in summary.iterrows():
         lines.append(f"| {r.source} → {r.target} | {r.concept} | {r.layer_target} ({r.n_layers_target}) | "
