@@ -171,6 +171,42 @@ def test_token_vector_contrasts_positions_before_targets(random_model, tokenizer
         token_steering_vector(random_model, tokenizer, texts("news", 3, seed=4), target, layer=0)
 
 
+def test_vectors_can_leave_out_each_texts_first_positions(random_model, tokenizer):
+    """The attention-sink position of a real Llama dwarfs the others (docs/pretrained.md): with
+    skip_first every mean is over the later positions only, for both kinds of vector."""
+    positive, negative = texts("news", 5, seed=3), texts("opinion", 7, seed=3)
+    out_p, mask_p = hidden_states(random_model, tokenizer, positive)
+    out_n, mask_n = hidden_states(random_model, tokenizer, negative)
+    later_p, later_n = mask_p.clone(), mask_n.clone()
+    later_p[:, 0] = later_n[:, 0] = False
+    h_p, h_n = out_p.hidden_states[2], out_n.hidden_states[2]
+    v = steering_vector(random_model, tokenizer, positive, negative, layer=1, batch_size=2, skip_first=1)
+    torch.testing.assert_close(v, h_p[later_p].mean(0) - h_n[later_n].mean(0), atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(v, h_p[mask_p].mean(0) - h_n[mask_n].mean(0), atol=1e-4)
+
+    target = target_token_ids(tokenizer, POSITIVE_ADJ)
+    opinion = texts("opinion", 6, seed=4)
+    out, mask = hidden_states(random_model, tokenizer, opinion)
+    [(ids, _)] = list(padded_batches(encode_texts(tokenizer, opinion, 64), len(opinion)))
+    has_next = torch.zeros_like(mask)
+    has_next[:, :-1] = mask[:, 1:]
+    has_next[:, 0] = False
+    before = torch.zeros_like(mask)
+    before[:, :-1] = torch.isin(ids[:, 1:], torch.tensor(target))
+    h = out.hidden_states[1]
+    expected = h[has_next & before].mean(0) - h[has_next & ~before].mean(0)
+    v = token_steering_vector(random_model, tokenizer, opinion, target, layer=0, skip_first=1)
+    torch.testing.assert_close(v, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_skipped_positions_are_a_checked_setting():
+    params = schema_defaults("steering")
+    assert SteeringConfig.from_params(params).vector_skip_positions == 0
+    assert SteeringConfig.from_params({**params, "vector_skip_positions": 1}).vector_skip_positions == 1
+    with pytest.raises(RegeoInputError, match="vector_skip_positions"):
+        SteeringConfig.from_params({**params, "vector_skip_positions": params["max_length"]})
+
+
 # --- the map ----------------------------------------------------------------------------------
 
 

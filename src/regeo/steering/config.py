@@ -35,6 +35,9 @@ class SteeringConfig:
     embeddings: str
     # Tokens per text (longer texts are truncated) for the vectors, the scores and the prompts.
     max_length: int
+    # Positions at the start of each text left out of the CAA means (1 drops the attention sink
+    # of Llama-family models, whose huge state otherwise dominates the vectors).
+    vector_skip_positions: int
     # Texts per forward pass.
     batch_size: int
     # Random directions per null (isotropic, mapped) scored to first order; null_checks of each swept too.
@@ -87,11 +90,13 @@ class SteeringConfig:
             bad("ridge", "must be >= 0")
         if self.embeddings not in FIT_ROWS:
             bad("embeddings", f"must be one of {FIT_ROWS}")
-        for key, low in (("max_length", 2), ("batch_size", 1), ("n_null", 32), ("null_checks", 0),
-                         ("kl_null_draws", 0), ("top_tokens", 1),
+        for key, low in (("max_length", 2), ("vector_skip_positions", 0), ("batch_size", 1), ("n_null", 32),
+                         ("null_checks", 0), ("kl_null_draws", 0), ("top_tokens", 1),
                          ("n_generate", 0), ("prompt_tokens", 1), ("max_new_tokens", 1)):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < low:
                 bad(key, f"must be an integer >= {low}")
+        if self.vector_skip_positions >= self.max_length:
+            bad("vector_skip_positions", f"must be below max_length ({self.max_length})")
         if self.null_checks > self.n_null:
             bad("null_checks", f"must be at most n_null ({self.n_null})")
         if self.null_checks + self.kl_null_draws > self.n_null:

@@ -77,10 +77,10 @@ def concept_vector(model, tokenizer, concept: Concept, layer: int, cfg: Steering
     """The concept's CAA vector (d,) in this model at block ``layer`` (texts or next-token kind)."""
     if concept.vector == "texts":
         return steering_vector(model, tokenizer, concept.positive, concept.negative, layer,
-                               cfg.max_length, cfg.batch_size, device)
+                               cfg.max_length, cfg.batch_size, device, cfg.vector_skip_positions)
     return token_steering_vector(model, tokenizer, concept.positive + concept.negative,
                                  target_token_ids(tokenizer, concept.target_tokens), layer,
-                                 cfg.max_length, cfg.batch_size, device)
+                                 cfg.max_length, cfg.batch_size, device, cfg.vector_skip_positions)
 
 
 def rescale(vector: torch.Tensor, norm: float) -> torch.Tensor:

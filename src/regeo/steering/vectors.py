@@ -8,7 +8,12 @@ final norm* as ``hidden_states[n]`` (``capture_outputs(tie_last_hidden_states=Tr
 transformers 5, the same in 4.x), and a vector measured after a norm would be added before it.
 The hook avoids that off-by-a-norm.
 
-Means are over tokens, not texts (a long text weighs more), accumulated in float64.
+Means are over tokens, not texts (a long text weighs more), accumulated in float64. ``skip_first``
+positions at the start of each text can be left out of every mean: in Llama-family models the
+first position is an attention sink whose state is orders of magnitude larger than the others
+(Xiao et al. 2023; Sun et al. 2024, "massive activations"; SmolLM2-135M at block 14 of 30: norm
+~24,000 against ~160), so small differences between texts' first states become most of a CAA
+vector (benchmarks/steer_first_position.py).
 
 Token-set concepts. The vector that should raise the probability of a target token set T is
 CAA on next-token events: the mean activation at positions whose *next* token is in T minus the
@@ -45,8 +50,9 @@ class _Captured(Exception):
 
 @torch.no_grad()
 def _group_means(model, encoded: Sequence[Sequence[int]], layer: int, groups: GroupMasks,
-                 batch_size: int, device) -> list[tuple[torch.Tensor, int]]:
-    """Per group: (mean float64 (d,), token count) of the output of block ``layer`` over the group's positions."""
+                 batch_size: int, device, skip_first: int = 0) -> list[tuple[torch.Tensor, int]]:
+    """Per group: (mean float64 (d,), token count) of the output of block ``layer`` over the group's
+    positions, the first ``skip_first`` positions of every text left out."""
     layer = check_layer(model, layer)
     captured: list[torch.Tensor] = []
 
@@ -67,6 +73,10 @@ def _group_means(model, encoded: Sequence[Sequence[int]], layer: int, groups: Gr
                 pass
             hidden = captured[-1].double()  # (B, T, d)
             masks = groups(input_ids, mask)  # each (B, T) bool
+            if skip_first:
+                masks = [m.clone() for m in masks]
+                for m in masks:
+                    m[:, :skip_first] = False  # right-padded: column t is position t of every text
             if sums is None:
                 sums = [torch.zeros(d, dtype=torch.float64, device=hidden.device) for _ in masks]
                 counts = [0] * len(masks)
@@ -81,29 +91,32 @@ def _group_means(model, encoded: Sequence[Sequence[int]], layer: int, groups: Gr
 
 
 def mean_activation(model, tokenizer, texts: Sequence[str], layer: int, max_length: int = 128,
-                    batch_size: int = 8, device=None) -> torch.Tensor:
-    """Mean (d,) float32 output of block ``layer`` over all non-pad tokens of ``texts``."""
+                    batch_size: int = 8, device=None, skip_first: int = 0) -> torch.Tensor:
+    """Mean (d,) float32 output of block ``layer`` over all non-pad tokens of ``texts`` (past ``skip_first``)."""
     encoded = encode_texts(tokenizer, texts, max_length)
     if not encoded:
         raise ValueError("no tokens: every text was empty")
-    [(mean, _)] = _group_means(model, encoded, layer, lambda _ids, mask: [mask.bool()], batch_size, device)
+    [(mean, _)] = _group_means(model, encoded, layer, lambda _ids, mask: [mask.bool()], batch_size, device,
+                               skip_first)
     return mean.float()
 
 
 def steering_vector(model, tokenizer, positive_texts: Sequence[str], negative_texts: Sequence[str],
-                    layer: int, max_length: int = 128, batch_size: int = 8, device=None) -> torch.Tensor:
+                    layer: int, max_length: int = 128, batch_size: int = 8, device=None,
+                    skip_first: int = 0) -> torch.Tensor:
     """CAA vector (d,) float32: mean block-``layer`` output over positive tokens minus over negative tokens.
 
     Texts are truncated to ``max_length`` tokens; every non-pad token counts once. Adding
     ``alpha * v`` (alpha > 0) should move the model towards the positive texts.
     """
-    positive = mean_activation(model, tokenizer, positive_texts, layer, max_length, batch_size, device)
-    negative = mean_activation(model, tokenizer, negative_texts, layer, max_length, batch_size, device)
+    positive = mean_activation(model, tokenizer, positive_texts, layer, max_length, batch_size, device, skip_first)
+    negative = mean_activation(model, tokenizer, negative_texts, layer, max_length, batch_size, device, skip_first)
     return positive - negative
 
 
 def token_steering_vector(model, tokenizer, texts: Sequence[str], target_ids: Sequence[int], layer: int,
-                          max_length: int = 128, batch_size: int = 8, device=None) -> torch.Tensor:
+                          max_length: int = 128, batch_size: int = 8, device=None,
+                          skip_first: int = 0) -> torch.Tensor:
     """Next-token CAA vector (d,) float32 for a token set: raising the probability of ``target_ids``.
 
     Mean block-``layer`` output at positions whose next token is in ``target_ids`` minus the mean at
@@ -124,7 +137,7 @@ def token_steering_vector(model, tokenizer, texts: Sequence[str], target_ids: Se
         next_is_target[:, :-1] = torch.isin(input_ids[:, 1:], targets.to(input_ids.device))
         return [has_next & next_is_target, has_next & ~next_is_target]
 
-    (hit, n_hit), (miss, n_miss) = _group_means(model, encoded, layer, groups, batch_size, device)
+    (hit, n_hit), (miss, n_miss) = _group_means(model, encoded, layer, groups, batch_size, device, skip_first)
     if n_hit == 0 or n_miss == 0:
         raise ValueError(f"the texts have {n_hit} positions followed by a target token and {n_miss} "
                          "followed by another token; both must be > 0")
