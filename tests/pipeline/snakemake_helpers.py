@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import subprocess
@@ -15,18 +16,30 @@ SMALL_CONFIG = Path(__file__).with_name("config_small.yaml")
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
+def merge_config(into: dict, new: dict) -> None:
+    """Merge ``new`` into ``into`` as Snakemake merges a --configfile: nested dicts merge, other
+    values replace."""
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            merge_config(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+
+
+def effective_config(configfile: Path) -> dict:
+    """What the workflow sees with ``--configfile configfile``: it merged over the embedded
+    default, validated."""
+    from regeo.config import validate_config
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    merge_config(config, yaml.safe_load(configfile.read_text()))
+    return validate_config(config)
+
+
 def write_config(workdir: Path, changes: dict | None = None, base: Path = SMALL_CONFIG) -> Path:
     """The small config with ``changes`` merged in (nested dicts merge, other values replace)."""
     config = yaml.safe_load(base.read_text())
-
-    def merge(into: dict, new: dict) -> None:
-        for key, value in new.items():
-            if isinstance(value, dict) and isinstance(into.get(key), dict):
-                merge(into[key], value)
-            else:
-                into[key] = value
-
-    merge(config, changes or {})
+    merge_config(config, changes or {})
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

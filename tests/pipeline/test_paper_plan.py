@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import subprocess
@@ -16,6 +15,7 @@ import yaml
 from regeo.config import external_runs, runs, steering_pairs, subset_names, validate_config
 from regeo.train.schedule import checkpoint_steps
 from snakemake_helpers import REPO, job_counts, snakemake, write_config
+from snakemake_helpers import effective_config as merged_over_default
 
 PAPER = REPO / "config" / "paper.yaml"
 # Any connection attempt from the planning process fails loudly (the data and classifier code
@@ -29,18 +29,7 @@ socket.socket.connect_ex = _refuse
 
 
 def effective_config() -> dict:
-    """What the workflow sees: the paper config merged over the embedded default, validated."""
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-
-    def merge(into: dict, new: dict) -> None:
-        for key, value in new.items():
-            if isinstance(value, dict) and isinstance(into.get(key), dict):
-                merge(into[key], value)
-            else:
-                into[key] = copy.deepcopy(value)
-
-    merge(config, yaml.safe_load(PAPER.read_text()))
-    return validate_config(config)
+    return merged_over_default(PAPER)
 
 
 @pytest.fixture(scope="module")

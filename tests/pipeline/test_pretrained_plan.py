@@ -3,7 +3,6 @@ and the three steering pairs with it (onto itself, into and out of ne-tiny-s0), 
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 
@@ -13,6 +12,7 @@ import yaml
 from regeo.config import steering_pairs, validate_config
 from regeo.steering.inject import layer_at_depth, match_layer
 from snakemake_helpers import REPO, job_counts, snakemake, write_config
+from snakemake_helpers import effective_config as merged_over_default
 
 PRETRAINED = REPO / "config" / "pretrained.yaml"
 SMOLLM2 = "smollm2-135m"
@@ -20,18 +20,7 @@ SMOLLM2_PAIRS = {(SMOLLM2, SMOLLM2), (SMOLLM2, "ne-tiny-s0"), ("ne-tiny-s0", SMO
 
 
 def effective_config() -> dict:
-    """The pretrained config merged over the embedded default, as Snakemake merges a --configfile."""
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-
-    def merge(into: dict, new: dict) -> None:
-        for key, value in new.items():
-            if isinstance(value, dict) and isinstance(into.get(key), dict):
-                merge(into[key], value)
-            else:
-                into[key] = copy.deepcopy(value)
-
-    merge(config, yaml.safe_load(PRETRAINED.read_text()))
-    return validate_config(config)
+    return merged_over_default(PRETRAINED)
 
 
 @pytest.fixture(scope="module")
