@@ -37,6 +37,17 @@ def _z(confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
+def _pair_concept_grid(table: pd.DataFrame, row_height: float):
+    """(fig, axes, pairs, concepts): one row per (source, target) pair and one column per concept
+    of ``table``, in order of appearance, sharing the alpha axis."""
+    pairs = list(dict.fromkeys(zip(table["source"], table["target"])))
+    concepts = list(dict.fromkeys(table["concept"]))
+    fig, axes = plt.subplots(len(pairs), len(concepts),
+                             figsize=(3.3 * len(concepts) + 0.6, row_height * len(pairs) + 0.8),
+                             squeeze=False, sharex=True)
+    return fig, axes, pairs, concepts
+
+
 def plot_steering_effects(sweep: pd.DataFrame, summary: pd.DataFrame):
     """Rows: (source, target) pairs; columns: concepts; each panel the concept's primary effect vs alpha.
 
@@ -46,10 +57,7 @@ def plot_steering_effects(sweep: pd.DataFrame, summary: pd.DataFrame):
     """
     if sweep.empty:
         return _placeholder("no steering pairs configured (steering.pairs)")
-    pairs = list(dict.fromkeys(zip(sweep["source"], sweep["target"])))
-    concepts = list(dict.fromkeys(sweep["concept"]))
-    fig, axes = plt.subplots(len(pairs), len(concepts), figsize=(3.3 * len(concepts) + 0.6, 2.3 * len(pairs) + 0.8),
-                             squeeze=False, sharex=True)
+    fig, axes, pairs, concepts = _pair_concept_grid(sweep, row_height=2.3)
     for r, (source, target) in enumerate(pairs):
         for c, concept in enumerate(concepts):
             ax = axes[r][c]
@@ -181,10 +189,7 @@ def plot_next_token_kl(kl: pd.DataFrame):
     """
     if kl.empty:
         return _placeholder("no steering pairs configured (steering.pairs)")
-    pairs = list(dict.fromkeys(zip(kl["source"], kl["target"])))
-    concepts = list(dict.fromkeys(kl["concept"]))
-    fig, axes = plt.subplots(len(pairs), len(concepts), figsize=(3.3 * len(concepts) + 0.6, 2.2 * len(pairs) + 0.8),
-                             squeeze=False, sharex=True)
+    fig, axes, pairs, concepts = _pair_concept_grid(kl, row_height=2.2)
     for r, (source, target) in enumerate(pairs):
         for c, concept in enumerate(concepts):
             ax = axes[r][c]
