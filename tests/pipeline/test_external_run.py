@@ -16,7 +16,7 @@ from regeo.dumps import dump_name, read_dump
 from regeo.config import external_runs, runs, validate_config
 from regeo.io import tensor_metadata
 from regeo.tokenizer import load_tokenizer
-from snakemake_helpers import SMALL_CONFIG, job_counts, snakemake, write_config
+from snakemake_helpers import job_counts, snakemake, write_config
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "external"))
 from tiny_models import PAD_ROWS, save_revisions, tiny_tokenizer  # noqa: E402
