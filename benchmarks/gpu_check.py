@@ -272,15 +272,17 @@ def markdown(report: dict) -> str:
                   "| step | micro-batch | tokens/step | ms/step | tokens/s | MFU (6N, N non-embedding) | "
                   "6N/peak, N all parameters | peak memory GiB | warm-up s |", "|---|---|---|---|---|---|---|---|---|"]
         for r in runs:
-            lines.append(f"| {'compiled' if r['compiled'] else 'eager'} | {r['micro_batch']} | {r['tokens_per_step']} | "
-                         f"{r['step_ms']} | {r['tokens_per_s']:,.0f} | {_percent(r['mfu'])} | "
-                         f"{_percent(r['utilisation_6n_all_parameters'])} | {r['max_memory_gib'] or 'n/a'} | {r['warmup_s']} |")
+            cells = ["compiled" if r["compiled"] else "eager", r["micro_batch"], r["tokens_per_step"], r["step_ms"],
+                     f"{r['tokens_per_s']:,.0f}", _percent(r["mfu"]), _percent(r["utilisation_6n_all_parameters"]),
+                     r["max_memory_gib"] or "n/a", r["warmup_s"]]
+            lines.append("| " + " | ".join(map(str, cells)) + " |")
+        peak = "unknown" if first["peak_flops"] is None else format(first["peak_flops"], ".3g")
         lines += ["", f"N = {first['non_embedding_parameters']:,} non-embedding parameters "
-                  f"({first['parameters']:,} in all); peak "
-                  f"{'unknown' if first['peak_flops'] is None else format(first['peak_flops'], '.3g')} FLOP/s."]
+                  f"({first['parameters']:,} in all); peak {peak} FLOP/s."]
         eager = next((r for r in runs if not r["compiled"]), None)
         if eager:
-            lines += ["", f"Attention ops and kernels of one eager step: {', '.join(eager['attention_kernels']) or 'none'}"]
+            kernels = ", ".join(eager["attention_kernels"]) or "none"
+            lines += ["", f"Attention ops and kernels of one eager step: {kernels}"]
             if "host_syncs" in eager:
                 lines.append(f"Host syncs per step (torch.cuda sync debug mode): {eager['host_syncs']['per_step']} "
                              f"{eager['host_syncs']['calls']}")

@@ -108,8 +108,9 @@ def tokenizer_params():
 
 
 def train_params(run):
-    """Everything that shapes one run's trajectory (run groups, other presets and the execution
-    settings excluded: the train script reads those from the config, so they rerun nothing)."""
+    """Everything that shapes one run's trajectory: not the run groups, the other presets or
+    the execution settings (the train script reads those from the config: they rerun nothing).
+    """
     r = RUNS[run]
     training = rule_training_params(config["training"])
     model = resolve_preset(r.preset, config["training"]["presets"])

@@ -10,8 +10,6 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-from regeo.params import section_fields
-
 # Keys of the training section that are not one run's hyperparameters: which runs exist, and the
 # preset table that the run's ``model`` was resolved from.
 OTHER_KEYS = ("runs", "presets")
@@ -52,6 +50,10 @@ class TrainConfig:
     def from_params(cls, run: str, preset: str, model: dict, seed: int, training: dict) -> "TrainConfig":
         """One run's config from the train rule's params; ``training`` is the config's training section
         (``runs`` and ``presets`` may be in it and are left out); any other unknown key is an error."""
+        # Here, not at the top: planning imports this module (rule_training_params), and
+        # regeo.params brings pandas in through regeo.io.
+        from regeo.params import section_fields
+
         values = section_fields(cls, training, "training", other=OTHER_KEYS, given=("run", "preset", "model", "seed"))
         return cls(run=run, preset=preset, model=dict(model), seed=seed, **values)
 
