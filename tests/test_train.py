@@ -307,3 +307,24 @@ def test_compiled_training_is_the_same_run(tmp_path, token_files, reference, mon
     run(micro_config(compile=True), token_files, tmp_path)
     assert compiled == ["LlamaForCausalLM"]
     assert_same_run(reference, tmp_path, micro_config())
+
+
+def test_the_state_of_a_tied_model_saves_and_loads(tmp_path, small_tokenizer):
+    """Tied embeddings (the 124m and 1.7b presets) are one matrix under two names in the state dict."""
+    from regeo.train.loop import LOG_COLUMNS, build_model
+    from regeo.train.state import RunState
+    from regeo.train.step import make_optimizer
+    from train_helpers import MICRO
+
+    cfg = micro_config(model=dict(MICRO, tie_word_embeddings=True))
+    model = build_model(cfg, len(small_tokenizer), small_tokenizer.eos_token_id)
+    optimizer = make_optimizer(model, cfg)
+    model(input_ids=torch.arange(16)[None]).logits.sum().backward()
+    optimizer.step()
+    state = RunState(tmp_path, cfg.fingerprint(), LOG_COLUMNS)
+    state.save(1, model, optimizer, [])
+    fresh = build_model(micro_config(model=dict(MICRO, tie_word_embeddings=True), seed=9), len(small_tokenizer), 0)
+    assert state.load(fresh, make_optimizer(fresh, cfg))[0] == 1
+    assert fresh.get_output_embeddings().weight is fresh.get_input_embeddings().weight
+    for key, value in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value), key

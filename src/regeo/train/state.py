@@ -50,7 +50,20 @@ class RunState:
 
     def save(self, step: int, model, optimizer, rows: list[dict]) -> None:
         with atomic_dir(self.latest) as tmp:
-            save_tensors(model.state_dict(), tmp / "model.safetensors")
+            save_tensors(_unshared(model.state_dict()), tmp / "model.safetensors")
             torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
             pd.DataFrame(rows, columns=self.log_columns).to_csv(tmp / "log.csv", index=False)
             write_json({"step": step, "fingerprint": self.fingerprint}, tmp / "progress.json")
+
+
+def _unshared(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors with a copy of each one that shares storage with an earlier one: a tied model
+    holds one matrix under two names, which safetensors refuses to write (a GPU model's tensors
+    are copied apart on their way to the CPU anyway)."""
+    seen: set[int] = set()
+    out = {}
+    for name, tensor in tensors.items():
+        pointer = tensor.untyped_storage().data_ptr()
+        out[name] = tensor.clone() if pointer in seen else tensor
+        seen.add(pointer)
+    return out
