@@ -55,8 +55,11 @@ def build_model(cfg: TrainConfig, vocab_size: int, eos_id: int) -> LlamaForCausa
     torch.manual_seed(cfg.seed)
     # No pad token: Llama gives its embedding padding_idx, which pins that row at zero with no
     # gradient. Training never pads, and the end-of-text token (the document separator) must learn.
+    # Attention through torch's scaled_dot_product_attention (FlashAttention or memory-efficient
+    # kernels on a GPU; benchmarks/gpu_check.py reports which), pinned rather than left to
+    # transformers' default; it is not saved in config.json.
     config = LlamaConfig(**cfg.model, vocab_size=vocab_size, max_position_embeddings=cfg.seq_len,
-                         bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=None)
+                         bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=None, attn_implementation="sdpa")
     return LlamaForCausalLM(config)
 
 
