@@ -5,7 +5,10 @@ The pipeline's step is :class:`regeo.train.step.TrainStep`, the code the trainin
 is the same computation written out: two copies of one model (same seed, same optimizer settings
 from ``make_optimizer``) take the same batches, their steps interleaved and their order
 alternated, and each step's loss must be equal bit for bit, which shows that both do the same
-work. The ratio is the pipeline's tokens/s over the bare loop's (median steps). Run by hand, e.g.
+work. The ratio is the pipeline's speed over the bare loop's: the median over steps of bare time /
+pipeline time, each pair timed back to back (the medians of the two series drift apart by several
+per cent on a shared machine; ``--control`` times a second bare loop in place of the pipeline's
+step, which measures that noise). Run by hand, e.g.
 
     .venv/bin/python benchmarks/bench_train.py --presets tiny mini --threads 1
 
@@ -49,7 +52,7 @@ def bare_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch
     return loss.detach()
 
 
-def measure(preset: str, steps: int, warmup: int, threads: int) -> dict:
+def measure(preset: str, steps: int, warmup: int, threads: int, control: bool = False) -> dict:
     vocab, batch_size, seq_len = SHAPES[preset]
     fields = resolve_preset(preset)
     cfg = TrainConfig.from_params("bench", preset, fields, 0, dict(schema_defaults("training"), batch_size=batch_size,
@@ -57,8 +60,15 @@ def measure(preset: str, steps: int, warmup: int, threads: int) -> dict:
     configure_torch(cfg)
     pipeline_model = build_model(cfg, vocab, eos_id=0).train()
     bare_model = build_model(cfg, vocab, eos_id=0).train()  # the same seed: the same weights
-    pipeline = training_step(pipeline_model, make_optimizer(pipeline_model, cfg), cfg, Group(0, 1, torch.device("cpu")))
     bare_optimizer = make_optimizer(bare_model, cfg)
+    if control:
+        control_optimizer = make_optimizer(pipeline_model, cfg)
+
+        def pipeline(x, y, lr):
+            return bare_step(pipeline_model, control_optimizer, x, y, lr, cfg.grad_clip)
+    else:
+        pipeline = training_step(pipeline_model, make_optimizer(pipeline_model, cfg), cfg,
+                                 Group(0, 1, torch.device("cpu")))
     generator = torch.Generator().manual_seed(0)
     times: dict[str, list[float]] = {"pipeline": [], "bare": []}
     equal = True
@@ -77,11 +87,13 @@ def measure(preset: str, steps: int, warmup: int, threads: int) -> dict:
                 times[which].append(time.perf_counter() - start)
         equal &= losses["pipeline"] == losses["bare"]
     median = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    pairs = sorted(b / p for p, b in zip(times["pipeline"], times["bare"]))
     tokens_per_step = batch_size * seq_len
     n_params = parameter_count(fields, vocab)
     return {"preset": preset, "parameters": n_params, "vocab": vocab, "batch_size": batch_size, "seq_len": seq_len,
-            "steps": steps, "pipeline_step_s": round(median["pipeline"], 5), "bare_step_s": round(median["bare"], 5),
-            "ratio": round(median["bare"] / median["pipeline"], 3), "losses_equal": equal,
+            "steps": steps, "control": control, "pipeline_step_s": round(median["pipeline"], 5),
+            "bare_step_s": round(median["bare"], 5), "ratio": round(pairs[len(pairs) // 2], 3),
+            "ratio_of_medians": round(median["bare"] / median["pipeline"], 3), "losses_equal": equal,
             "tokens_per_s": round(tokens_per_step / median["pipeline"], 1),
             "flop_per_s": 6 * n_params * tokens_per_step / median["pipeline"]}
 
@@ -92,9 +104,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=4)
+    parser.add_argument("--control", action="store_true", help="a second bare loop in place of the pipeline's step")
     args = parser.parse_args()
     for preset in args.presets:
-        result = measure(preset, args.steps, args.warmup, args.threads)
+        result = measure(preset, args.steps, args.warmup, args.threads, args.control)
         result.update(threads=args.threads, load_average=round(os.getloadavg()[0], 2))
         print(json.dumps(result), flush=True)
 
