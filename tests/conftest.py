@@ -6,12 +6,23 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from regeo.config import schema_defaults
 from regeo.data.builtin import builtin_documents
 from regeo.data.labeling import label_documents, one_hot_probabilities
 from regeo.registers import LabelingRules
 from regeo.tokenizer import train_bpe
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` run only where torch sees a CUDA device (benchmarks/gpu_check.sh)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA device")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -77,6 +77,11 @@ def bad(path: str, value):
         (bad("tokenizer.kind", "wordpiece"), r"config.tokenizer.kind: 'wordpiece' is not allowed; allowed: bpe, gpt2"),
         (bad("training.warmup_steps", 200), r"config.training.warmup_steps: 200 must be below training.steps \(200\)"),
         (bad("training.runs", [{"presets": ["tiny"], "seeds": [-1]}]), r"config.training.runs\[0\].seeds\[0\]: -1 is less than the minimum of 0"),
+        (bad("training.micro_batch_size", 3), r"config.training.micro_batch_size: 3 does not divide training.batch_size \(16\)"),
+        (bad("training.micro_batch_size", 0), r"config.training.micro_batch_size: 0 is less than the minimum of 1"),
+        (bad("training.compile", "yes"), r"config.training.compile: 'yes' is not of type 'boolean'"),
+        (bad("training.log_every", 0), r"config.training.log_every: 0 is less than the minimum of 1"),
+        (bad("training.peak_flops", 0), r"config.training.peak_flops: 0 is less than or equal to the minimum of 0"),
         (bad("steering.pairs", [{"source": "ne-tiny-s0", "target": "XX-tiny-s0"}]),
          r"config.steering.pairs\[0\].target: unknown run 'XX-tiny-s0'; runs of training.runs: ne-tiny-s0, ne-tiny-s1"),
         (bad("steering.pairs", [{"source": "ne-tiny-s0"}]),
@@ -166,3 +171,22 @@ def test_default_config_writes_no_schema_default():
                 yield where + key
 
     assert list(same_as_schema(DEFAULT, schema, "")) == []
+
+
+def test_schema_defaults_are_those_the_validator_fills_in():
+    """schema_defaults fills defaults without jsonschema (a GPU machine may lack it): the same values
+    as the validating fill of validate_config, for an empty config and for the default one."""
+    import jsonschema
+
+    from regeo.config import _with_defaults, fill_defaults, load_schema, schema_defaults
+
+    schema = load_schema()
+    # A run group without subsets: filled in inside an array item.
+    groups = {"training": {"runs": [{"presets": ["tiny"], "seeds": [0]}]}, "steering": {"pairs": []}}
+    for config in ({}, copy.deepcopy(DEFAULT), groups):
+        by_validator = copy.deepcopy(config)
+        for _ in _with_defaults(jsonschema.Draft202012Validator)(schema).iter_errors(by_validator):
+            pass
+        assert fill_defaults(schema, copy.deepcopy(config)) == by_validator
+    assert fill_defaults(schema, copy.deepcopy(groups))["training"]["runs"][0]["subsets"] == "all"
+    assert all(schema_defaults(section) == fill_defaults(schema, {})[section] for section in schema["properties"])

@@ -18,6 +18,26 @@ def test_train_config_takes_the_whole_training_section():
     assert fields | set(TRAIN_OTHER) == set(training)
 
 
+def test_the_train_rules_params_leave_the_execution_settings_out():
+    """The params of a default run are what they were before the execution settings existed (no
+    finished run reruns), and the train script adds those settings back."""
+    from regeo.train.config import EXECUTION_KEYS, rule_training_params, with_execution_settings
+
+    training = schema_defaults("training")
+    params = rule_training_params(training)
+    assert set(params) == {"steps", "batch_size", "seq_len", "lr", "min_lr_ratio", "warmup_steps", "weight_decay",
+                           "grad_clip", "checkpoint_every", "eval_every", "eval_batches", "state_every", "device",
+                           "precision", "threads"}
+    rule = {"run": "ne-tiny-s0", "preset": "tiny", "seed": 0, "model": {"hidden_size": 8}, "training": params}
+    restored = with_execution_settings(rule, dict(training, compile=True))
+    assert restored["training"] == {k: v for k, v in dict(training, compile=True).items() if k not in TRAIN_OTHER}
+    assert set(restored["training"]) - set(params) == set(EXECUTION_KEYS)
+    cfg = TrainConfig.from_params(restored["run"], restored["preset"], restored["model"], restored["seed"],
+                                  restored["training"])
+    assert cfg.compile is True and cfg.fingerprint() == TrainConfig.from_params(
+        "ne-tiny-s0", "tiny", {"hidden_size": 8}, 0, training).fingerprint()
+
+
 def test_train_config_refuses_unknown_and_missing_keys():
     training = schema_defaults("training")
     with pytest.raises(RegeoInputError, match=r"unknown key training\.optimizer"):

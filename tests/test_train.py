@@ -12,24 +12,15 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from regeo.io import load_tensors
-from regeo.tokens import tokenize_subset
-from regeo.data.subsets import SubsetSpec, cut_subset
-from regeo.train.loop import TrainingDiverged, train
+from regeo.train.loop import LOG_COLUMNS, TIMING_COLUMNS, TrainingDiverged, train
 from regeo.dumps import dump_name
 from regeo.train.schedule import checkpoint_steps
-from train_helpers import micro_config, run_paths
+from train_helpers import micro_config, run_paths, write_token_files
 
 
 @pytest.fixture(scope="module")
 def token_files(tmp_path_factory, small_corpus, small_tokenizer):
-    root = tmp_path_factory.mktemp("tokens")
-    documents, registers = small_corpus
-    train_docs, val_docs, _ = cut_subset(documents, registers, SubsetSpec("ne", {"ne": 1.0}, 8000, 2000, 3.0, 0))
-    tokenize_subset(small_tokenizer, train_docs, val_docs, 8000, 2000, root / "train.bin", root / "val.bin",
-                    root / "counts.parquet", root / "meta.json")
-    tok_dir = root / "tokenizer"
-    small_tokenizer.save_pretrained(tok_dir)
-    return root / "train.bin", root / "val.bin", tok_dir
+    return write_token_files(tmp_path_factory.mktemp("tokens"), small_corpus, small_tokenizer)
 
 
 def run(cfg, token_files, root):
@@ -47,7 +38,7 @@ def assert_same_run(a, b, cfg):
         for key in ("input", "output"):
             assert torch.equal(da[step][key], db[step][key]), f"step {step} {key} differs"
     la, lb = pd.read_csv(a / "train_log.csv"), pd.read_csv(b / "train_log.csv")
-    pd.testing.assert_frame_equal(la.drop(columns="tokens_per_s"), lb.drop(columns="tokens_per_s"))
+    pd.testing.assert_frame_equal(la.drop(columns=TIMING_COLUMNS), lb.drop(columns=TIMING_COLUMNS))
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +50,9 @@ def test_outputs_and_from_pretrained(reference):
     cfg = micro_config()
     assert sorted(p.name for p in (reference / "embeddings").iterdir()) == [dump_name(s) for s in checkpoint_steps(40, 10)]
     log = pd.read_csv(reference / "train_log.csv")
-    assert list(log.columns) == ["step", "loss", "val_loss", "tokens", "tokens_per_s", "lr"]
+    assert list(log.columns) == LOG_COLUMNS == ["step", "loss", "val_loss", "tokens", "tokens_per_s", "lr", "mfu"]
     assert len(log) == cfg.steps and log["val_loss"].notna().sum() == 4
+    assert (log["tokens_per_s"] > 0).all() and log["mfu"].isna().all()  # a CPU has no known peak
     assert log["loss"].iloc[-5:].mean() < log["loss"].iloc[:5].mean()  # it learns
     model = AutoModelForCausalLM.from_pretrained(reference / "model")
     last = load_tensors(reference / "embeddings" / dump_name(cfg.steps))
@@ -188,21 +180,24 @@ def test_dump_metadata_and_corrupt_dump_named(tmp_path, reference):
         read_dump(broken)
 
 
-def test_data_parallel_under_torchrun_matches_one_process(tmp_path, token_files, reference):
-    """Two gloo processes started by real torchrun, each with half of every batch: the same
+@pytest.mark.parametrize("micro_batch_size", [None, 1], ids=["whole-share", "accumulated"])
+def test_data_parallel_under_torchrun_matches_one_process(tmp_path, token_files, reference, micro_batch_size):
+    """Two gloo processes started by real torchrun, each with half of every batch (in one pass, or
+    accumulated over two micro-batches with DDP's all-reduce at the second only): the same
     trajectory as one process up to the order of floating-point sums."""
     from dataclasses import asdict
 
     from regeo.logs import log_to
     from regeo.train.job import train_run
 
-    cfg = micro_config()
+    cfg = micro_config(micro_batch_size=micro_batch_size)
     params = {"run": cfg.run, "preset": cfg.preset, "model": cfg.model, "seed": cfg.seed,
               "training": {k: v for k, v in asdict(cfg).items() if k not in ("run", "preset", "model", "seed")}}
     with log_to(tmp_path / "train.log"):
         train_run(params, 2, *token_files, **run_paths(tmp_path))
     log_text = (tmp_path / "train.log").read_text()
     assert "2 processes (data-parallel, gloo)" in log_text
+    assert f"{1 if micro_batch_size is None else 2} micro-batch(es) per step" in log_text
     assert "rank1" in log_text  # the second worker ran and logged
     da, db = dumps(reference, cfg), dumps(tmp_path, cfg)
     assert da.keys() == db.keys()
@@ -231,3 +226,105 @@ def test_every_token_row_can_learn_the_separator_included(reference, small_token
     assert first["input"][eos].abs().sum() > 0
     assert not torch.equal(first["input"][eos], last["input"][eos])
     assert (first["input"].abs().sum(dim=1) > 0).all()
+
+
+def test_micro_batches_accumulate_the_same_batch(tmp_path, token_files, reference, caplog):
+    """A micro-batch of the whole batch is the default run bit for bit; two micro-batches of two
+    sequences take the same batches and follow the same trajectory up to the order of sums."""
+    whole = run(micro_config(micro_batch_size=4), token_files, tmp_path / "whole")
+    assert_same_run(reference, whole, micro_config())
+    with caplog.at_level("INFO", logger="regeo.train.loop"):
+        split = run(micro_config(micro_batch_size=2), token_files, tmp_path / "split")
+    assert "2 micro-batch(es) per step" in caplog.text
+    cfg = micro_config()
+    da, db = dumps(reference, cfg), dumps(split, cfg)
+    for step in da:
+        for key in ("input", "output"):
+            torch.testing.assert_close(db[step][key], da[step][key], rtol=1e-5, atol=1e-6)
+    la, lb = pd.read_csv(reference / "train_log.csv"), pd.read_csv(split / "train_log.csv")
+    np.testing.assert_allclose(lb["loss"], la["loss"], rtol=1e-5)
+    np.testing.assert_allclose(lb["val_loss"], la["val_loss"], rtol=1e-5)
+
+
+def test_a_micro_batch_that_does_not_divide_the_batch_is_refused_before_any_write(tmp_path, token_files):
+    from regeo.io import RegeoInputError
+
+    with pytest.raises(RegeoInputError, match=r"training.micro_batch_size \(3\) must divide the 4 sequences"):
+        train(micro_config(micro_batch_size=3), *token_files, **run_paths(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_losses_are_read_at_logging_steps_only_and_every_step_is_logged(tmp_path, token_files, reference,
+                                                                        monkeypatch):
+    """log_every and state_every 20: the losses leave the device at the dumps (1, 2, 4, 8, 10, 20,
+    30, 40), the evaluations (10, 20, 30, 40) and the saves (20, 40) only, 8 reads for 40 steps."""
+    import regeo.train.loop as loop
+
+    reads = []
+    real = loop.StepLog.read
+
+    def read(self):
+        reads.append(len(self.pending))
+        return real(self)
+
+    monkeypatch.setattr(loop.StepLog, "read", read)
+    run(micro_config(log_every=20, state_every=20), token_files, tmp_path)
+    assert reads == [1, 1, 2, 4, 2, 10, 10, 10]
+    assert_same_run(reference, tmp_path, micro_config())
+
+
+def test_execution_settings_change_neither_the_run_nor_its_fingerprint(tmp_path, token_files, reference):
+    import json
+
+    from regeo.train.config import EXECUTION_KEYS
+    from regeo.train.throughput import non_embedding_parameters
+
+    fast = micro_config(log_every=7, peak_flops=1e9)
+    assert fast.fingerprint() == micro_config().fingerprint()
+    run(fast, token_files, tmp_path)
+    assert_same_run(reference, tmp_path, micro_config())
+    # The model directory records what shaped the model, not how fast it went: the same bytes.
+    saved = json.loads((tmp_path / "model" / "regeo_train_config.json").read_text())
+    assert not set(EXECUTION_KEYS) & set(saved)
+    assert (tmp_path / "model" / "regeo_train_config.json").read_bytes() == \
+        (reference / "model" / "regeo_train_config.json").read_bytes()
+    log = pd.read_csv(tmp_path / "train_log.csv")
+    n = non_embedding_parameters(AutoModelForCausalLM.from_pretrained(tmp_path / "model"))
+    np.testing.assert_allclose(log["mfu"], 6 * n * log["tokens_per_s"] / 1e9, rtol=1e-12)
+
+
+def test_compiled_training_is_the_same_run(tmp_path, token_files, reference, monkeypatch):
+    """training.compile runs the step through torch.compile; here with dynamo's eager backend (a CPU
+    test builds no C++ kernels; benchmarks/gpu_check.sh times Inductor on a GPU)."""
+    compiled = []
+    real = torch.compile
+
+    def compile_eagerly(module, **kwargs):
+        compiled.append(type(module).__name__)
+        return real(module, backend="eager")
+
+    monkeypatch.setattr(torch, "compile", compile_eagerly)
+    run(micro_config(compile=True), token_files, tmp_path)
+    assert compiled == ["LlamaForCausalLM"]
+    assert_same_run(reference, tmp_path, micro_config())
+
+
+def test_the_state_of_a_tied_model_saves_and_loads(tmp_path, small_tokenizer):
+    """Tied embeddings (the 124m and 1.7b presets) are one matrix under two names in the state dict."""
+    from regeo.train.loop import LOG_COLUMNS, build_model
+    from regeo.train.state import RunState
+    from regeo.train.step import make_optimizer
+    from train_helpers import MICRO
+
+    cfg = micro_config(model=dict(MICRO, tie_word_embeddings=True))
+    model = build_model(cfg, len(small_tokenizer), small_tokenizer.eos_token_id)
+    optimizer = make_optimizer(model, cfg)
+    model(input_ids=torch.arange(16)[None]).logits.sum().backward()
+    optimizer.step()
+    state = RunState(tmp_path, cfg.fingerprint(), LOG_COLUMNS)
+    state.save(1, model, optimizer, [])
+    fresh = build_model(micro_config(model=dict(MICRO, tie_word_embeddings=True), seed=9), len(small_tokenizer), 0)
+    assert state.load(fresh, make_optimizer(fresh, cfg))[0] == 1
+    assert fresh.get_output_embeddings().weight is fresh.get_input_embeddings().weight
+    for key, value in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value), key

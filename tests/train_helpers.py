@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from regeo.config import schema_defaults
+from regeo.data.subsets import SubsetSpec, cut_subset
+from regeo.tokens import tokenize_subset
 from regeo.train.config import TrainConfig
 
 MICRO = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
@@ -25,3 +27,14 @@ def micro_config(**overrides) -> TrainConfig:
 def run_paths(root: Path) -> dict:
     return dict(model_dir=root / "model", dumps_dir=root / "embeddings", log_csv=root / "train_log.csv",
                 state_dir=root / "state")
+
+
+def write_token_files(root: Path, corpus, tokenizer) -> tuple[Path, Path, Path]:
+    """Train and val token files of one register subset of ``corpus`` (the ``small_corpus`` fixture),
+    and the tokenizer's directory: what :func:`regeo.train.loop.train` reads."""
+    documents, registers = corpus
+    train_docs, val_docs, _ = cut_subset(documents, registers, SubsetSpec("ne", {"ne": 1.0}, 8000, 2000, 3.0, 0))
+    tokenize_subset(tokenizer, train_docs, val_docs, 8000, 2000, root / "train.bin", root / "val.bin",
+                    root / "counts.parquet", root / "meta.json")
+    tokenizer.save_pretrained(root / "tokenizer")
+    return root / "train.bin", root / "val.bin", root / "tokenizer"

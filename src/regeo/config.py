@@ -2,6 +2,10 @@
 
 Errors name the config field (``training.runs[1].presets[0]``), the bad value and what is
 allowed, and are collected so that one run reports every problem at once.
+
+jsonschema is imported only where a config is validated: :func:`schema_defaults` fills the
+defaults in without it, so that code run from a bare checkout on a GPU machine (tests and
+``benchmarks/gpu_check.py``, with torch and transformers but no jsonschema) can build configs.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 from regeo.external import ExternalRun, entry_problems, external_run
@@ -49,6 +52,8 @@ def _field(path) -> str:
 
 def _with_defaults(validator_class):
     """A validator that fills in schema defaults while it validates (jsonschema FAQ recipe)."""
+    import jsonschema
+
     validate_properties = validator_class.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):
@@ -82,14 +87,40 @@ def schema_defaults(section: str) -> dict:
     schema = load_schema()
     if section not in schema["properties"]:
         raise KeyError(f"no config section {section!r}; sections: {', '.join(schema['properties'])}")
-    config: dict = {}
-    # Validating fills the defaults in; the semantic checks of a whole config are not wanted here.
-    for _ in _with_defaults(jsonschema.Draft202012Validator)(schema).iter_errors(config):
-        pass
-    return config[section]
+    return fill_defaults(schema, {})[section]
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def fill_defaults(schema: dict, instance):
+    """``instance`` with the defaults of ``schema`` filled in where it leaves a property out, as the
+    validator of :func:`validate_config` fills them (a test checks that both agree on every section).
+
+    Walks ``properties`` (a default, then the value's own subschema), ``items`` and
+    ``additionalProperties``; the alternatives of ``oneOf``/``anyOf``/``allOf`` are walked as the
+    validator tries them, each filling in what it names.
+    """
+    if isinstance(instance, dict):
+        properties = schema.get("properties", {})
+        for name, sub in properties.items():
+            if "default" in sub and name not in instance:
+                instance[name] = copy.deepcopy(sub["default"])
+            if name in instance:
+                fill_defaults(sub, instance[name])
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for name, value in instance.items():
+                if name not in properties:
+                    fill_defaults(extra, value)
+    if isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        for item in instance:
+            fill_defaults(schema["items"], item)
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(keyword, []):
+            fill_defaults(sub, instance)
+    return instance
+
+
+def _describe(error) -> str:
+    """One problem line from a ``jsonschema.ValidationError``."""
     where = f"config.{_field(error.absolute_path)}" if error.absolute_path else "config"
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
@@ -101,6 +132,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 def validate_config(config: dict, schema_path: str | Path | None = None) -> dict:
     """Return a validated copy of ``config`` with defaults filled in; raise ConfigError otherwise."""
+    import jsonschema
+
     config = copy.deepcopy(config or {})
     schema = load_schema(schema_path)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
@@ -164,6 +197,9 @@ def _semantic_problems(cfg: dict) -> list[str]:
     if train["checkpoint_every"] > train["steps"]:
         problems.append(f"config.training.checkpoint_every: {train['checkpoint_every']} is past the last step "
                         f"(training.steps = {train['steps']})")
+    if train["micro_batch_size"] is not None and train["batch_size"] % train["micro_batch_size"]:
+        problems.append(f"config.training.micro_batch_size: {train['micro_batch_size']} does not divide "
+                        f"training.batch_size ({train['batch_size']})")
     if train["warmup_steps"] >= train["steps"]:
         problems.append(f"config.training.warmup_steps: {train['warmup_steps']} must be below training.steps "
                         f"({train['steps']})")

@@ -21,6 +21,7 @@ import torch
 
 from regeo.io import load_tensors
 from regeo.manifest import file_hash
+from regeo.train.loop import TIMING_COLUMNS
 
 pytestmark = pytest.mark.slurm
 
@@ -82,7 +83,7 @@ def test_small_pipeline_on_slurm_equals_a_local_run(slurm_cluster, pipeline, tmp
     # This is also the suite's from-scratch reproducibility check: a second run in another
     # directory, here through the queue, gives the same bytes and the same training curves.
     for path in (p for p in expected if p.endswith("train_log.csv")):
-        logs = [pd.read_csv(root / path).drop(columns="tokens_per_s") for root in (local, cluster)]
+        logs = [pd.read_csv(root / path).drop(columns=TIMING_COLUMNS) for root in (local, cluster)]
         pd.testing.assert_frame_equal(*logs)
 
     by_rule: dict[str, list[dict]] = {}

@@ -21,6 +21,7 @@ from regeo.resources import (
     train_mem_mb,
     train_runtime_minutes,
 )
+from regeo.train.config import rule_training_params
 from regeo.train.presets import resolve_preset
 from regeo.dumps import dump_name
 from regeo.train.schedule import checkpoint_steps
@@ -107,11 +108,11 @@ def tokenizer_params():
 
 
 def train_params(run):
-    """Everything that shapes one run's trajectory (run groups and other presets excluded)."""
+    """Everything that shapes one run's trajectory: not the run groups, the other presets or
+    the execution settings (the train script reads those from the config: they rerun nothing).
+    """
     r = RUNS[run]
-    training = {
-        k: v for k, v in config["training"].items() if k not in ("runs", "presets")
-    }
+    training = rule_training_params(config["training"])
     model = resolve_preset(r.preset, config["training"]["presets"])
     return {
         "run": run,

@@ -1,10 +1,11 @@
 """Rule train: see regeo.train.job.train_run (torchrun over the job's GPUs when it has several)."""
 from regeo.logs import snakemake_job
+from regeo.train.config import with_execution_settings
 from regeo.train.job import train_run
 
 with snakemake_job(snakemake):
     train_run(
-        snakemake.params.train,
+        with_execution_settings(snakemake.params.train, snakemake.config["training"]),
         int(getattr(snakemake.resources, "gpu", 0) or 0),
         snakemake.input.train,
         snakemake.input.val,

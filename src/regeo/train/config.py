@@ -10,11 +10,14 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-from regeo.params import section_fields
-
 # Keys of the training section that are not one run's hyperparameters: which runs exist, and the
 # preset table that the run's ``model`` was resolved from.
 OTHER_KEYS = ("runs", "presets")
+# Fields that change how fast a run goes, not what it computes (beyond the order of floating-point
+# sums): left out of the fingerprint and of the train rule's params, so that setting one resumes a
+# saved state and reruns no finished run. device, threads and state_every are of the same kind but
+# predate these and stay in the params: moving them out would rerun every finished run once.
+EXECUTION_KEYS = ("micro_batch_size", "compile", "log_every", "peak_flops")
 
 
 @dataclass(frozen=True)
@@ -38,15 +41,41 @@ class TrainConfig:
     device: str  # auto | cpu | cuda
     precision: str  # autocast dtype on CUDA; CPU always fp32
     threads: int  # torch CPU threads
+    micro_batch_size: int | None  # sequences per forward/backward on one device; None: its whole share
+    compile: bool  # torch.compile the training forward and backward
+    log_every: int  # steps between host syncs that read the losses
+    peak_flops: float | None  # one device's peak FLOP/s for the MFU; None: looked up by device name
 
     @classmethod
     def from_params(cls, run: str, preset: str, model: dict, seed: int, training: dict) -> "TrainConfig":
         """One run's config from the train rule's params; ``training`` is the config's training section
         (``runs`` and ``presets`` may be in it and are left out); any other unknown key is an error."""
+        # Here, not at the top: planning imports this module (rule_training_params), and
+        # regeo.params brings pandas in through regeo.io.
+        from regeo.params import section_fields
+
         values = section_fields(cls, training, "training", other=OTHER_KEYS, given=("run", "preset", "model", "seed"))
         return cls(run=run, preset=preset, model=dict(model), seed=seed, **values)
 
+    def hyperparameters(self) -> dict:
+        """The fields that shaped the model, saved beside it: the :data:`EXECUTION_KEYS` are left out,
+        so that a saved model's bytes do not depend on how fast it was trained."""
+        return {k: v for k, v in asdict(self).items() if k not in EXECUTION_KEYS}
+
     def fingerprint(self) -> str:
         """Hash of everything that changes the trajectory; a saved state resumes only on a match."""
-        relevant = {k: v for k, v in asdict(self).items() if k not in ("device", "threads", "state_every")}
+        left_out = ("device", "threads", "state_every", *EXECUTION_KEYS)
+        relevant = {k: v for k, v in asdict(self).items() if k not in left_out}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def rule_training_params(training: dict) -> dict:
+    """The training section as the train rule passes it in its params: without the run groups,
+    the preset table and the :data:`EXECUTION_KEYS` (:func:`with_execution_settings` adds those)."""
+    return {k: v for k, v in training.items() if k not in (*OTHER_KEYS, *EXECUTION_KEYS)}
+
+
+def with_execution_settings(params: dict, training: dict) -> dict:
+    """The train rule's ``params`` with the :data:`EXECUTION_KEYS` of the config's ``training``
+    section added back into their ``training``: what :meth:`TrainConfig.from_params` takes."""
+    return {**params, "training": {**params["training"], **{k: training[k] for k in EXECUTION_KEYS}}}

@@ -28,6 +28,15 @@ def train_batch(tokens: np.ndarray, step: int, seed: int, batch_size: int, seq_l
     return windows[:, :-1], windows[:, 1:]
 
 
+def to_device(batch: tuple[torch.Tensor, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The tensors of a batch on ``device``. To a GPU through pinned memory and without waiting: the
+    host goes on to the next step while the copy runs (the caching host allocator keeps the pinned
+    buffer alive until the copy is done)."""
+    if device.type != "cuda":
+        return tuple(t.to(device) for t in batch)
+    return tuple(t.pin_memory().to(device, non_blocking=True) for t in batch)
+
+
 def input_counts(tokens: np.ndarray, steps: list[int], seed: int, batch_size: int, seq_len: int,
                  vocab_size: int) -> np.ndarray:
     """(len(steps), vocab_size) int64: how often each id was an input of the batches of steps 0..S-1.

@@ -9,6 +9,7 @@ a no-op, so the single-device path is unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -49,6 +50,13 @@ class Group:
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
         return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def accumulating(self, wrapped: torch.nn.Module, last: bool):
+        """Context of one micro-batch's forward and backward: all but the ``last`` of a step only add
+        to the gradients, and DDP all-reduces them once, in the last one's backward."""
+        if self.world == 1 or last:
+            return contextlib.nullcontext()
+        return wrapped.no_sync()
 
     def shard(self, *batches: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """This rank's rows of each (B, ...) global batch."""

@@ -5,16 +5,20 @@ lives in ``state_dir`` (never a declared output): the latest model and optimizer
 rows up to it, and every embedding dump written so far. Dumps are hard-linked from there into
 the output directory, so a retry restores them for free. Batches are a function of
 (seed, step), so a resumed run is bitwise identical to an uninterrupted one on CPU.
+
+The step itself is :class:`regeo.train.step.TrainStep`. Its loss stays on the device until a
+logging step (``training.log_every``, and every dump, evaluation and state save) reads the
+losses since the last one in one host sync: there the NaN check runs, the rows of
+``train_log.csv`` get the interval's throughput and MFU, and the progress bar moves.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
+import os
 import shutil
 import signal
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,18 +28,23 @@ from tqdm import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from regeo.dumps import dump_name, model_embeddings, write_dump
-from regeo.io import RegeoInputError, atomic_dir, atomic_path, link_or_copy, load_tensors, save_tensors, write_json
+from regeo.io import RegeoInputError, atomic_dir, atomic_path, link_or_copy, write_json
 from regeo.loss import mean_loss
 from regeo.tokenizer import load_tokenizer
 from regeo.tokens import load_tokens
 from regeo.train import distributed
 from regeo.train.config import TrainConfig
-from regeo.train.data import train_batch
+from regeo.train.data import to_device, train_batch
 from regeo.train.interruption import Interrupted, StopFlag
 from regeo.train.schedule import checkpoint_steps
+from regeo.train.state import RunState
+from regeo.train.step import make_optimizer, micro_batches, training_step
+from regeo.train.throughput import IntervalTimer, model_flops_utilisation, non_embedding_parameters, peak_flops
 
 log = logging.getLogger(__name__)
-LOG_COLUMNS = ["step", "loss", "val_loss", "tokens", "tokens_per_s", "lr"]
+LOG_COLUMNS = ["step", "loss", "val_loss", "tokens", "tokens_per_s", "lr", "mfu"]
+# Columns that depend on the machine's speed, not on the trajectory: comparisons of runs leave them out.
+TIMING_COLUMNS = ["tokens_per_s", "mfu"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -46,17 +55,12 @@ def build_model(cfg: TrainConfig, vocab_size: int, eos_id: int) -> LlamaForCausa
     torch.manual_seed(cfg.seed)
     # No pad token: Llama gives its embedding padding_idx, which pins that row at zero with no
     # gradient. Training never pads, and the end-of-text token (the document separator) must learn.
+    # Attention through torch's scaled_dot_product_attention (FlashAttention or memory-efficient
+    # kernels on a GPU; benchmarks/gpu_check.py reports which), pinned rather than left to
+    # transformers' default; it is not saved in config.json.
     config = LlamaConfig(**cfg.model, vocab_size=vocab_size, max_position_embeddings=cfg.seq_len,
-                         bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=None)
+                         bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=None, attn_implementation="sdpa")
     return LlamaForCausalLM(config)
-
-
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    # Decay matrices (embeddings included, as in nanoGPT), not norm gains.
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), eps=1e-8, foreach=False)
 
 
 def learning_rate(step: int, cfg: TrainConfig) -> float:
@@ -68,40 +72,42 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
 
 
-class _State:
-    """The resumable state of one run under ``root``."""
+def configure_torch(cfg: TrainConfig) -> None:
+    """The process-wide torch settings a training job runs under (benchmarks of its step too)."""
+    # cuBLAS is deterministic only with a fixed workspace, read when CUDA starts; without it the
+    # deterministic mode below only warns on a GPU.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.set_num_threads(cfg.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
-    def __init__(self, root: Path, fingerprint: str) -> None:
-        self.root = root
-        self.fingerprint = fingerprint
-        self.latest = root / "latest"
-        self.dumps = root / "embeddings"
 
-    def load(self, model, optimizer) -> tuple[int, list[dict]]:
-        """Restore the latest state if it belongs to this config; returns (step, log rows)."""
-        info_path = self.latest / "progress.json"
-        if not info_path.is_file():
-            return 0, []
-        info = json.loads(info_path.read_text())
-        if info.get("fingerprint") != self.fingerprint:
-            log.warning("state in %s is from another config (%s != %s); starting over",
-                        self.root, info.get("fingerprint"), self.fingerprint)
-            shutil.rmtree(self.root)
-            return 0, []
-        model.load_state_dict(load_tensors(self.latest / "model.safetensors"))
-        try:
-            optimizer.load_state_dict(torch.load(self.latest / "optimizer.pt", weights_only=True))
-        except Exception as err:
-            raise RegeoInputError(f"{self.latest / 'optimizer.pt'}: unreadable optimizer state: {err}") from err
-        rows = pd.read_csv(self.latest / "log.csv").to_dict("records") if info["step"] > 0 else []
-        return int(info["step"]), rows
+class StepLog:
+    """The rows of ``train_log.csv``; each step's loss waits on the device until :meth:`read`."""
 
-    def save(self, step: int, model, optimizer, rows: list[dict]) -> None:
-        with atomic_dir(self.latest) as tmp:
-            save_tensors(model.state_dict(), tmp / "model.safetensors")
-            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-            pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(tmp / "log.csv", index=False)
-            write_json({"step": step, "fingerprint": self.fingerprint}, tmp / "progress.json")
+    def __init__(self, rows: list[dict], tokens_per_step: int, n_params: int, peak: float | None,
+                 devices: int) -> None:
+        self.rows = rows
+        self.tokens_per_step = tokens_per_step
+        self.n_params, self.peak, self.devices = n_params, peak, devices
+        self.pending: list[tuple[int, float, torch.Tensor]] = []  # (step, lr, loss) not read yet
+        self.timer = IntervalTimer()  # restarted whenever nothing is pending and only training follows
+
+    def add(self, step: int, lr: float, loss: torch.Tensor) -> None:
+        self.pending.append((step, lr, loss))
+
+    def read(self) -> list[dict]:
+        """The rows of the pending steps, appended to :attr:`rows`: one host sync for all their losses,
+        and the throughput of the interval since the timer's restart in each."""
+        losses = torch.stack([loss for _, _, loss in self.pending]).tolist()
+        tokens_per_s = len(losses) * self.tokens_per_step / self.timer.seconds()
+        mfu = model_flops_utilisation(tokens_per_s, self.n_params, self.peak, self.devices)
+        # The row of step s is the state after its update: step s + 1, with s's loss and lr.
+        new = [{"step": step + 1, "loss": loss, "val_loss": float("nan"), "tokens": (step + 1) * self.tokens_per_step,
+                "tokens_per_s": tokens_per_s, "lr": lr, "mfu": mfu}
+               for (step, lr, _), loss in zip(self.pending, losses)]
+        self.pending = []
+        self.rows.extend(new)
+        return new
 
 
 def train(cfg: TrainConfig, train_tokens: str | Path, val_tokens: str | Path, tokenizer_dir: str | Path,
@@ -112,8 +118,7 @@ def train(cfg: TrainConfig, train_tokens: str | Path, val_tokens: str | Path, to
     DDP averages the gradients, so the trajectory is the single-process one up to the order of
     floating-point sums; rank 0 alone writes files.
     """
-    torch.set_num_threads(cfg.threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    configure_torch(cfg)
     group = distributed.init(cfg.device, cfg.batch_size)
     try:
         _train(cfg, group, train_tokens, val_tokens, tokenizer_dir, model_dir, dumps_dir, log_csv, state_dir)
@@ -124,15 +129,15 @@ def train(cfg: TrainConfig, train_tokens: str | Path, val_tokens: str | Path, to
 def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_tokens, tokenizer_dir, model_dir,
            dumps_dir, log_csv, state_dir) -> None:
     device, lead = group.device, group.is_lead
-    autocast = torch.bfloat16 if device.type == "cuda" and cfg.precision == "bf16" else None
     tokenizer = load_tokenizer(tokenizer_dir)
     train_ids, val_ids = load_tokens(train_tokens), load_tokens(val_tokens)
     if len(train_ids) <= cfg.seq_len + 1:
         raise RegeoInputError(f"{train_tokens}: {len(train_ids)} tokens, fewer than seq_len + 1 = {cfg.seq_len + 1}")
+    parts = micro_batches(cfg.batch_size // group.world, cfg.micro_batch_size)  # refused here, before any write
 
     model = build_model(cfg, len(tokenizer), tokenizer.eos_token_id).to(device)
     optimizer = make_optimizer(model, cfg)
-    state = _State(Path(state_dir), cfg.fingerprint())
+    state = RunState(Path(state_dir), cfg.fingerprint(), LOG_COLUMNS)
     start, rows = state.load(model, optimizer)
     group.barrier()  # every rank has read the state before rank 0 may rewrite it
     saved = start
@@ -146,52 +151,58 @@ def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_token
         else:  # past the saved state: rewritten from the resumed trajectory
             saved_dump.unlink(missing_ok=True)
             out_dump.unlink(missing_ok=True)
-    log.info("run %s on %s: %d parameters, steps %d..%d, %d dumps scheduled", cfg.run, group.describe(),
-             sum(p.numel() for p in model.parameters()), start, cfg.steps, len(schedule))
+    n_params = non_embedding_parameters(model)
+    peak = peak_flops(device, cfg.precision, cfg.peak_flops)
+    log.info("run %s on %s: %d parameters (%d non-embedding), steps %d..%d, %d dumps scheduled; %s attention, "
+             "%d micro-batch(es) per step%s, peak %s FLOP/s per device", cfg.run, group.describe(),
+             sum(p.numel() for p in model.parameters()), n_params, start, cfg.steps, len(schedule),
+             model.config._attn_implementation, parts, ", compiled" if cfg.compile else "",
+             "unknown" if peak is None else f"{peak:.3g}")
     if lead:
         write_json(asdict(cfg), state.root / "train_config.json")
-    forward = group.wrap(model)
+    step_fn = training_step(model, optimizer, cfg, group)
 
     tokens_per_step = cfg.batch_size * cfg.seq_len
+    steplog = StepLog(rows, tokens_per_step, n_params, peak, group.world)
+    dump_steps = set(schedule)
     model.train()
-    timer = time.perf_counter()
     with StopFlag() as stop, tqdm(total=cfg.steps, initial=start, desc=cfg.run, mininterval=2.0,
                                    disable=not lead) as bar:
         for step in range(start, cfg.steps + 1):
-            if lead and step in schedule and not (dumps_dir / dump_name(step)).is_file():
+            if lead and step in dump_steps and not (dumps_dir / dump_name(step)).is_file():
                 tensors, tied = model_embeddings(model)
                 write_dump(tensors, state.dumps / dump_name(step),
                            metadata={"run": cfg.run, "step": step, "tokens": step * tokens_per_step, "tied": tied})
                 link_or_copy(state.dumps / dump_name(step), dumps_dir / dump_name(step))
+                steplog.timer.restart()  # nothing is pending: a dump step is a logging step
             if step == cfg.steps:
                 break
             lr = learning_rate(step, cfg)
-            for param_group in optimizer.param_groups:
-                param_group["lr"] = lr
-            x, y = group.shard(*train_batch(train_ids, step, cfg.seed, cfg.batch_size, cfg.seq_len))
-            with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
-                logits = forward(input_ids=x.to(device)).logits  # (B / world, T, V)
-            loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten())
-            global_loss = group.mean(loss.detach())  # the same value on every rank
-            if not torch.isfinite(global_loss):
-                raise TrainingDiverged(
-                    f"run {cfg.run}: loss is {global_loss.item()} at step {step}; the last good state "
-                    f"(step {saved}) is kept in {state.root}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+            x, y = to_device(group.shard(*train_batch(train_ids, step, cfg.seed, cfg.batch_size, cfg.seq_len)), device)
+            steplog.add(step, lr, step_fn(x, y, lr))
             done = step + 1
-            elapsed, timer = time.perf_counter() - timer, time.perf_counter()
-            val = (mean_loss(model, val_ids, cfg.batch_size, cfg.seq_len, cfg.eval_batches, device, autocast)
-                   if lead and (done % cfg.eval_every == 0 or done == cfg.steps) else float("nan"))
-            rows.append({"step": done, "loss": global_loss.item(), "val_loss": val, "tokens": done * tokens_per_step,
-                         "tokens_per_s": tokens_per_step / max(elapsed, 1e-9), "lr": lr})
-            bar.update(1)
-            bar.set_postfix(loss=f"{global_loss.item():.3f}", refresh=False)
-            # SLURM signals every rank, but not at the same instant: stop together or not at all.
-            stopping = group.any(stop.signal is not None)
+            evaluating = done % cfg.eval_every == 0 or done == cfg.steps
+            logging_step = (done % cfg.log_every == 0 or evaluating or done % cfg.state_every == 0
+                            or done in dump_steps)
+            # One process sees a signal at once; data-parallel ranks agree on one at logging steps
+            # only (SLURM signals every rank, but not at the same instant: stop together or not at all).
+            if group.world == 1:
+                stopping = stop.signal is not None
+            else:
+                stopping = logging_step and group.any(stop.signal is not None)
+            if not (logging_step or stopping):
+                continue
+            new = steplog.read()
+            diverged = next((row for row in new if not math.isfinite(row["loss"])), None)
+            if diverged is not None:
+                raise TrainingDiverged(
+                    f"run {cfg.run}: loss is {diverged['loss']} at step {diverged['step'] - 1}; the last good state "
+                    f"(step {saved}) is kept in {state.root}")
+            if lead and evaluating:
+                rows[-1]["val_loss"] = mean_loss(model, val_ids, cfg.batch_size, cfg.seq_len, cfg.eval_batches, device,
+                                                 step_fn.autocast)
+            bar.update(len(new))
+            bar.set_postfix(progress_postfix(new[-1]), refresh=False)
             if lead and (done % cfg.state_every == 0 or stopping):
                 state.save(done, model, optimizer, rows)
                 saved = done
@@ -200,6 +211,7 @@ def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_token
                 log.warning("run %s: signal %s at step %d; state saved, exiting for a retry", cfg.run,
                             stop.signal or "on another rank", done)
                 raise Interrupted(128 + (stop.signal or signal.SIGTERM))
+            steplog.timer.restart()
 
     # Training is complete: a signal now (SLURM's warning, a preemption notice) is held until the
     # final writes are done, so the finished run is kept; exiting for a retry would only redo them.
@@ -208,7 +220,7 @@ def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_token
             with atomic_dir(model_dir) as tmp:
                 model.save_pretrained(tmp, safe_serialization=True)
                 tokenizer.save_pretrained(tmp)
-                write_json(asdict(cfg), tmp / "regeo_train_config.json")
+                write_json(cfg.hyperparameters(), tmp / "regeo_train_config.json")
             with atomic_path(log_csv, ".csv") as tmp:
                 pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(tmp, index=False)
             # The finished outputs hold every dump (hard links), so the resumable state can go.
@@ -217,3 +229,11 @@ def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_token
     if stop.signal is not None:
         log.warning("run %s: signal %s during the final save; the run is complete and its outputs written",
                     cfg.run, stop.signal)
+
+
+def progress_postfix(row: dict) -> dict:
+    """The progress bar's loss, tokens/s and (where a peak is known) MFU."""
+    postfix = {"loss": f"{row['loss']:.3f}", "tok/s": f"{row['tokens_per_s']:,.0f}"}
+    if math.isfinite(row["mfu"]):
+        postfix["mfu"] = f"{row['mfu']:.1%}"
+    return postfix
