@@ -173,12 +173,29 @@ def test_default_config_writes_no_schema_default():
     assert list(same_as_schema(DEFAULT, schema, "")) == []
 
 
-def test_schema_defaults_are_those_the_validator_fills_in():
-    """schema_defaults fills defaults without jsonschema (a GPU machine may lack it): the same values
-    as the validating fill of validate_config, for an empty config and for the default one."""
+def _with_defaults(validator_class):
+    """The reference: a validator that fills in schema defaults while it validates (jsonschema's FAQ
+    recipe, which validate_config used before fill_defaults)."""
     import jsonschema
 
-    from regeo.config import _with_defaults, fill_defaults, load_schema, schema_defaults
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def test_schema_defaults_are_those_the_validator_fills_in():
+    """fill_defaults fills defaults without jsonschema (a GPU machine may lack it): the same values
+    as jsonschema's validating fill, for an empty config, the default one and a run group."""
+    import jsonschema
+
+    from regeo.config import fill_defaults, load_schema, schema_defaults
 
     schema = load_schema()
     # A run group without subsets: filled in inside an array item.
