@@ -28,14 +28,19 @@ def span(values: pd.Series, digits: int = 3) -> str:
     return f"{values.min():.{digits}g}-{values.max():.{digits}g}"
 
 
+def against_null(r) -> str:
+    """An ID row's last cells: covariance null, redundancy against the null, and its token set."""
+    redundancy = ci(r.redundancy_vs_null, r.redundancy_vs_null_ci_low, r.redundancy_vs_null_ci_high, 2)
+    return f"{r.null_covariance:.1f} | {redundancy} | {r.n_tokens} ({r.token_set})"
+
+
 def id_table(table: pd.DataFrame) -> str:
     last = table[(table.step == table.step.max()) & (table.embeddings == "input")]
     lines = ["| estimator | k | ID [95 %] | isotropic null | covariance null | redundancy vs null [95 %] | tokens (set) |",
              "| --- | ---: | --- | ---: | ---: | --- | --- |"]
     for _, r in last.iterrows():
         lines.append(f"| {r.estimator} | {r.k} | {ci(r.value, r.ci_low, r.ci_high)} | {r.null_isotropic:.1f} | "
-                     f"{r.null_covariance:.1f} | {ci(r.redundancy_vs_null, r.redundancy_vs_null_ci_low, r.redundancy_vs_null_ci_high, 2)} | "
-                     f"{r.n_tokens} ({r.token_set}) |")
+                     f"{against_null(r)} |")
     return "\n".join(lines)
 
 
@@ -44,9 +49,7 @@ def id_comparison_table(table: pd.DataFrame, run: str) -> str:
     lines = ["| run | ID [95 %] | covariance null | redundancy vs null [95 %] | tokens (set) |",
              "| --- | --- | ---: | --- | --- |"]
     for _, r in rows.iterrows():
-        lines.append(f"| {r.run} | {ci(r.value, r.ci_low, r.ci_high)} | {r.null_covariance:.1f} | "
-                     f"{ci(r.redundancy_vs_null, r.redundancy_vs_null_ci_low, r.redundancy_vs_null_ci_high, 2)} | "
-                     f"{r.n_tokens} ({r.token_set}) |")
+        lines.append(f"| {r.run} | {ci(r.value, r.ci_low, r.ci_high)} | {against_null(r)} |")
     return "\n".join(lines)
 
 
