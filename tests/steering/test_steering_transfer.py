@@ -150,8 +150,15 @@ def test_permuted_copy_transfers_fully_and_reaches_the_ceiling(perm_transfer):
         assert row.ceiling_share == pytest.approx(1.0, abs=0.02)
         assert row.map_r2_heldout == pytest.approx(1.0) and row.map_top1_heldout == 1.0
         assert row.transferred_significant and abs(row.transferred_z_mapped) > 3
-        # A shuffled map's vector is a random direction: within the null.
-        assert abs(row.shuffled_map_z_first_order) < 3
+        # A shuffled map's vector carries nothing over: within the null of the 32 random directions.
+        # The z of a draw from that null is t(31)-distributed times sqrt(1 + 1/32), so |z| >= 4
+        # happens with probability 4e-4; the bound 3 (p 0.006) failed on one CPU at z = 3.01 (issue
+        # 24): seen here -2.65 and 0.32 under 1 and 2 threads.
+        assert abs(row.shuffled_map_z_first_order) < 4, row.shuffled_map_z_first_order
+        assert abs(row.shuffled_map_cosine_to_native) < 0.5  # 4 sd of a random cosine in 64 dimensions
+    # Where first order holds (the token concept), the shuffled map keeps a small part of the effect.
+    row = concept_row(perm_transfer, "positive_adj")
+    assert abs(row.shuffled_map_first_order) < 0.25 * row.transferred_first_order, row.shuffled_map_first_order
     # The permutation holds in every layer, so the embedding map predicts B's states at every depth.
     depth = perm_transfer.depth
     assert list(depth.relative_depth) == [0.0, 0.5, 1.0]
