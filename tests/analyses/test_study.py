@@ -125,11 +125,18 @@ def test_spearman_and_the_verdict_on_few_or_many_runs():
     table = rq3_correlations(many, TokenBootstrap(200, 0, 0.95), min_subsets=10).set_index("loss")
     assert table.loc["loss_own", "rho"] == pytest.approx(-1.0)
     assert table.loc["loss_own", "verdict"] == "significant" and table.loc["loss_own", "ci_high"] < -0.9
-    assert table.loc["loss_own", "null_low"] > -0.6 and table.loc["loss_own", "n_subsets"] == 12
+    assert table.loc["loss_own", "null_low"] > -0.7 and table.loc["loss_own", "n_subsets"] == 12
+    # subsets are the units: 12 of them, 12! orders too many to enumerate, 200 drawn; Holm over the 2 tests
+    row = table.loc["loss_own"]
+    assert (row["unit"], row["n_runs"], row["n_permutations"], row["exact"]) == ("subset", 24, 200, False)
+    assert row["p_value"] == pytest.approx(1 / 201) and row["p_adjusted"] == pytest.approx(2 / 201)
     assert table.loc["loss_mean", "verdict"] == "not significant"
-    few = rq3_correlations(many[many["subset"].isin(["s0", "s1", "s2"])], TokenBootstrap(200, 0, 0.95), 10)
-    assert few["verdict"].str.startswith("too few runs: 3 subsets").all()
-    assert (few["null_high"] > 0.7).all()  # six runs: the null band spans most of [-1, 1]
+    few = rq3_correlations(many[many["subset"].isin(["s0", "s1", "s2", "s3", "s4"])], TokenBootstrap(200, 0, 0.95), 10)
+    assert few["verdict"].str.startswith("too few subsets: 5").all()
+    # five units: every order enumerated, and |rho| = 1 is reached by 2 of the 120: the floor is 2/120
+    assert few["exact"].all() and (few["n_permutations"] == 119).all()
+    np.testing.assert_allclose(few["p_min"], 2 / 120)
+    assert (few["null_high"] > 0.7).all()  # the null band spans most of [-1, 1]
 
 
 def test_redundancy_by_size_reads_the_width_from_the_ceiling():

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -176,7 +177,12 @@ def test_study_analyses(pipeline):
     curve = pd.read_parquet(analyses / "rank_knee.parquet")
     assert curve.loc[curve["rank"] == 16, "excess"].abs().max() < 1e-4  # rank d is the full model
     rq3 = pd.read_parquet(analyses / "rq3_correlations.parquet")
-    assert rq3["verdict"].str.startswith("too few runs: 2 subsets").all() and (rq3["n_runs"] == 4).all()
+    assert rq3["verdict"].str.startswith("too few subsets: 2").all() and (rq3["n_runs"] == 4).all()
+    registers = pd.read_parquet(analyses / "register_tests.parquet")
+    # 2 subsets x 2 seeds, labels permuted within seeds: 2! x 2! orders, 2 of which only rename
+    assert (registers["design"] == "seed-blocked").all() and (registers["n_permutations"] == 3).all()
+    np.testing.assert_allclose(registers["p_min"], 0.5)
+    assert (registers["p_adjusted"] >= registers["p_value"]).all() and not registers["significant"].any()
     size = pd.read_parquet(analyses / "redundancy_by_size.parquet")
     assert set(size["d"]) == {16} and (size["token_set"] == "common").all()
 

@@ -103,6 +103,7 @@ rule across_runs:
     output:
         variables="results/analyses/run_variables.parquet",
         correlations="results/analyses/rq3_correlations.parquet",
+        registers="results/analyses/register_tests.parquet",
         size="results/analyses/redundancy_by_size.parquet",
         rq3_pdf="results/figures/rq3_correlations.pdf",
         rq3_png=report(

@@ -180,19 +180,23 @@ def rank_knee(params: dict, bootstrap: dict, seq_len: int, device_name: str, run
 
 def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: str, evaluation: str,
                 rank_curve: str, rank_summary: str, out: dict[str, str], dpi: int) -> None:
-    """Rule ``across_runs``: RQ3's rank correlations, redundancy against model size, and the rank
-    knee beside the IDs (``id_comparison``, input embeddings, first metric)."""
+    """Rule ``across_runs``: RQ3's rank correlations, the seed-blocked register tests, redundancy
+    against model size, and the rank knee beside the IDs (``id_comparison``, input embeddings, first metric)."""
     from regeo.figures.study import plot_rank_knee, plot_redundancy_vs_size, plot_rq3
     from regeo.geometry.intervals import TokenBootstrap
     from regeo.study.across_runs import redundancy_by_size, rq3_correlations, run_variables, with_ids
+    from regeo.study.register_effect import register_tests
 
     ids = read_parquet(id_comparison)
     variables = run_variables(ids, read_parquet(similarity), read_parquet(evaluation))
     boot = TokenBootstrap(params["replicates"], bootstrap["seed"], bootstrap["confidence"])
-    correlations = rq3_correlations(variables, boot, params["min_subsets"])
+    correlations = rq3_correlations(variables, boot, params["min_subsets"], params["adjustment"], params["max_exact"])
+    registers = register_tests(ids[ids["run"].isin(variables["run"])], params["adjustment"], params["replicates"],
+                               bootstrap["seed"], 1 - bootstrap["confidence"], params["max_exact"])
     size = redundancy_by_size(ids)
     write_parquet(variables, out["variables"])
     write_parquet(correlations, out["correlations"])
+    write_parquet(registers, out["registers"])
     write_parquet(size, out["size"])
     save_figure(plot_rq3(variables, correlations), out["rq3_pdf"], out["rq3_png"], dpi)
     save_figure(plot_redundancy_vs_size(size), out["size_pdf"], out["size_png"], dpi)

@@ -5,10 +5,12 @@ RQ3 correlates, across the runs of one preset, each run's final ID relative to i
 (per estimator, from ``id_comparison``: every run on the same tokens) and its mean similarity to
 the runs of other seeds (``global_similarity``: other initialisations, so the shared start does
 not count) with its validation loss on its own register and averaged over every register
-(``cross_register``). Spearman's rho, with a bootstrap interval that resamples subsets (a
-subset's seeds together: they share their documents, so they are not independent runs) and a
-permutation null (the losses shuffled over runs). With few subsets the null band is nearly
-[-1, 1] and nothing can be concluded: the verdict says so.
+(``cross_register``). The unit is the subset, not the run: a subset's seeds share their
+documents, so each subset's variables are averaged over its seeds before Spearman's rho is taken
+across subsets; its interval resamples subsets and its null permutes the losses over subsets
+(:mod:`regeo.stats`: p = (1 + b) / (1 + B), the minimum attainable p beside it, Holm or BH across
+each preset's family). With 5 subsets no p can go below 2/120 = 0.017 and the null band is nearly
+[-1, 1]: the verdict says so.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from regeo.geometry.intervals import TokenBootstrap
+from regeo.stats import adjust, block_relabellings, minimum_p, permutation_p
 
 
 def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -57,47 +60,62 @@ def run_variables(id_comparison: pd.DataFrame, similarity: pd.DataFrame, evaluat
     return out.reset_index()
 
 
-def rq3_correlations(variables: pd.DataFrame, boot: TokenBootstrap, min_subsets: int) -> pd.DataFrame:
-    """Per (preset, geometry variable, loss): rho, its subset-bootstrap interval, the 95 % band of
-    the permutation null, its p-value, n runs and subsets, and a verdict."""
+def subset_means(variables: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One row per (preset, subset): ``columns`` averaged over the subset's seeds, and how many
+    runs each mean has. A subset's seeds share their documents, so the subset is RQ3's unit."""
+    grouped = variables.groupby(["preset", "subset"], sort=True)
+    means = grouped[columns].mean()
+    means["n_runs"] = grouped.size()
+    return means.reset_index()
+
+
+def rq3_correlations(variables: pd.DataFrame, boot: TokenBootstrap, min_subsets: int, adjustment: str = "holm",
+                     max_exact: int = 20_000) -> pd.DataFrame:
+    """Per (preset, geometry variable, loss): Spearman's rho across *subsets* (each subset's
+    variables averaged over its seeds), its bootstrap interval over subsets, the 95 % band of the
+    permutation null (losses permuted over subsets: every one of the n! orders when there are at
+    most ``max_exact``, else ``boot.replicates`` draws), p = (1 + b) / (1 + B) two-sided with its
+    minimum attainable value, the p adjusted across the preset's family of tests, and a verdict
+    read from the adjusted p."""
     geometry = [c for c in variables.columns if c.startswith("id_") or c == "similarity"]
+    level = 1 - boot.confidence
     rows = []
-    for preset, runs in variables.groupby("preset"):
+    for preset, runs in variables.groupby("preset", sort=True):
         for g in geometry:
             for loss in ("loss_own", "loss_mean"):
-                part = runs[[g, loss, "subset"]].dropna()
-                n, n_subsets = len(part), part["subset"].nunique()
-                row = {"preset": preset, "geometry": g, "loss": loss, "n_runs": n, "n_subsets": n_subsets,
-                       "rho": np.nan, "ci_low": np.nan, "ci_high": np.nan, "null_low": np.nan,
-                       "null_high": np.nan, "p_value": np.nan}
-                if n >= 3:
-                    x, y = part[g].to_numpy(), part[loss].to_numpy()
+                units = subset_means(runs[[g, loss, "subset", "preset"]].dropna(), [g, loss])
+                n_subsets = len(units)
+                row = {"preset": preset, "geometry": g, "loss": loss, "unit": "subset",
+                       "n_runs": int(units["n_runs"].sum()), "n_subsets": n_subsets, "rho": np.nan,
+                       "ci_low": np.nan, "ci_high": np.nan, "null_low": np.nan, "null_high": np.nan,
+                       "p_value": np.nan, "p_min": np.nan, "n_permutations": 0, "exact": False}
+                if n_subsets >= 3:
+                    x, y = units[g].to_numpy(np.float64), units[loss].to_numpy(np.float64)
                     row["rho"] = spearman(x, y)
-                    groups = [np.flatnonzero(part["subset"].to_numpy() == s) for s in part["subset"].unique()]
                     rng = np.random.default_rng(boot.seed)
-                    # a subset's seeds are resampled together: they share their documents
-                    picks = np.stack([np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
-                                      for _ in range(boot.replicates)]) if len({len(group) for group in groups}) == 1 else None
-                    if picks is not None:
-                        reps = spearman_rows(x[picks], y[picks])
-                    else:  # subsets with different numbers of runs: resamples differ in length
-                        reps = np.array([spearman(x[p], y[p]) for p in (
-                            np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
-                            for _ in range(boot.replicates))])
-                    null = spearman_rows(np.broadcast_to(x, (boot.replicates, n)),
-                                         np.stack([rng.permutation(y) for _ in range(boot.replicates)]))
+                    picks = rng.integers(0, n_subsets, (boot.replicates, n_subsets))
+                    reps = spearman_rows(x[picks], y[picks])
                     reps = reps[np.isfinite(reps)]
                     if reps.size:
                         row["ci_low"], row["ci_high"] = boot.percentiles(reps)
+                    orders, exact = block_relabellings(np.zeros(n_subsets), boot.replicates, boot.seed, max_exact)
+                    null = spearman_rows(np.broadcast_to(x, orders.shape), y[orders])
                     row["null_low"], row["null_high"] = boot.percentiles(null)
-                    row["p_value"] = float((np.abs(null) >= abs(row["rho"]) - 1e-12).mean())
-                if n_subsets < min_subsets:
-                    row["verdict"] = f"too few runs: {n_subsets} subsets (at least {min_subsets} needed)"
-                else:
-                    significant = row["p_value"] < 1 - boot.confidence
-                    row["verdict"] = "significant" if significant else "not significant"
+                    observed = abs(row["rho"])
+                    row.update(p_value=permutation_p(observed, np.abs(null)), p_min=minimum_p(observed, np.abs(null)),
+                               n_permutations=len(null), exact=exact)
                 rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table["adjustment"] = adjustment
+    table["family"] = "rq3:" + table["preset"].astype(str)
+    table["p_adjusted"] = np.nan
+    for _, index in table.groupby("preset").groups.items():
+        table.loc[index, "p_adjusted"] = adjust(table.loc[index, "p_value"], adjustment)
+    table["verdict"] = [
+        f"too few subsets: {n} (at least {min_subsets} needed)" if n < min_subsets
+        else "significant" if p < level else "not significant"
+        for n, p in zip(table["n_subsets"], table["p_adjusted"])]
+    return table
 
 
 def redundancy_by_size(id_comparison: pd.DataFrame, embeddings: str = "input") -> pd.DataFrame:
