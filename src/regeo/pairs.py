@@ -16,7 +16,7 @@ import numpy as np
 
 from regeo.dumps import Dump, read_dump
 from regeo.io import RegeoInputError
-from regeo.vocab import TokenAligner, relation
+from regeo.vocab import TokenAligner, relation, same_initialisation
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ def pair_columns(a: RunFiles, b: RunFiles) -> dict:
     """The columns that say which two runs a row compares and how they are related."""
     return {"run_a": a.name, "run_b": b.name, "subset_a": a.subset, "subset_b": b.subset,
             "preset_a": a.preset, "preset_b": b.preset, "seed_a": a.seed, "seed_b": b.seed,
-            "relation": relation(a.identity(), b.identity())}
+            "relation": relation(a.identity(), b.identity()),
+            "same_init": same_initialisation(a.identity(), b.identity())}
 
 
 def nonzero_rows(*matrices: np.ndarray) -> np.ndarray:

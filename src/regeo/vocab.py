@@ -112,6 +112,14 @@ def relation(a: dict, b: dict) -> str:
     return "seeds" if a["subset"] == b["subset"] else "registers"
 
 
+def same_initialisation(a: dict, b: dict) -> bool:
+    """Whether two different runs ({name, preset, seed, ...}) started from the same weights: a
+    trained run's seed fixes its initial weights and batch order whatever its subset, so runs of
+    one preset and one seed share them. Such a pair is labelled in every pair table and is no
+    evidence for a register claim (its geometry is alike from step 0)."""
+    return a["name"] != b["name"] and a["preset"] == b["preset"] and a["seed"] == b["seed"]
+
+
 class TokenAligner:
     """The shared seen tokens of any two runs; each tokenizer and count table is read once.
 

@@ -159,21 +159,22 @@ def plot_rank_knee(curve: pd.DataFrame, summary: pd.DataFrame):
 
 
 def plot_rq3(variables: pd.DataFrame, correlations: pd.DataFrame):
-    """Left: Spearman rho of each geometry variable with each loss (per preset), bootstrap interval
-    over subsets and the permutation null's band; right: MLE ID vs own-register loss per run, the
+    """Left: Spearman rho across subsets (seeds averaged) of each geometry variable with each loss
+    (per preset), bootstrap interval over subsets, the permutation null's band and the adjusted p; right: MLE ID vs own-register loss per run, the
     seeds of a subset joined."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.3, 1]})
     ax = axes[0]
     c = correlations.dropna(subset=["rho"]).reset_index(drop=True)
-    labels = [f"{r.geometry} / {r.loss} ({r.preset}, n={r.n_runs})" for r in c.itertuples()]
+    labels = [f"{r.geometry} / {r.loss} ({r.preset}, {r.n_subsets} subsets, adj. p {r.p_adjusted:.2f})"
+              for r in c.itertuples()]
     y = np.arange(len(c))
     ax.barh(y, c["null_high"] - c["null_low"], left=c["null_low"], color="lightgrey", label="permutation null, 95 %")
     ax.errorbar(c["rho"], y, xerr=[c["rho"] - c["ci_low"], c["ci_high"] - c["rho"]], fmt="o", color="k", ms=4,
-                capsize=2, label="rho, bootstrap over subsets")
+                capsize=2, label="rho across subsets, bootstrap over subsets")
     ax.axvline(0, color="grey", lw=0.5)
     ax.set_yticks(y, labels, fontsize=6)
     ax.set_xlim(-1.05, 1.05)
-    ax.set_xlabel("Spearman rho across runs")
+    ax.set_xlabel("Spearman rho across subsets")
     verdicts = sorted(set(correlations["verdict"]))
     ax.set_title("; ".join(verdicts), fontsize=8)
     ax.legend(fontsize=7, loc="lower left")

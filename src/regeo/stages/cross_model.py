@@ -34,7 +34,7 @@ from regeo.vocab import read_seen_mask
 log = logging.getLogger(__name__)
 
 PAIR_COLUMNS = ["run_a", "run_b", "subset_a", "subset_b", "preset_a", "preset_b", "seed_a", "seed_b", "relation",
-                "embeddings", "n_tokens", "n_sampled"]
+                "same_init", "embeddings", "n_tokens", "n_sampled"]
 SIMILARITY_VALUES = ["cosine_similarity_correlation", "linear_cka"]
 LLE_VALUES = ["cross_error", "own_error", "random_error", "relative_error", "random_relative_error", "jaccard"]
 LLE_READ = ["relative_error", "jaccard"]  # the values the figure reads, with their nulls

@@ -21,7 +21,7 @@ from regeo.io import save_tensors, write_jsonl, write_parquet, write_text
 from regeo.steering.concepts import build_concepts
 from regeo.steering.config import SteeringConfig
 from regeo.steering.transfer import run_transfer
-from regeo.vocab import TokenAligner, relation
+from regeo.vocab import TokenAligner, relation, same_initialisation
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def steering_pair(params: dict, source_model: str, target_model: str, val_paths:
     source, target = runs["source"], runs["target"]
     result = run_transfer(source_model, target_model, concepts, cfg, source=source["name"],
                           target=target["name"], fit_token_ids=fit_ids)
-    described = {"relation": relation(source, target)}
+    described = {"relation": relation(source, target), "same_init": same_initialisation(source, target)}
     for side, run in (("source", source), ("target", target)):
         for key in ("subset", "preset", "seed"):
             described[f"{side}_{key}"] = run[key]
