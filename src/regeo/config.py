@@ -206,17 +206,29 @@ def _semantic_problems(cfg: dict) -> list[str]:
         problems.append("config.corpus.max_documents: required for source 'hub' (a streamed corpus has no end)")
     if cfg["corpus"]["source"] == "local" and not cfg["corpus"]["paths"]:
         problems.append("config.corpus.paths: source 'local' needs at least one glob pattern")
-    if cfg["corpus"]["source"] == "builtin" and cfg["registers"]["method"] != "metadata":
+    if cfg["corpus"]["source"] == "builtin" and cfg["registers"]["method"] not in ("metadata", "random"):
         problems.append(f"config.registers.method: {cfg['registers']['method']!r} does not apply to the builtin "
-                        "corpus, whose registers come from its sources; use 'metadata'")
+                        "corpus, whose registers come from its sources; use 'metadata' (or 'random' for a "
+                        "negative control)")
     if cfg["corpus"]["source"] != "builtin" and cfg["registers"]["method"] == "metadata":
         problems.append(f"config.registers.method: 'metadata' needs corpus.source 'builtin'; "
                         f"use 'classifier', 'precomputed' or 'column' for source {cfg['corpus']['source']!r}")
     problems += _label_column_problems(cfg["registers"])
+    problems += _random_label_problems(cfg["registers"])
     problems += _steering_problems(cfg)
     problems += _external_problems(cfg)
     problems += _analyses_problems(cfg)
     return problems
+
+
+def _random_label_problems(registers: dict) -> list[str]:
+    """Pseudo-registers must be main CORE codes: a sub-register would bring its parent along."""
+    from regeo.registers import MAIN_REGISTERS
+
+    if registers["method"] != "random":
+        return []
+    bad = [label for label in registers["random_labels"] if label not in MAIN_REGISTERS]
+    return [f"config.registers.random_labels: {bad} are not main CORE codes ({list(MAIN_REGISTERS)})"] if bad else []
 
 
 def _label_column_problems(registers: dict) -> list[str]:

@@ -42,7 +42,8 @@ REGISTER_NAMES: dict[str, str] = {
 
 # Keys of the registers section that make the probabilities, not the labels.
 PROBABILITY_KEYS = ("method", "classifier_model", "classifier_revision", "classifier_tokenizer",
-                    "classifier_batch_size", "probabilities_field", "label_field", "label_map", "unmapped_label")
+                    "classifier_batch_size", "probabilities_field", "label_field", "label_map", "unmapped_label",
+                    "random_labels", "random_seed")
 
 
 @dataclass(frozen=True)

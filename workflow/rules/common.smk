@@ -86,6 +86,8 @@ def probability_params():
         keys += ["probabilities_field"]
     if config["registers"]["method"] == "column":
         keys += ["label_field", "label_map", "unmapped_label"]
+    if config["registers"]["method"] == "random":
+        keys += ["random_labels", "random_seed"]
     return {k: config["registers"][k] for k in keys}
 
 

@@ -63,6 +63,10 @@ def make_probabilities(registers: dict, shard_path: str | Path, out_path: str | 
         from regeo.data.precomputed import read_precomputed
 
         probabilities = read_precomputed(shard_path, registers["probabilities_field"])
+    elif method == "random":
+        from regeo.data.random_labels import random_probabilities
+
+        probabilities = random_probabilities(shard_path, list(registers["random_labels"]), registers["random_seed"])
     elif method == "column":
         from regeo.data.label_column import read_label_column
 
