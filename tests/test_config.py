@@ -72,6 +72,8 @@ def bad(path: str, value):
         (bad("registers.threshold", 1.5), r"config.registers.threshold: 1.5 is greater than the maximum of 1"),
         (bad("registers.keep_hybrids", ["HI-XX"]), r"config.registers.keep_hybrids\[0\]: 'HI-XX' is not a hybrid"),
         (bad("registers.method", "classifier"), r"config.registers.method: 'classifier' does not apply to the builtin corpus"),
+        (bad("registers.random_labels", ["NA", "ne"]) | {"registers": {"method": "random", "random_labels": ["NA", "ne"]}},
+         r"config.registers.random_labels: \['ne'\] are not main CORE codes"),
         (bad("corpus.source", "hub") | {"registers": {"method": "classifier"}}, r"config.corpus.max_documents: required for source 'hub'"),
         (bad("corpus.source", "ftp"), r"config.corpus.source: 'ftp' is not allowed; allowed: builtin, local, hub"),
         (bad("tokenizer.kind", "wordpiece"), r"config.tokenizer.kind: 'wordpiece' is not allowed; allowed: bpe, gpt2"),
@@ -141,10 +143,20 @@ def test_default_steering_pairs_cross_width_and_seed():
     width = {name: PRESETS[r.preset]["hidden_size"] for name, r in table.items()}
     assert any(width[a] != width[b] for a, b in pairs)
     assert any(table[a].subset == table[b].subset and table[a].seed != table[b].seed for a, b in pairs)
+    # A register pair of one seed shares its initialisation: the default's register pairs cross seeds.
+    registers = [(a, b) for a, b in pairs if table[a].subset != table[b].subset]
+    assert registers and all(table[a].seed != table[b].seed for a, b in registers)
     both_ways = {"pairs": [{"source": "ne-tiny-s0", "target": "ne-tiny-s1"}],
                  "all_pairs_among": ["ne-tiny-s0", "ne-tiny-s1"]}
     assert steering_pairs(validate_config(bad("steering", both_ways))) == [("ne-tiny-s0", "ne-tiny-s1"),
                                                                           ("ne-tiny-s1", "ne-tiny-s0")]
+
+
+def test_negative_control_config_is_valid_and_tests_no_real_register():
+    cfg = load_config_file(REPO / "config" / "negative_control.yaml")
+    assert cfg["registers"]["method"] == "random" and cfg["corpus"]["builtin_sources"] == ["bbc_news"]
+    assert sorted(cfg["subsets"]["registers"]) == sorted(cfg["registers"]["random_labels"])
+    assert {r.subset for r in runs(cfg).values()} == set(cfg["subsets"]["registers"])
 
 
 def test_schema_is_package_data():
