@@ -75,8 +75,9 @@ def main() -> None:
 
     rq3 = pd.read_parquet(a / "rq3_correlations.parquet")
     print("\n### RQ3\n")
-    print(rq3[["preset", "geometry", "loss", "n_runs", "n_subsets", "rho", "ci_low", "ci_high", "null_low",
-               "null_high", "p_value", "verdict"]].round(3).to_markdown(index=False))
+    print(rq3[["preset", "geometry", "loss", "n_subsets", "n_runs", "rho", "ci_low", "ci_high", "null_low",
+               "null_high", "p_value", "p_min", "p_adjusted", "verdict"]].round(3).to_markdown(index=False))
+    print(f"\nunits: subsets (seeds averaged); adjustment: {rq3['adjustment'].iloc[0]} within each preset")
 
     size = pd.read_parquet(a / "redundancy_by_size.parquet")
     print("\n### Redundancy by size (common tokens)\n")

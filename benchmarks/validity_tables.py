@@ -11,7 +11,6 @@ every seen token, no nulls or intervals); without it only the new tables are pri
 from __future__ import annotations
 
 import argparse
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -108,48 +107,17 @@ def register_spread(comparison: pd.DataFrame, k: int) -> str:
     return "\n".join(lines)
 
 
-def between_register_f(values: np.ndarray, groups: np.ndarray) -> float:
-    """One-way ANOVA F: the spread of the groups' means over the spread within groups."""
-    members = [values[groups == g] for g in np.unique(groups)]
-    grand = values.mean()
-    between = sum(len(m) * (m.mean() - grand) ** 2 for m in members) / (len(members) - 1)
-    within = sum(((m - m.mean()) ** 2).sum() for m in members) / (len(values) - len(members))
-    return between / within
-
-
-def equal_groupings(n: int, size: int):
-    """Every way to deal n items into unlabelled groups of ``size`` (945 for 10 runs in pairs)."""
-    def deal(rest: list[int]):
-        if not rest:
-            yield []
-            return
-        first = rest[0]
-        for others in itertools.combinations(rest[1:], size - 1):
-            left = [i for i in rest[1:] if i not in others]
-            for tail in deal(left):
-                yield [(first, *others)] + tail
-    for grouping in deal(list(range(n))):
-        labels = np.empty(n, dtype=int)
-        for label, members in enumerate(grouping):
-            labels[list(members)] = label
-        yield labels
-
-
-def register_permutation_test(comparison: pd.DataFrame, estimator: str, k: int) -> str:
-    """Do the main preset's subsets differ in ID more than its seeds do? The F of the runs' values
-    (one per run: seeds are the replicates) against every regrouping of the same runs into groups of
-    the same size, an exact permutation p-value that assumes nothing about the values' distribution."""
-    rows = pick(comparison, estimator, k)
-    rows = rows[rows["preset"] == rows["preset"].mode().iloc[0]].sort_values(["subset", "seed"])
-    values, subsets = rows["value"].to_numpy(), rows["subset"].to_numpy()
-    sizes = set(rows.groupby("subset").size())
-    if len(sizes) != 1:
-        return f"{estimator} k={k}: subsets have different numbers of seeds; no exact test"
-    observed = between_register_f(values, subsets)
-    nulls = np.array([between_register_f(values, labels) for labels in equal_groupings(len(values), sizes.pop())])
-    p = float(np.mean(nulls >= observed - 1e-12))
-    return (f"{estimator} k={k}: F = {observed:.2f} over {len(values)} runs in {len(set(subsets))} subsets; "
-            f"exact permutation p = {p:.3f} ({len(nulls)} groupings)")
+def register_test_table(registers: pd.DataFrame) -> str:
+    """The seed-blocked register tests (``register_tests.parquet``): F, p, its floor and the
+    adjusted p of every ID measure of each preset, the family adjusted together."""
+    rows = ["| preset | embeddings | metric | estimator | k | F (register after seed) | p | minimum p | adjusted p | relabellings |",
+            "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in registers.sort_values(["preset", "embeddings", "metric", "estimator", "k"]).itertuples():
+        rows.append(f"| {r.preset} | {r.embeddings} | {r.metric} | {r.estimator} | {r.k} | {r.f_statistic:.2f} | "
+                    f"{r.p_value:.3f} | {r.p_min:.4f} | {r.p_adjusted:.3f} | {r.n_permutations:,}"
+                    f"{'' if r.exact else ' drawn'} |")
+    family = f"{len(registers)} tests, {registers['adjustment'].iloc[0]}" if len(registers) else "none"
+    return "\n".join(rows) + f"\n\nFamily: every row ({family}); design: {registers['design'].iloc[0]}."
 
 
 def similarity_table(similarity: pd.DataFrame) -> str:
@@ -190,8 +158,8 @@ def main() -> None:
     print()
     print(register_spread(comparison, args.k))
     print()
-    for estimator, k in (("mle", args.k), ("twonn", 2)):
-        print(register_permutation_test(comparison, estimator, k))
+    print("\n## Register tests, seed-blocked (results/analyses/register_tests.parquet)\n")
+    print(register_test_table(pd.read_parquet(args.after / "analyses" / "register_tests.parquet")))
     print("\n## Global similarity by relation (final dumps)\n")
     print(similarity_table(pd.read_parquet(args.after / "geometry" / "global_similarity.parquet")))
 
