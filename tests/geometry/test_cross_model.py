@@ -160,7 +160,11 @@ def test_lle_permuted_null_equals_a_search_on_the_permuted_rows():
     np.testing.assert_allclose(forward["relative_error_null_permuted"], direct_f["relative_error"], rtol=1e-9)
     np.testing.assert_allclose(backward["relative_error_null_permuted"], direct_b["relative_error"], rtol=1e-9)
     assert forward["jaccard_null_permuted"] == pytest.approx(direct_f["jaccard"])
-    assert forward["relative_error"] < 1.5 < forward["relative_error_null_permuted"]
+    # Y is X rotated plus 5x X's noise, so X's weights rebuild Y a little worse than Y's own: seen
+    # 1.36 here, 0.80-2.14 over 1000 draws of roll and noise (21% of them above 1.5; log-normal,
+    # sd 0.13 of the log), so 3 is 6 sd away, while rows paired at random give thousands.
+    assert forward["relative_error"] < 3 < forward["relative_error_null_permuted"], \
+        (forward["relative_error"], forward["relative_error_null_permuted"])
 
 
 def test_global_similarity_on_a_sample(three_models):

@@ -194,11 +194,13 @@ def test_local_pca_equals_skdim_lpca_ratio(variance, skdim_data):
 # Seeded data, 2000 points, embedded at random in R^64 with small isotropic noise (1e-4; 1e-3 for
 # the swiss roll). Stated tolerance: MLE (k = 10, 20) and both TwoNN forms within the relative
 # tolerance given per case. Boundaries bias them low: a uniform cube has much boundary in 5-D
-# (seen: 4.46-4.59), hence 12% there; spheres have none. Local PCA counts whole components.
+# (seen: 4.46-4.59, an error of 90% of a 12% tolerance), hence 15% there: over 40 seeds MLE at
+# k = 20 reads 4.48 +- 0.04 and TwoNN 4.71 +- 0.11, so 4.25 lies 6 and 4 sd below them, and a
+# lost dimension (4) still fails; spheres have none. Local PCA counts whole components.
 
 KNOWN = {  # name: (data, true dimension, relative tolerance)
     "plane 2 in 64": (lambda: linear_subspace(2000, 2, 64, seed=10), 2, 0.05),
-    "subspace 5 in 64": (lambda: linear_subspace(2000, 5, 64, seed=11), 5, 0.12),
+    "subspace 5 in 64": (lambda: linear_subspace(2000, 5, 64, seed=11), 5, 0.15),
     "sphere S^2 in 64": (lambda: sphere(2000, 2, 64, seed=12), 2, 0.05),
     "sphere S^4 in 64": (lambda: sphere(2000, 4, 64, seed=13), 4, 0.06),
     "swiss roll in 64": (lambda: swiss_roll(2000, 64, seed=14), 2, 0.05),

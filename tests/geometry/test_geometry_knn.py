@@ -160,9 +160,14 @@ def test_bfloat16_screen_never_exceeds_the_squared_distance(name, metric):
     exact = ((U[:, None, :] - U[None, :, :]) ** 2).sum(-1)  # (n, n) float64
     bound = _bf16_lower_bound(values)
     assert (bound <= exact).all(), float((bound - exact).max())
-    # ... and is useful: within the stated width c |z_i||z_j| (plus bf16 rounding) of it.
+    # ... and is useful: within a small multiple of the stated width c |z_i||z_j| (plus bf16
+    # rounding) of it. The gap is the offset (c, times at most 1 + 7u once rounded) plus the
+    # rounding of z to bfloat16, which c is built to exceed and nearly reaches where one coordinate
+    # carries a row's norm (heavy tails, a row against itself: 1.84 widths, 1.85 with every product
+    # rounded down), plus the product's own rounding: at most about 2.03 widths. So 2 left 8%, and
+    # 2.25, above that ceiling, fails only a broken screen (an offset twice too large: 2.2-2.9).
     width = c * np.outer(znorm, znorm) + 2 * 2.0**-8 * exact + 1e-12
-    assert (exact - bound <= 2 * width).all()
+    assert (exact - bound <= 2.25 * width).all(), float(((exact - bound) / width).max())
 
 
 def test_bfloat16_and_float32_screens_agree_on_a_larger_embedding_like_matrix():

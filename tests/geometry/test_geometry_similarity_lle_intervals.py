@@ -60,7 +60,12 @@ def test_lle_intervals_contain_the_value_shrink_with_n_and_leave_values_unchange
         for name in names:
             assert withci[f"{name}_ci_low"] <= plain[name] <= withci[f"{name}_ci_high"], (n, name)
         widths.append([withci[f"{m}_ci_high"] - withci[f"{m}_ci_low"] for m in names])
-    assert (np.array(widths[1]) < 0.7 * np.array(widths[0])).all(), widths
+    # 8x the tokens: a mean's interval narrows to 1/sqrt(8) = 0.35 of its width. The two ratios
+    # of errors narrow less, as their value grows with density (own_error falls): over 40 data
+    # seeds their width ratios reached 0.77 and 0.86 (seed 3: 0.57 and 0.64, 9% under 0.7), the
+    # other four at most 0.52; an interval that ignored n would keep its width (ratio ~1).
+    limit = np.array([0.9 if name.endswith("relative_error") else 0.7 for name in names])
+    assert (np.array(widths[1]) < limit * np.array(widths[0])).all(), np.array(widths[1]) / np.array(widths[0])
     ab, _ = compare_lle_both_ways(A, B, k=8, bootstrap=boot)
     assert ab == withci
     with pytest.raises(ValueError, match="dependence"):

@@ -19,7 +19,12 @@ rule id_dynamics:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
     params:
-        id=config["geometry"]["id"],
+        # not the comparison's nulls: changing those reruns id_comparison only
+        id={
+            k: v
+            for k, v in config["geometry"]["id"].items()
+            if k != "comparison_nulls"
+        },
         bootstrap=config["geometry"]["bootstrap"],
         schedule=lambda wc: batch_schedule(wc.run),
         subset=lambda wc: run_subset(wc.run),

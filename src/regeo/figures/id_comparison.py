@@ -12,11 +12,9 @@ from regeo.figures.id_curves import EMBEDDINGS
 
 
 def _panels(table: pd.DataFrame) -> list[tuple[str, int]]:
-    """(estimator, k) of each panel: the MLE at its middle k, and TwoNN, where the table has them."""
-    panels = []
-    mle_ks = sorted(table.loc[table["estimator"] == "mle", "k"].unique())
-    if mle_ks:
-        panels.append(("mle", int(mle_ks[len(mle_ks) // 2])))
+    """(estimator, k) of each panel: the MLE at every k (the ID over neighbourhood size: flat for a
+    manifold, rising with k for clusters), and TwoNN, where the table has them."""
+    panels = [("mle", int(k)) for k in sorted(table.loc[table["estimator"] == "mle", "k"].unique())]
     if (table["estimator"] == "twonn").any():
         panels.append(("twonn", 2))
     return panels
@@ -48,8 +46,8 @@ def plot_id_comparison(table: pd.DataFrame, metric: str = "euclidean"):
                 for dx, row in zip(offsets, group.itertuples()):
                     ax.errorbar(x0 + dx, row.value, yerr=[[row.value - row.ci_low], [row.ci_high - row.value]],
                                 fmt="o", color=colors[subset], markersize=4, capsize=2, linewidth=1)
-                for column, style in (("null_isotropic", "--"), ("null_covariance", ":")):
-                    if group[column].notna().any():
+                for column, style in (("null_isotropic", "--"), ("null_covariance", ":"), ("null_mixture", "-.")):
+                    if column in group and group[column].notna().any():
                         ax.hlines(group[column].mean(), x0 - 0.35, x0 + 0.35, colors="0.3", linestyles=style,
                                   linewidth=1)
             ax.set_xticks(range(len(positions)), [f"{s}\n{p}" for p, s in positions], fontsize=7)
@@ -59,6 +57,7 @@ def plot_id_comparison(table: pd.DataFrame, metric: str = "euclidean"):
             ax.grid(axis="y", alpha=0.3)
         axes[r][0].set_ylabel(f"intrinsic dimension\n({embeddings} embeddings)")
     fig.suptitle("a point per seed with its 95 % token-bootstrap interval; dashed: isotropic Gaussian null, "
-                 "dotted: covariance-matched null", fontsize=8, y=1.0)
+                 "dotted: covariance-matched null, dash-dot: Gaussian-mixture null (the same clusters, no manifold)",
+                 fontsize=8, y=1.0)
     fig.tight_layout()
     return fig

@@ -9,13 +9,14 @@ Table columns (:data:`TABLE_COLUMNS`):
 
 - ``value``; ``ci_low``, ``ci_high``: the token bootstrap interval (:mod:`regeo.geometry.intervals`;
   NaN when ``bootstrap_replicates`` is 0);
-- ``null_isotropic``, ``null_covariance``: the same estimator and k on the nulls of
-  :mod:`regeo.geometry.nulls` (NaN when that null is not in ``nulls``);
+- ``null_isotropic``, ``null_covariance``, ``null_mixture``: the same estimator and k on the
+  nulls of :mod:`regeo.geometry.nulls` (NaN when that null is not in ``nulls``);
 - ``redundancy`` = 1 - value / d (raw, kept to compare with Kataiwa et al.) and
   ``redundancy_vs_null`` = 1 - value / null_isotropic: 0 when the matrix is no more redundant
   than isotropic noise of its shape, which MLE and TwoNN already underestimate in high d;
   ``redundancy_vs_null_ci_low``/``_high``: its interval, from the data's and the null's
   bootstrap replicates paired (both are single samples, so both noises count);
+  ``redundancy_vs_mixture`` = 1 - value / null_mixture: what the clusters do not explain;
 - ``ceiling``: the largest value the estimator reports on this shape: d for mle, twonn and
   twonn_mle (the width; not a hard bound of the arithmetic, which gives inf for equal
   distances, but the largest dimension data in R^d has), and for local_pca min(k - 1, d), the
@@ -42,15 +43,15 @@ from regeo.geometry.intervals import (DEPENDENCE, TokenBootstrap, mean_replicate
 from regeo.geometry.knn import KNN, METRICS, exact_knn, unique_rows
 from regeo.geometry.local_pca import LocalPCA
 from regeo.geometry.mle import LevinaBickelMLE
-from regeo.geometry.nulls import NULLS, NullCache, null_key, null_sample, null_spectrum
+from regeo.geometry.nulls import NULLS, NullCache, fit_mixture, null_key, null_sample, null_spectrum
 from regeo.geometry.twonn import TwoNN
 
 log = logging.getLogger(__name__)
 
 ESTIMATORS = ("mle", "twonn", "twonn_mle", "local_pca")
 TABLE_COLUMNS = ["estimator", "k", "value", "ci_low", "ci_high", "null_isotropic", "null_covariance",
-                 "redundancy", "redundancy_vs_null", "redundancy_vs_null_ci_low", "redundancy_vs_null_ci_high",
-                 "ceiling", "n_tokens", "metric"]
+                 "null_mixture", "redundancy", "redundancy_vs_null", "redundancy_vs_null_ci_low",
+                 "redundancy_vs_null_ci_high", "redundancy_vs_mixture", "ceiling", "n_tokens", "metric"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class IDConfig:
     device: str | None = None  # torch device of the kNN and local PCA; None: CUDA when available
     dedupe: bool = True  # drop duplicate rows before the kNN (a zero distance makes MLE/TwoNN
     #                      undefined); duplicates get the per-token values of their first copy
+    mixture_max_components: int = 128  # most components the mixture null's BIC search tries
 
     def __post_init__(self):
         # Lists from YAML become tuples, so the config stays hashable and comparable.
@@ -128,7 +130,8 @@ class IDConfig:
 
     def null_settings(self) -> dict:
         """The fields a null's values depend on (its cache key), beside n, d or spectrum, and seed."""
-        keys = ("ks", "metric", "estimators", "local_pca_k", "local_pca_variance", "twonn_discard")
+        keys = ("ks", "metric", "estimators", "local_pca_k", "local_pca_variance", "twonn_discard",
+                "mixture_max_components")
         return {key: getattr(self, key) for key in keys}
 
 
@@ -199,14 +202,15 @@ def null_values(kind: str, X, cfg: IDConfig, cache: NullCache | None = None) -> 
     X = as_matrix(X)
     n, d = X.shape
     spectrum = null_spectrum(X, cfg.metric) if kind == "covariance" else None
+    mixture = fit_mixture(X, cfg.metric, cfg.mixture_max_components, cfg.null_seed) if kind == "mixture" else None
     settings = cfg.null_settings()
     if cfg.bootstrap_replicates:
         settings.update({key: getattr(cfg, key) for key in (
             "bootstrap_replicates", "bootstrap_seed", "confidence", "bootstrap_dependence")})
-    key = null_key(kind, n, settings, cfg.null_seed, d=d, spectrum=spectrum)
+    key = null_key(kind, n, settings, cfg.null_seed, d=d, spectrum=spectrum, mixture=mixture)
 
     def compute() -> dict:
-        sample = null_sample(kind, n, d, cfg.null_seed, spectrum)  # (n, d)
+        sample = null_sample(kind, n, d, cfg.null_seed, spectrum, mixture)  # (n, d)
         Xn, knn, _ = _neighbours(sample, cfg)
         rows, reps, _ = _estimates(Xn, knn, cfg, _bootstrap(cfg))
         return {f"{name}/{k}": {"value": value, "replicates": None if reps[name, k] is None else
@@ -249,6 +253,8 @@ def id_suite(X, cfg: IDConfig, null_cache: NullCache | None = None) -> tuple[pd.
                     if is_id[i] else (np.nan, np.nan) for i, key in enumerate(keys)]
     table["redundancy_vs_null_ci_low"] = [float(lo) for lo, _ in ratio_ci]
     table["redundancy_vs_null_ci_high"] = [float(hi) for _, hi in ratio_ci]
+    # Against the clusters: 0 when the matrix is no more redundant than its own mixture null.
+    table["redundancy_vs_mixture"] = np.where(is_id, 1.0 - table["value"] / table["null_mixture"], np.nan)
     ceiling_pca = cfg.local_pca_k if cfg.local_pca_variance >= 1.0 else min(cfg.local_pca_k - 1, d)
     table["ceiling"] = np.where(is_id, float(d), float(ceiling_pca))
     table["n_tokens"] = np.int64(Xu.shape[0])

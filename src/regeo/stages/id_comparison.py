@@ -9,6 +9,7 @@ comes with its token-bootstrap interval and nulls; the spread over seeds is in t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def id_comparison_table(params: dict, bootstrap: dict, runs: dict[str, dict], ou
             if not nonzero_rows(X).all():
                 raise RegeoInputError(f"{run.dump}: all-zero rows among the common tokens of the {which} matrix")
             for metric in params["metrics"]:
-                part, _ = id_rows(X, id_config(params, bootstrap, metric), null_cache, per_token=False)
+                cfg = dataclasses.replace(id_config(params, bootstrap, metric), nulls=tuple(params["comparison_nulls"]))
+                part, _ = id_rows(X, cfg, null_cache, per_token=False)
                 part.insert(0, "embeddings", which)
                 for key, value in reversed(list(run.identity().items())):
                     part.insert(0, "run" if key == "name" else key, value)
