@@ -53,7 +53,8 @@ def test_outputs_and_from_pretrained(reference):
     assert list(log.columns) == LOG_COLUMNS == ["step", "loss", "val_loss", "tokens", "tokens_per_s", "lr", "mfu"]
     assert len(log) == cfg.steps and log["val_loss"].notna().sum() == 4
     assert (log["tokens_per_s"] > 0).all() and log["mfu"].isna().all()  # a CPU has no known peak
-    assert log["loss"].iloc[-5:].mean() < log["loss"].iloc[:5].mean()  # it learns
+    # It learns: from a uniform guess (log 512 = 6.24) to 5.77, 15x a step's scatter about the trend.
+    assert log["loss"].iloc[-5:].mean() < log["loss"].iloc[:5].mean(), log["loss"].tolist()
     model = AutoModelForCausalLM.from_pretrained(reference / "model")
     last = load_tensors(reference / "embeddings" / dump_name(cfg.steps))
     assert torch.equal(model.get_input_embeddings().weight, last["input"])
