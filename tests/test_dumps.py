@@ -7,13 +7,14 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from regeo.config import schema_defaults
 from regeo.dumps import dump_name, dump_step, list_dumps, model_embeddings, read_dump, steps_of, write_dump
 from regeo.io import RegeoInputError, save_tensors
 from regeo.stages.id_dynamics import id_dynamics
 
-ID_PARAMS = {"ks": [5], "metrics": ["euclidean"], "estimators": ["mle", "twonn"], "local_pca_k": 5,
-             "local_pca_variance": 0.9, "embeddings": ["input", "output"], "min_count": 1, "nulls": ["isotropic"],
-             "null_seed": 0}
+# The schema's geometry.id section with small settings.
+ID_PARAMS = {**schema_defaults("geometry")["id"], "ks": [5], "metrics": ["euclidean"], "estimators": ["mle", "twonn"],
+             "local_pca_k": 5, "embeddings": ["input", "output"], "nulls": ["isotropic"]}
 BOOT = {"replicates": 0, "seed": 0, "confidence": 0.95}
 
 

@@ -256,10 +256,19 @@ def _analyses_problems(cfg: dict) -> list[str]:
     columns = ([f"mle_k{k}" for k in ids["ks"]] if "mle" in ids["estimators"] else []) + (
         [f"local_pca_k{ids['local_pca_k']}"] if "local_pca" in ids["estimators"] else [])
     column = cfg["analyses"]["neighbourhoods"]["id_column"]
+    problems = []
     if column not in columns:
-        return [f"config.analyses.neighbourhoods.id_column: {column!r} is not a per-token ID of geometry.id; "
-                f"allowed: {', '.join(columns) or 'none (add mle or local_pca to geometry.id.estimators)'}"]
-    return []
+        problems.append(f"config.analyses.neighbourhoods.id_column: {column!r} is not a per-token ID of geometry.id; "
+                        f"allowed: {', '.join(columns) or 'none (add mle or local_pca to geometry.id.estimators)'}")
+    rows = {("mle", k) for k in ids["ks"]} | {("twonn", 2), ("twonn_mle", 2), ("local_pca", ids["local_pca_k"])} | {
+        ("gride", k) for k in ids["gride_scales"]}
+    rows = {(name, k) for name, k in rows if name in ids["estimators"]}
+    for i, measure in enumerate(cfg["analyses"]["across_runs"]["id_measures"]):
+        if (measure["estimator"], measure["k"]) not in rows:
+            problems.append(f"config.analyses.across_runs.id_measures[{i}]: {measure['estimator']} k={measure['k']} "
+                            f"is not a row of geometry.id; rows: "
+                            f"{', '.join(f'{name} k={k}' for name, k in sorted(rows))}")
+    return problems
 
 
 def _external_problems(cfg: dict) -> list[str]:

@@ -25,10 +25,12 @@ def test_table_rows_values_and_redundancy(X):
     cfg = id_config(ks=(5, 10), local_pca_k=8)
     table = id_table(X, cfg)
     assert list(table.columns) == ["estimator", "k", "value", "ci_low", "ci_high", "null_isotropic",
-                                   "null_covariance", "redundancy", "redundancy_vs_null", "redundancy_vs_null_ci_low",
-                                   "redundancy_vs_null_ci_high", "ceiling", "n_tokens", "metric"]
+                                   "null_covariance", "null_mixture", "redundancy", "redundancy_vs_null",
+                                   "redundancy_vs_null_ci_low", "redundancy_vs_null_ci_high", "redundancy_vs_mixture",
+                                   "ceiling", "n_tokens", "metric"]
     assert list(zip(table["estimator"], table["k"])) == [
-        ("mle", 5), ("mle", 10), ("twonn", 2), ("twonn_mle", 2), ("local_pca", 8)]
+        ("mle", 5), ("mle", 10), ("twonn", 2), ("twonn_mle", 2), ("local_pca", 8),
+        ("gride", 1), ("gride", 2), ("gride", 4), ("gride", 8), ("gride", 16)]
     value = dict(zip(zip(table["estimator"], table["k"]), table["value"]))
     assert value["mle", 10] == LevinaBickelMLE(k=10).fit(X).dimension_
     twonn = TwoNN().fit(X)
@@ -49,8 +51,11 @@ def test_one_knn_pass_at_the_largest_k(X, monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(id_module, "exact_knn", counting)
-    id_suite(X, id_config(ks=(5, 12), local_pca_k=30))
+    id_suite(X, id_config(ks=(5, 12), local_pca_k=30, gride_scales=(1, 2, 4)))
     assert calls == [30]
+    calls.clear()
+    id_suite(X, id_config(ks=(5, 12), local_pca_k=30, gride_scales=(1, 2, 4, 8, 16)))
+    assert calls == [32]  # Gride's n2 = 2 x 16
 
 
 def test_estimator_subset_and_order(X):

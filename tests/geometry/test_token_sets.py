@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from regeo.config import schema_defaults
 from regeo.dumps import dump_name, write_dump
 from regeo.io import write_json
 from regeo.stages.id_comparison import id_comparison_table
@@ -14,9 +15,9 @@ from regeo.tokenizer import train_bpe
 from regeo.train.data import input_counts, train_batch
 from regeo.vocab import seen_by_dump
 
-ID_PARAMS = {"ks": [5], "metrics": ["euclidean"], "estimators": ["mle", "twonn"], "local_pca_k": 5,
-             "local_pca_variance": 0.9, "embeddings": ["input"], "min_count": 1, "nulls": ["isotropic", "covariance"],
-             "null_seed": 0}
+# The schema's geometry.id section with small settings.
+ID_PARAMS = {**schema_defaults("geometry")["id"], "ks": [5], "metrics": ["euclidean"], "estimators": ["mle", "twonn"],
+             "local_pca_k": 5, "embeddings": ["input"], "nulls": ["isotropic", "covariance"]}
 BOOT = {"replicates": 100, "seed": 0, "confidence": 0.95}
 
 

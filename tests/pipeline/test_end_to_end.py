@@ -217,6 +217,9 @@ def test_unchanged_config_plans_nothing(pipeline):
         ({"geometry": {"id": {"ks": [5, 8, 10]}}}, {**ID_JOBS, **STUDY_ID, "manifest": 1, "all": 1}),
         # a null: the ID jobs and figures only
         ({"geometry": {"id": {"nulls": ["isotropic"]}}}, {**ID_JOBS, **STUDY_ID, "manifest": 1, "all": 1}),
+        # a null of the register comparison only: that table and what reads it, no ID over training
+        ({"geometry": {"id": {"comparison_nulls": ["isotropic"]}}},
+         {"id_comparison": 1, "figure_id_comparison": 1, "across_runs": 1, "manifest": 1, "all": 1}),
         # the bootstrap: every geometry table with intervals and its figure, nothing before them
         ({"geometry": {"bootstrap": {"replicates": 100}}},
          {**ID_JOBS, **CROSS_MODEL, **STUDY_ID, "rank_knee": 1, "manifest": 1, "all": 1}),

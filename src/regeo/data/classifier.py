@@ -51,14 +51,16 @@ from regeo.data.labeling import PROB_PREFIX
 from regeo.data.precomputed import core_label_map
 from regeo.io import RegeoInputError, write_json, write_parquet
 from regeo.params import section_fields
-from regeo.registers import ALL_LABELS
+from regeo.registers import ALL_LABELS, PROBABILITY_KEYS, LabelingRules
 
 log = logging.getLogger(__name__)
 
 # Config key (registers section) -> ClassifierConfig field; the section's other keys label documents.
 RENAME = {"classifier_model": "model", "classifier_revision": "revision", "classifier_tokenizer": "tokenizer",
           "classifier_batch_size": "batch_size"}
-OTHER_KEYS = ("method", "probabilities_field", "label_field", "label_map", "unmapped_label", "threshold", "keep_subregisters", "keep_hybrids", "min_chars")
+# The section's other keys: what labels documents (LabelingRules) and what the other methods read.
+OTHER_KEYS = tuple(key for key in (*PROBABILITY_KEYS, *(f.name for f in dataclasses.fields(LabelingRules)))
+                   if key not in RENAME)
 DTYPES = ("float32", "bfloat16", "float16")
 # Models whose position ids start after the padding index, so that max_position_embeddings
 # overstates the usable length by padding_idx + 1 (514 -> 512 for XLM-R).

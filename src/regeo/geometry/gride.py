@@ -126,6 +126,30 @@ def _gride_mle(log_mu: np.ndarray, n1: int, n2: int) -> tuple[float, float]:
     return float(d), float(1.0 / np.sqrt(_information(d, log_mu, n1, n2)))
 
 
+def log_ratios(D: np.ndarray, n1: int, outlier_cut: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(log mu of the points kept, (n,) bool kept) at scale n1 of checked, sorted distances D (n, >= 2 n1)."""
+    mu = D[:, 2 * n1 - 1] / D[:, n1 - 1]  # (n,) >= 1
+    keep = np.ones(len(mu), dtype=bool)
+    if outlier_cut:
+        q95, q50 = np.percentile(mu, [95, 50])
+        keep = mu <= q50 + _OUTLIER_SPREAD * (q95 - q50)
+    if keep.sum() < 2:
+        raise ValueError(f"scale n1 = {n1}: {int(keep.sum())} ratios left after the outlier cut; need 2")
+    return np.log(mu[keep]), keep
+
+
+def pseudo_values(log_mu: np.ndarray, n1: int, d: float) -> np.ndarray:
+    """(N,) per-point pseudo-values d + s_i(d) / (I(d) / N) of the estimate ``d``: their mean is the
+    one-step (linearised) estimate, so a bootstrap of their mean is the linearised bootstrap of
+    Gride, which costs no root-finding per replicate (s_i: point i's score term, I: the observed
+    information)."""
+    n2 = 2 * n1
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        ratio = np.where(log_mu > 0, log_mu / np.expm1(d * log_mu), 1.0 / d)
+    score = 1.0 / d + (n2 - n1 - 1) * ratio - n1 * log_mu
+    return d + score / (_information(d, log_mu, n1, n2) / log_mu.size)
+
+
 def gride_curve(distances, scales=DEFAULT_SCALES, *, outlier_cut: bool = True) -> GrideCurve:
     """Gride at each n1 in ``scales`` (n2 = 2 n1), from the neighbour distances of every point.
 
@@ -170,14 +194,8 @@ def gride_curve(distances, scales=DEFAULT_SCALES, *, outlier_cut: bool = True) -
     n_points = np.empty(m, dtype=np.int64)
     for s, n1 in enumerate(scales):
         n2 = 2 * n1
-        mu = D[:, n2 - 1] / D[:, n1 - 1]  # (n,) >= 1
-        keep = np.ones(n, dtype=bool)
-        if outlier_cut:
-            q95, q50 = np.percentile(mu, [95, 50])
-            keep = mu <= q50 + _OUTLIER_SPREAD * (q95 - q50)
-        if keep.sum() < 2:
-            raise ValueError(f"scale n1 = {n1}: {int(keep.sum())} ratios left after the outlier cut; need 2")
-        dimension[s], error[s] = _gride_mle(np.log(mu[keep]), n1, n2)
+        log_mu, keep = log_ratios(D, n1, outlier_cut)
+        dimension[s], error[s] = _gride_mle(log_mu, n1, n2)
         radius[s] = D[keep, n2 - 1].mean()
         n_points[s] = keep.sum()
     return GrideCurve(np.asarray(scales, dtype=np.int64), dimension, error, radius, n_points)

@@ -3,6 +3,8 @@
 ``id_table`` gives one row per (estimator, k): the value, its bootstrap interval over tokens,
 the nulls' values, and the redundancies against the width and against the isotropic null.
 ``per_token_ids`` gives the per-token values (MLE at every k, local-PCA dimension).
+Gride's rows (one per scale n1, in ``k``) are the ID as a curve over neighbourhood size; their
+interval is the linearised bootstrap (:func:`regeo.geometry.gride.pseudo_values`).
 ``id_suite`` gives both from the same neighbour search.
 
 Table columns (:data:`TABLE_COLUMNS`):
@@ -41,6 +43,7 @@ from regeo.geometry._validation import as_matrix, check_choice, check_int
 from regeo.geometry.intervals import (DEPENDENCE, TokenBootstrap, mean_replicates, mle_replicates,
                                       twonn_mle_replicates, twonn_replicates)
 from regeo.geometry.knn import KNN, METRICS, exact_knn, unique_rows
+from regeo.geometry.gride import check_scales, gride_curve, log_ratios, pseudo_values
 from regeo.geometry.local_pca import LocalPCA
 from regeo.geometry.mle import LevinaBickelMLE
 from regeo.geometry.nulls import NULLS, NullCache, fit_mixture, null_key, null_sample, null_spectrum
@@ -48,7 +51,7 @@ from regeo.geometry.twonn import TwoNN
 
 log = logging.getLogger(__name__)
 
-ESTIMATORS = ("mle", "twonn", "twonn_mle", "local_pca")
+ESTIMATORS = ("mle", "twonn", "twonn_mle", "local_pca", "gride")
 TABLE_COLUMNS = ["estimator", "k", "value", "ci_low", "ci_high", "null_isotropic", "null_covariance",
                  "null_mixture", "redundancy", "redundancy_vs_null", "redundancy_vs_null_ci_low",
                  "redundancy_vs_null_ci_high", "redundancy_vs_mixture", "ceiling", "n_tokens", "metric"]
@@ -79,12 +82,14 @@ class IDConfig:
     dedupe: bool = True  # drop duplicate rows before the kNN (a zero distance makes MLE/TwoNN
     #                      undefined); duplicates get the per-token values of their first copy
     mixture_max_components: int = 128  # most components the mixture null's BIC search tries
+    gride_scales: tuple[int, ...] = (1, 2, 4, 8, 16)  # Gride's n1 (n2 = 2 n1): its rows' k
 
     def __post_init__(self):
         # Lists from YAML become tuples, so the config stays hashable and comparable.
         object.__setattr__(self, "ks", tuple(self.ks))
         object.__setattr__(self, "estimators", tuple(self.estimators))
         object.__setattr__(self, "nulls", tuple(self.nulls))
+        object.__setattr__(self, "gride_scales", check_scales(self.gride_scales))
         if not self.ks:
             raise ValueError("IDConfig.ks must list at least one k")
         for k in self.ks:
@@ -126,12 +131,14 @@ class IDConfig:
             needs.append(max(self.ks))
         if "local_pca" in self.estimators:
             needs.append(self.local_pca_k)
+        if "gride" in self.estimators:
+            needs.append(2 * self.gride_scales[-1])
         return max(needs)
 
     def null_settings(self) -> dict:
         """The fields a null's values depend on (its cache key), beside n, d or spectrum, and seed."""
         keys = ("ks", "metric", "estimators", "local_pca_k", "local_pca_variance", "twonn_discard",
-                "mixture_max_components")
+                "mixture_max_components", "gride_scales")
         return {key: getattr(self, key) for key in keys}
 
 
@@ -179,6 +186,17 @@ def _estimates(Xu: np.ndarray, knn: KNN, cfg: IDConfig,
         rows.append(("local_pca", k, lpca.dimension_))
         reps["local_pca", k] = boot and mean_replicates(lpca.dimension_pw_, knn.indices[:, :k], boot, dep)
         per_token[f"local_pca_k{k}"] = lpca.dimension_pw_
+    if "gride" in cfg.estimators:
+        distances = knn.ratio_distances()
+        curve = gride_curve(distances, cfg.gride_scales)
+        for n1, value in zip(cfg.gride_scales, curve.dimension):
+            rows.append(("gride", n1, float(value)))
+            if boot:
+                log_mu, keep = log_ratios(distances, n1)
+                reps["gride", n1] = mean_replicates(pseudo_values(log_mu, n1, float(value)),
+                                                    knn.indices[keep, :2 * n1], boot, dep)
+            else:
+                reps["gride", n1] = None
     # Rows in the order of cfg.estimators, so the table reads as configured.
     rows.sort(key=lambda row: cfg.estimators.index(row[0]))
     return rows, reps, per_token

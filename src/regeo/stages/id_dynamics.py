@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 # The IDConfig fields of the config's geometry.id section (its other keys are the stage's own).
-ID_FIELDS = ("ks", "estimators", "local_pca_k", "local_pca_variance", "nulls", "null_seed")
+ID_FIELDS = ("ks", "estimators", "local_pca_k", "local_pca_variance", "nulls", "null_seed", "gride_scales")
 
 
 def id_config(params: dict, bootstrap: dict, metric: str) -> IDConfig:
@@ -33,7 +33,8 @@ def id_rows(X: np.ndarray, cfg: IDConfig, null_cache: NullCache, per_token: bool
     rows for the largest k, e.g. a dump before any token has been an input."""
     if X.shape[0] < cfg.max_k + 2:
         rows = [(name, k) for name in cfg.estimators
-                for k in (cfg.ks if name == "mle" else [2] if name.startswith("twonn") else [cfg.local_pca_k])]
+                for k in (cfg.ks if name == "mle" else [2] if name.startswith("twonn")
+                          else cfg.gride_scales if name == "gride" else [cfg.local_pca_k])]
         table = pd.DataFrame(rows, columns=["estimator", "k"]).reindex(columns=TABLE_COLUMNS)
         table["k"] = table["k"].astype("int64")
         table["n_tokens"], table["metric"] = np.int64(X.shape[0]), cfg.metric

@@ -184,14 +184,16 @@ def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: s
     against model size, and the rank knee beside the IDs (``id_comparison``, input embeddings, first metric)."""
     from regeo.figures.study import plot_rank_knee, plot_redundancy_vs_size, plot_rq3
     from regeo.geometry.intervals import TokenBootstrap
-    from regeo.study.across_runs import redundancy_by_size, rq3_correlations, run_variables, with_ids
+    from regeo.study.across_runs import measured, redundancy_by_size, rq3_correlations, run_variables, with_ids
     from regeo.study.register_effect import register_tests
 
     ids = read_parquet(id_comparison)
-    variables = run_variables(ids, read_parquet(similarity), read_parquet(evaluation))
+    measures = params["id_measures"]
+    variables = run_variables(ids, read_parquet(similarity), read_parquet(evaluation), measures=measures)
     boot = TokenBootstrap(params["replicates"], bootstrap["seed"], bootstrap["confidence"])
     correlations = rq3_correlations(variables, boot, params["min_subsets"], params["adjustment"], params["max_exact"])
-    registers = register_tests(ids[ids["run"].isin(variables["run"])], params["adjustment"], params["replicates"],
+    registers = register_tests(measured(ids[ids["run"].isin(variables["run"])], measures), params["adjustment"],
+                               params["replicates"],
                                bootstrap["seed"], 1 - bootstrap["confidence"], params["max_exact"])
     size = redundancy_by_size(ids)
     write_parquet(variables, out["variables"])

@@ -38,11 +38,20 @@ def spearman(x, y) -> float:
     return float(spearman_rows(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))[0])
 
 
+def measured(id_comparison: pd.DataFrame, measures: list[dict] | None) -> pd.DataFrame:
+    """The rows of the ID ``measures`` ({estimator, k}); all rows for None."""
+    if measures is None:
+        return id_comparison
+    wanted = {(m["estimator"], int(m["k"])) for m in measures}
+    return id_comparison[[(e, int(k)) in wanted for e, k in zip(id_comparison["estimator"], id_comparison["k"])]]
+
+
 def run_variables(id_comparison: pd.DataFrame, similarity: pd.DataFrame, evaluation: pd.DataFrame,
-                  embeddings: str = "input") -> pd.DataFrame:
+                  embeddings: str = "input", measures: list[dict] | None = None) -> pd.DataFrame:
     """One row per trained run: subset, preset, seed, ``id_{estimator}_k{k}`` = value / isotropic
-    null, ``similarity`` (mean cosine-similarity correlation to runs of another seed),
-    ``loss_own`` and ``loss_mean``."""
+    null (of the ID ``measures``; every row for None), ``similarity`` (mean cosine-similarity
+    correlation to runs of another seed), ``loss_own`` and ``loss_mean``."""
+    id_comparison = measured(id_comparison, measures)
     ids = id_comparison[(id_comparison["embeddings"] == embeddings)
                         & (id_comparison["metric"] == id_comparison["metric"].iloc[0])].copy()
     ids["variable"] = "id_" + ids["estimator"] + "_k" + ids["k"].astype(str)
