@@ -14,7 +14,7 @@ def test_train_config_takes_the_whole_training_section():
     cfg = TrainConfig.from_params("ne-tiny-s0", "tiny", {"hidden_size": 8}, 0, training)
     assert cfg.lr == training["lr"] == 3e-3 and cfg.steps == 300
     # Every key of the section is a field or named as another step's.
-    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"run", "preset", "model", "seed"}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"run", "preset", "model", "seed", "data_seed"}
     assert fields | set(TRAIN_OTHER) == set(training)
 
 

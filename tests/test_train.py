@@ -69,6 +69,34 @@ def test_same_seed_same_run_other_seed_differs(tmp_path, token_files, reference)
     assert not torch.equal(dumps(other, micro_config())[0]["input"], dumps(reference, micro_config())[0]["input"])
 
 
+def test_data_seed_changes_the_batches_not_the_initial_weights(tmp_path, token_files, reference):
+    """PolyPythias' two seeds: data_seed = seed is the run that had none (same batches, same
+    fingerprint); another data seed starts from the same weights and sees other batches."""
+    base = micro_config()
+    assert micro_config(data_seed=3).fingerprint() == base.fingerprint() != micro_config(data_seed=5).fingerprint()
+    assert "data_seed" not in micro_config(data_seed=3).hyperparameters()
+    assert micro_config(data_seed=5).hyperparameters()["data_seed"] == 5
+    same = run(micro_config(data_seed=3), token_files, tmp_path / "same")
+    assert_same_run(reference, same, base)
+    other = run(micro_config(data_seed=5), token_files, tmp_path / "other")
+    first, last = dumps(other, base), dumps(reference, base)
+    assert torch.equal(first[0]["input"], last[0]["input"])  # the same initialisation
+    assert not torch.equal(first[base.steps]["input"], last[base.steps]["input"])  # other batches
+
+
+def test_run_groups_cross_weight_and_data_seeds():
+    from regeo.config import Run, load_config_file, runs, validate_config
+
+    cfg = load_config_file(os.path.join(os.path.dirname(__file__), os.pardir, "config", "config.yaml"))
+    cfg["training"]["runs"] = [{"subsets": ["ne"], "presets": ["tiny"], "seeds": [0, 1], "data_seeds": [0, 7]}]
+    cfg["steering"]["pairs"] = []
+    table = runs(validate_config(cfg))
+    assert list(table) == ["ne-tiny-s0", "ne-tiny-s0-d7", "ne-tiny-s1-d0", "ne-tiny-s1-d7"]
+    # data seed = seed is the run without one: its name, params and fingerprint stay as they were
+    assert table["ne-tiny-s0"] == Run("ne", "tiny", 0) and table["ne-tiny-s1-d7"].batch_seed == 7
+    assert Run("ne", "tiny", 1).name == "ne-tiny-s1" and Run("ne", "tiny", 1).batch_seed == 1
+
+
 KILLER = textwrap.dedent("""
     import os, signal, sys
     import regeo.train.loop as loop
@@ -193,7 +221,7 @@ def test_data_parallel_under_torchrun_matches_one_process(tmp_path, token_files,
 
     cfg = micro_config(micro_batch_size=micro_batch_size)
     params = {"run": cfg.run, "preset": cfg.preset, "model": cfg.model, "seed": cfg.seed,
-              "training": {k: v for k, v in asdict(cfg).items() if k not in ("run", "preset", "model", "seed")}}
+              "training": {k: v for k, v in asdict(cfg).items() if k not in ("run", "preset", "model", "seed", "data_seed")}}
     with log_to(tmp_path / "train.log"):
         train_run(params, 2, *token_files, **run_paths(tmp_path))
     log_text = (tmp_path / "train.log").read_text()

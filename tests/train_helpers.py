@@ -16,7 +16,7 @@ MICRO = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, interme
 
 def micro_config(**overrides) -> TrainConfig:
     """The schema's training defaults with a micro run's sizes; ``overrides`` may name any field."""
-    run = dict(run="micro", preset="micro", model=MICRO, seed=3)
+    run = dict(run="micro", preset="micro", model=MICRO, seed=3, data_seed=None)
     training = dict(schema_defaults("training"), steps=40, batch_size=4, seq_len=16, lr=3e-3, warmup_steps=4,
                     checkpoint_every=10, eval_every=10, eval_batches=2, state_every=5)
     for key, value in overrides.items():

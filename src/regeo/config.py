@@ -32,15 +32,27 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Run:
-    """One trained model: subset x preset x seed."""
+    """One trained model: subset x preset x seed, and optionally a data seed of its own.
+
+    ``seed`` draws the initial weights (and, without ``data_seed``, the batch order too: the runs
+    trained before data seeds existed keep their names, batches and fingerprints); ``data_seed``
+    draws the batch order alone (PolyPythias' data seed), named ``-d{data_seed}`` where it differs.
+    """
 
     subset: str
     preset: str
     seed: int
+    data_seed: int | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.subset}-{self.preset}-s{self.seed}"
+        suffix = "" if self.data_seed in (None, self.seed) else f"-d{self.data_seed}"
+        return f"{self.subset}-{self.preset}-s{self.seed}{suffix}"
+
+    @property
+    def batch_seed(self) -> int:
+        """The seed of the batch order."""
+        return self.seed if self.data_seed is None else self.data_seed
 
 
 def _field(path) -> str:
@@ -345,8 +357,9 @@ def runs(cfg: dict) -> dict[str, Run]:
         for subset in subset_names(cfg) if chosen == "all" else chosen:
             for preset in group["presets"]:
                 for seed in group["seeds"]:
-                    run = Run(subset, preset, seed)
-                    out[run.name] = run
+                    for data_seed in group.get("data_seeds") or [None]:
+                        run = Run(subset, preset, seed, None if data_seed == seed else data_seed)
+                        out[run.name] = run
     return out
 
 

@@ -76,7 +76,7 @@ def _run_counts(results: Path, run: str) -> Path | None:
     if not tokens.is_dir():
         return None
     subsets = [p.name for p in tokens.iterdir() if (p / "counts.parquet").is_file()
-               and re.fullmatch(re.escape(p.name) + r"-.+-s\d+", run)]
+               and re.fullmatch(re.escape(p.name) + r"-.+-s\d+(-d\d+)?", run)]
     return tokens / max(subsets, key=len) / "counts.parquet" if subsets else None
 
 

@@ -116,13 +116,16 @@ def train_params(run):
     r = RUNS[run]
     training = rule_training_params(config["training"])
     model = resolve_preset(r.preset, config["training"]["presets"])
-    return {
+    params = {
         "run": run,
         "preset": r.preset,
         "seed": r.seed,
         "model": model,
         "training": training,
     }
+    if r.data_seed is not None:  # absent otherwise: runs from before data seeds keep their params
+        params["data_seed"] = r.data_seed
+    return params
 
 
 VOCAB_SIZE = (
@@ -165,7 +168,7 @@ def batch_schedule(run):
     t = config["training"]
     steps = checkpoint_steps(t["steps"], t["checkpoint_every"])
     return {
-        "seed": RUNS[run].seed,
+        "seed": RUNS[run].batch_seed,
         "batch_size": t["batch_size"],
         "seq_len": t["seq_len"],
         "steps": steps,

@@ -25,7 +25,7 @@ class TrainConfig:
     run: str  # run name, {subset}-{preset}-s{seed}
     preset: str  # size preset name
     model: dict  # resolved LlamaConfig fields of the preset
-    seed: int  # model init and batch order
+    seed: int  # model init, and batch order without data_seed
     steps: int  # optimizer steps
     batch_size: int  # sequences per step (across all devices)
     seq_len: int  # tokens per sequence
@@ -45,27 +45,39 @@ class TrainConfig:
     compile: bool  # torch.compile the training forward and backward
     log_every: int  # steps between host syncs that read the losses
     peak_flops: float | None  # one device's peak FLOP/s for the MFU; None: looked up by device name
+    data_seed: int | None = None  # batch order; None: seed (every run before data seeds existed)
+
+    @property
+    def batch_seed(self) -> int:
+        return self.seed if self.data_seed is None else self.data_seed
 
     @classmethod
-    def from_params(cls, run: str, preset: str, model: dict, seed: int, training: dict) -> "TrainConfig":
+    def from_params(cls, run: str, preset: str, model: dict, seed: int, training: dict,
+                    data_seed: int | None = None) -> "TrainConfig":
         """One run's config from the train rule's params; ``training`` is the config's training section
         (``runs`` and ``presets`` may be in it and are left out); any other unknown key is an error."""
         # Here, not at the top: planning imports this module (rule_training_params), and
         # regeo.params brings pandas in through regeo.io.
         from regeo.params import section_fields
 
-        values = section_fields(cls, training, "training", other=OTHER_KEYS, given=("run", "preset", "model", "seed"))
-        return cls(run=run, preset=preset, model=dict(model), seed=seed, **values)
+        values = section_fields(cls, training, "training", other=OTHER_KEYS,
+                                given=("run", "preset", "model", "seed", "data_seed"))
+        return cls(run=run, preset=preset, model=dict(model), seed=seed, data_seed=data_seed, **values)
 
     def hyperparameters(self) -> dict:
         """The fields that shaped the model, saved beside it: the :data:`EXECUTION_KEYS` are left out,
         so that a saved model's bytes do not depend on how fast it was trained."""
-        return {k: v for k, v in asdict(self).items() if k not in EXECUTION_KEYS}
+        return {k: v for k, v in asdict(self).items() if k not in EXECUTION_KEYS and not self._unset_data_seed(k)}
+
+    def _unset_data_seed(self, key: str) -> bool:
+        """No data seed of its own (none, or the seed): left out of what is saved and hashed, so runs
+        from before data seeds keep theirs."""
+        return key == "data_seed" and self.data_seed in (None, self.seed)
 
     def fingerprint(self) -> str:
         """Hash of everything that changes the trajectory; a saved state resumes only on a match."""
         left_out = ("device", "threads", "state_every", *EXECUTION_KEYS)
-        relevant = {k: v for k, v in asdict(self).items() if k not in left_out}
+        relevant = {k: v for k, v in asdict(self).items() if k not in left_out and not self._unset_data_seed(k)}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 

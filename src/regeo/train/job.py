@@ -12,9 +12,10 @@ from regeo.train.loop import train
 def train_run(params: dict, processes: int, train_tokens: str | Path, val_tokens: str | Path,
               tokenizer_dir: str | Path, model_dir: str | Path, dumps_dir: str | Path, log_csv: str | Path,
               state_dir: str | Path) -> None:
-    """``params``: the rule's {run, preset, seed, model, training}; ``processes`` > 1 (the job's
+    """``params``: the rule's {run, preset, seed, model, training} and a run's data_seed if it has one; ``processes`` > 1 (the job's
     ``gpu`` resource) runs torchrun with one worker per device."""
-    cfg = TrainConfig.from_params(params["run"], params["preset"], params["model"], params["seed"], params["training"])
+    cfg = TrainConfig.from_params(params["run"], params["preset"], params["model"], params["seed"], params["training"],
+                                  params.get("data_seed"))
     paths = dict(train_tokens=train_tokens, val_tokens=val_tokens, tokenizer_dir=tokenizer_dir, model_dir=model_dir,
                  dumps_dir=dumps_dir, log_csv=log_csv, state_dir=state_dir)
     if processes <= 1:

@@ -178,7 +178,7 @@ def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_token
             if step == cfg.steps:
                 break
             lr = learning_rate(step, cfg)
-            x, y = to_device(group.shard(*train_batch(train_ids, step, cfg.seed, cfg.batch_size, cfg.seq_len)), device)
+            x, y = to_device(group.shard(*train_batch(train_ids, step, cfg.batch_seed, cfg.batch_size, cfg.seq_len)), device)
             steplog.add(step, lr, step_fn(x, y, lr))
             done = step + 1
             evaluating = done % cfg.eval_every == 0 or done == cfg.steps
