@@ -258,3 +258,22 @@ def test_linearised_bootstrap_matches_the_refitting_one():
         refit = np.array([_gride_mle(log_mu[p], n1, 2 * n1)[0] for p in picks])
         linear = psi[picks].mean(1)
         assert linear.std() == pytest.approx(refit.std(), rel=0.2), (linear.std(), refit.std())
+
+
+def test_id_table_interval_with_outliers_cut():
+    """Points the outlier cut drops stay in the bootstrap with no influence (a regression: the
+    pseudo-values once covered the kept points only, and the kNN-graph widening indexed past them)."""
+    from regeo.geometry.id_table import IDConfig, id_table
+
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((800, 3)) @ rng.standard_normal((3, 16))
+    X[400:405] = X[:5] + 1e-7  # five near-duplicate pairs: r_2 / r_1 huge, cut as outliers
+    cfg = IDConfig(ks=(10,), metric="euclidean", estimators=("gride",), local_pca_k=10, local_pca_variance=0.9,
+                   nulls=(), null_seed=0, bootstrap_replicates=200, bootstrap_seed=0, confidence=0.95,
+                   gride_scales=(1, 2))
+    from regeo.geometry.gride import log_ratios
+
+    assert (~log_ratios(exact_knn(X, 4).ratio_distances(), 1)[1]).sum() >= 10  # the cut is exercised
+    table = id_table(X, cfg)
+    assert (table["ci_low"] <= table["value"]).all() and (table["value"] <= table["ci_high"]).all()
+    assert table["value"].between(2, 4.5).all(), table["value"]

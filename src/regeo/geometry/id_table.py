@@ -192,9 +192,12 @@ def _estimates(Xu: np.ndarray, knn: KNN, cfg: IDConfig,
         for n1, value in zip(cfg.gride_scales, curve.dimension):
             rows.append(("gride", n1, float(value)))
             if boot:
+                # Points the outlier cut left out carry no influence (pseudo-value = the estimate);
+                # the kept ones' deviations are rescaled from N kept to all n resampled tokens.
                 log_mu, keep = log_ratios(distances, n1)
-                reps["gride", n1] = mean_replicates(pseudo_values(log_mu, n1, float(value)),
-                                                    knn.indices[keep, :2 * n1], boot, dep)
+                pseudo = np.full(len(keep), float(value))
+                pseudo[keep] = value + (pseudo_values(log_mu, n1, float(value)) - value) * (len(keep) / keep.sum())
+                reps["gride", n1] = mean_replicates(pseudo, knn.indices[:, :2 * n1], boot, dep)
             else:
                 reps["gride", n1] = None
     # Rows in the order of cfg.estimators, so the table reads as configured.
