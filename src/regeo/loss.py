@@ -10,14 +10,18 @@ import numpy as np
 import torch
 
 
-def eval_batches(tokens: np.ndarray, batch_size: int, seq_len: int, max_batches: int | None):
-    """Consecutive non-overlapping windows from the start of the split, the same for every model."""
-    n_windows = (len(tokens) - 1) // seq_len
-    if max_batches is not None:
-        n_windows = min(n_windows, max_batches * batch_size)
-    for first in range(0, n_windows, batch_size):
-        idx = range(first, min(first + batch_size, n_windows))
-        windows = np.stack([np.asarray(tokens[i * seq_len:i * seq_len + seq_len + 1], dtype=np.int64) for i in idx])
+def eval_batches(tokens: np.ndarray, batch_size: int, seq_len: int, max_batches: int | None,
+                 starts: np.ndarray | None = None):
+    """Consecutive non-overlapping windows from the start of the split, the same for every model;
+    or, given ``starts``, the windows beginning at those token offsets (``max_batches`` unused)."""
+    if starts is None:
+        n_windows = (len(tokens) - 1) // seq_len
+        if max_batches is not None:
+            n_windows = min(n_windows, max_batches * batch_size)
+        starts = np.arange(n_windows) * seq_len
+    for first in range(0, len(starts), batch_size):
+        idx = starts[first:first + batch_size]
+        windows = np.stack([np.asarray(tokens[i:i + seq_len + 1], dtype=np.int64) for i in idx])
         windows = torch.from_numpy(windows)  # (B, T+1)
         yield windows[:, :-1], windows[:, 1:]
 
@@ -69,13 +73,13 @@ def mean_loss(model, tokens: np.ndarray, batch_size: int, seq_len: int, max_batc
 
 @torch.no_grad()
 def window_losses(model, tokens: np.ndarray, batch_size: int, seq_len: int, max_batches: int | None,
-                  device: torch.device) -> np.ndarray:
-    """(n_windows,) mean next-token cross-entropy of each window of :func:`eval_batches`: the units a
-    bootstrap over validation text resamples (windows are disjoint stretches of the split)."""
+                  device: torch.device, starts: np.ndarray | None = None) -> np.ndarray:
+    """(n_windows,) mean next-token cross-entropy of each window of :func:`eval_batches` (``starts``:
+    the windows' token offsets): the units a bootstrap over validation text resamples."""
     was_training = model.training
     model.eval()
     out = []
-    for x, y in eval_batches(tokens, batch_size, seq_len, max_batches):
+    for x, y in eval_batches(tokens, batch_size, seq_len, max_batches, starts):
         logits = model(input_ids=x.to(device)).logits  # (B, T, V)
         # flattened rows, as mean_loss does: a (B, V, T) view makes cross-entropy several times slower
         loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="none")

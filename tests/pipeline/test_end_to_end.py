@@ -32,7 +32,7 @@ STEERING = {"steering": 2, "steering_summary": 1, "figure_steering_effects": 1, 
 # The study's analyses after new final models (workflow/rules/analyses.smk).
 STUDY = {"figure_loss_curves": 1, "neighbourhoods": 1, "rank_knee": 1, "across_runs": 1}
 # ... and after new ID tables: the ones that read them.
-STUDY_ID = {"neighbourhoods": 1, "across_runs": 1}
+STUDY_ID = {"neighbourhoods": 1, "across_runs": 1, "rank_knee": 1}
 
 
 # `pipeline` (tests/conftest.py): the small config run once per session, shared with the SLURM tests.
@@ -173,7 +173,7 @@ def test_study_analyses(pipeline):
         assert all(len(n) == 10 for n in rows["neighbours"])
     knee = pd.read_parquet(analyses / "rank_knee_summary.parquet")
     assert sorted(knee["run"]) == sorted(RUNS) and (knee["d"] == 16).all()
-    assert knee["knee_svd"].between(1, 16).all() and knee["null_rank"].between(1, 8).all()
+    assert knee["knee_svd"].between(1, 16).all() and knee["null_rank"].between(1, 15).all()
     curve = pd.read_parquet(analyses / "rank_knee.parquet")
     assert curve.loc[curve["rank"] == 16, "excess"].abs().max() < 1e-4  # rank d is the full model
     rq3 = pd.read_parquet(analyses / "rq3_correlations.parquet")
@@ -219,7 +219,7 @@ def test_unchanged_config_plans_nothing(pipeline):
         ({"geometry": {"id": {"nulls": ["isotropic"]}}}, {**ID_JOBS, **STUDY_ID, "manifest": 1, "all": 1}),
         # a null of the register comparison only: that table and what reads it, no ID over training
         ({"geometry": {"id": {"comparison_nulls": ["isotropic"]}}},
-         {"id_comparison": 1, "figure_id_comparison": 1, "across_runs": 1, "manifest": 1, "all": 1}),
+         {"id_comparison": 1, "figure_id_comparison": 1, "across_runs": 1, "rank_knee": 1, "manifest": 1, "all": 1}),
         # the bootstrap: every geometry table with intervals and its figure, nothing before them
         ({"geometry": {"bootstrap": {"replicates": 100}}},
          {**ID_JOBS, **CROSS_MODEL, **STUDY_ID, "rank_knee": 1, "manifest": 1, "all": 1}),

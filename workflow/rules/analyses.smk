@@ -64,12 +64,15 @@ rule neighbourhoods:
         "../scripts/neighbourhoods.py"
 
 
-# Its figure is drawn by across_runs, beside the IDs: a change of what the ID measures then
-# redraws it without scoring every model again.
+# Its figure is drawn by across_runs, beside the IDs. Its default grid is centred on each run's
+# measured ID, so a change of what the ID measures scores the models again.
 rule rank_knee:
     input:
         models=list(model_dirs(TRAINED_RUNS).values()),
         val=list(val_bins().values()),
+        counts=sorted({c for c in map(run_counts, TRAINED_RUNS) if c}),
+        # the default rank grid includes ranks around each run's measured ID
+        id_comparison="results/geometry/id_comparison.parquet",
     output:
         curve="results/analyses/rank_knee.parquet",
         summary="results/analyses/rank_knee_summary.parquet",
@@ -89,6 +92,9 @@ rule rank_knee:
         runs=run_table(TRAINED_RUNS),
         models=model_dirs(TRAINED_RUNS),
         val_bins=val_bins(),
+        # the rank basis is fitted on each run's seen tokens, as the ID is
+        counts={run: run_counts(run) for run in TRAINED_RUNS},
+        min_count=config["geometry"]["id"]["min_count"],
     script:
         "../scripts/rank_knee.py"
 

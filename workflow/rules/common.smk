@@ -123,7 +123,9 @@ def train_params(run):
         "model": model,
         "training": training,
     }
-    if r.data_seed is not None:  # absent otherwise: runs from before data seeds keep their params
+    if (
+        r.data_seed is not None
+    ):  # absent otherwise: runs from before data seeds keep their params
         params["data_seed"] = r.data_seed
     return params
 

@@ -85,24 +85,52 @@ def plot_settling(curve: pd.DataFrame, settled: pd.DataFrame):
 
 def plot_low_high_id(listed: pd.DataFrame, coherence: pd.DataFrame):
     """Left: cross-seed neighbourhood overlap of the low- and high-ID token groups per run, with
-    intervals and chance; right: one run's lowest and highest per-token-ID tokens and neighbours."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1, 1.3]})
+    intervals and chance; middle: the difference low - high with its interval against the matched
+    noise null (grey band: the null draws' 95 % range, tick: their mean; p beside); right: one
+    run's lowest and highest per-token-ID tokens and neighbours."""
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8), gridspec_kw={"width_ratios": [1, 0.9, 1.3]})
     ax = axes[0]
     if not coherence.empty:
         c = coherence.sort_values("run").reset_index(drop=True)
         y = np.arange(len(c))
+        labels = [f"{r} vs {p}" for r, p in zip(c["run"], c["partner"])]
         for name, offset, color in (("low", -0.15, "tab:blue"), ("high", 0.15, "tab:red")):
             ax.errorbar(c[f"jaccard_{name}"], y + offset,
                         xerr=[c[f"jaccard_{name}"] - c[f"{name}_ci_low"], c[f"{name}_ci_high"] - c[f"jaccard_{name}"]],
                         fmt="o", color=color, ms=4, capsize=2, label=f"{name}-ID group")
+            if f"null_jaccard_{name}" in c:
+                ax.plot(c[f"null_jaccard_{name}"], y + offset, "x", color=color, ms=5,
+                        label=f"{name}: matched noise null")
         ax.axvline(c["chance"].mean(), color="grey", ls=":", label="chance")
-        ax.set_yticks(y, [f"{r} vs {p}" for r, p in zip(c["run"], c["partner"])], fontsize=7)
+        ax.set_yticks(y, labels, fontsize=7)
         ax.set_xlabel(f"Jaccard at k={int(c['k'].iloc[0])}: same token, other seed")
-        ax.set_title(f"coherence ({int(c['n_low'].iloc[0])} tokens per group)", fontsize=9)
-        ax.legend(fontsize=7)
+        unit = f", {c['bootstrap_unit'].iloc[0]} bootstrap" if "bootstrap_unit" in c else ""
+        ax.set_title(f"coherence ({int(c['n_low'].iloc[0])} tokens per group{unit})", fontsize=9)
+        ax.legend(fontsize=6)
+        ax = axes[1]
+        ax.errorbar(c["difference"], y, xerr=[c["difference"] - c["difference_ci_low"],
+                                             c["difference_ci_high"] - c["difference"]],
+                    fmt="o", color="k", ms=4, capsize=2, label="observed low - high")
+        if "null_mean" in c and c["null_mean"].notna().any():
+            ax.barh(y, c["null_high"] - c["null_low"], left=c["null_low"], height=0.5, color="grey", alpha=0.35,
+                    label=f"matched noise null, 95 % of {int(c['n_null_draws'].max())} draws")
+            ax.plot(c["null_mean"], y, "|", color="grey", ms=12, mew=2, label="null mean")
+            for yi, row in zip(y, c.itertuples()):
+                if np.isfinite(row.p_value):
+                    right = np.nanmax([row.difference, row.difference_ci_high, row.null_high])
+                    ax.annotate(f"p={row.p_value:.2g}", (right, yi), xytext=(4, 0), textcoords="offset points",
+                                va="center", fontsize=6)
+        ax.axvline(0, color="grey", ls=":", lw=0.8)
+        ax.set_yticks(y, [""] * len(y))
+        ax.set_ylim(axes[0].get_ylim())  # the rows of the left panel
+        ax.set_xlabel("Jaccard difference, low - high ID")
+        ax.set_title("against A + isotropic noise of the same overall overlap" if "null_mean" in c
+                     else "low - high", fontsize=9)
+        ax.legend(fontsize=6)
     else:
         ax.text(0.5, 0.5, "no seed pairs: no cross-seed coherence", ha="center", transform=ax.transAxes)
-    ax = axes[1]
+        axes[1].axis("off")
+    ax = axes[2]
     ax.axis("off")
     if not listed.empty:
         run = sorted(listed["run"].unique())[0]

@@ -126,7 +126,11 @@ def neighbourhoods(params: dict, bootstrap: dict, id_metric: str, runs: dict[str
             common, ra, rb = np.intersect1d(a["ids"], b["ids"], return_indices=True)
             low, high = id_groups(a["values"][ra], a["counts"][ra], params["frequent_tokens"],
                                   params["group_fraction"])
-            result = coherence(a["X"][ra], b["X"][rb], low, high, k, metric, boot)
+            # Against a noise partner of A matched to the pair's overall overlap (the low-ID
+            # group keeps more neighbours under any perturbation), cluster-bootstrap intervals.
+            result = coherence(a["X"][ra], b["X"][rb], low, high, k, metric, boot,
+                               null_draws=params["null_draws"], null_seed=bootstrap["seed"],
+                               unit=params["bootstrap_unit"], cluster_size=params["cluster_size"])
             counts_ab = a["counts"][ra]
             coherent.append({"run": run, "partner": other, "subset": a["subset"], "preset": a["preset"],
                              "seed": a["seed"], "seed_partner": b["seed"], **result,
@@ -145,35 +149,43 @@ def neighbourhoods(params: dict, bootstrap: dict, id_metric: str, runs: dict[str
 
 
 def rank_knee(params: dict, bootstrap: dict, seq_len: int, device_name: str, runs: dict[str, dict],
-              models: dict[str, str], val_bins: dict[str, str], out: dict[str, str], threads: int = 1) -> None:
+              models: dict[str, str], val_bins: dict[str, str], counts: dict[str, str | None], min_count: int,
+              id_comparison: str, out: dict[str, str], threads: int = 1) -> None:
     """Rule ``rank_knee``: every trained final model's val loss with rank-r embeddings on its own
-    register's val split, and its knee (the figure, beside the IDs, is drawn by ``across_runs``)."""
+    register's val split, and its knee (the figure, beside the IDs, is drawn by ``across_runs``).
+    The rank basis is fitted on the run's seen tokens (``counts``, ``min_count``); the default rank
+    grid includes ranks around the run's measured ID (``id_comparison``, ``params["id_measure"]``)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     from regeo.devices import resolve_device
-    from regeo.study.rank_knee import rank_curve, rank_grid
+    from regeo.study.rank_knee import measured_id, rank_curve, rank_grid
     from regeo.tokens import load_tokens
+    from regeo.vocab import read_seen_mask
 
     torch.set_num_threads(threads)
     device = resolve_device(device_name, "training.device")
     boot = token_bootstrap(bootstrap)
+    ids = read_parquet(id_comparison)
     curves, summaries = [], []
     for run, fields in runs.items():
         model = AutoModelForCausalLM.from_pretrained(models[run], use_safetensors=True).to(device)
         d = model.get_input_embeddings().weight.shape[1]
-        ranks = rank_grid(d, params["ranks"])
+        grid_id = None if params["ranks"] is not None else measured_id(ids, run, **params["id_measure"])
+        ranks = rank_grid(d, params["ranks"], grid_id, params["id_offsets"])
         curve, summary = rank_curve(model, load_tokens(val_bins[fields["subset"]]), ranks, params["tolerance"],
                                     params["batch_size"], seq_len, params["max_batches"], device, boot,
-                                    params["seed"])
+                                    params["seed"], seen=read_seen_mask(counts.get(run), min_count))
         identity = {"run": run, **fields, "d": d}
         for key, value in reversed(identity.items()):
             curve.insert(0, key, value)
         curves.append(curve)
-        summaries.append({**identity, **summary})
-        log.info("%s: knee %d of d %d; at rank %d the SVD loses %.3f nats, a random subspace %.3f", run,
-                 summary["knee_svd"], d, summary["null_rank"], summary["excess_svd_at_null_rank"],
-                 summary["excess_random_at_null_rank"])
+        summaries.append({**identity, **summary, "grid_id": np.nan if grid_id is None else grid_id,
+                          "n_ranks": len(ranks)})
+        log.info("%s: ranks %s (ID %s); basis on %d seen rows; knee %d of d %d; at rank %d the SVD loses %.3f "
+                 "nats, a random subspace %.3f", run, ranks, "n/a" if grid_id is None else f"{grid_id:.1f}",
+                 summary["n_basis_rows"], summary["knee_svd"], d, summary["null_rank"],
+                 summary["excess_svd_at_null_rank"], summary["excess_random_at_null_rank"])
     write_parquet(pd.concat(curves, ignore_index=True), out["curve"])
     write_parquet(pd.DataFrame(summaries), out["summary"])
 
