@@ -105,7 +105,7 @@ def test_register_tests_table_reports_the_design_and_adjusts_the_family():
         rows += [{"preset": "tiny", "embeddings": "input", "metric": "euclidean", "estimator": estimator, "k": 20,
                   "subset": f"r{r}", "seed": int(s), "run": f"r{r}-tiny-s{s}", "value": v}
                  for v, r, s in zip(values, registers, seeds)]
-    table = register_tests(pd.DataFrame(rows), "holm", 999, 0).set_index("estimator")
+    table = register_tests(pd.DataFrame(rows), "holm", 999, 0, 0.05, 20_000).set_index("estimator")
     assert (table["design"] == "seed-blocked").all() and (table["n_permutations"] == 14399).all()
     np.testing.assert_allclose(table["p_min"], 1 / 120)
     assert table.loc["mle", "p_value"] == pytest.approx(1 / 120)

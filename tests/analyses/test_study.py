@@ -123,7 +123,7 @@ def test_spearman_and_the_verdict_on_few_or_many_runs():
     many["id_mle_k20"] = np.repeat(np.arange(12.0), 2) + 0.1 * rng.standard_normal(24)
     many["loss_own"] = -many["id_mle_k20"]
     many["loss_mean"] = np.abs(np.repeat(np.arange(12.0), 2) - 5.5) + 0.01 * rng.standard_normal(24)  # V-shaped: no monotone trend
-    table = rq3_correlations(many, TokenBootstrap(200, 0, 0.95), min_subsets=10).set_index("loss")
+    table = rq3_correlations(many, TokenBootstrap(200, 0, 0.95), 10, "holm", 20_000).set_index("loss")
     assert table.loc["loss_own", "rho"] == pytest.approx(-1.0)
     assert table.loc["loss_own", "verdict"] == "significant" and table.loc["loss_own", "ci_high"] < -0.9
     assert table.loc["loss_own", "null_low"] > -0.7 and table.loc["loss_own", "n_subsets"] == 12
@@ -132,7 +132,8 @@ def test_spearman_and_the_verdict_on_few_or_many_runs():
     assert (row["unit"], row["n_runs"], row["n_permutations"], row["exact"]) == ("subset", 24, 200, False)
     assert row["p_value"] == pytest.approx(1 / 201) and row["p_adjusted"] == pytest.approx(2 / 201)
     assert table.loc["loss_mean", "verdict"] == "not significant"
-    few = rq3_correlations(many[many["subset"].isin(["s0", "s1", "s2", "s3", "s4"])], TokenBootstrap(200, 0, 0.95), 10)
+    five = many[many["subset"].isin(["s0", "s1", "s2", "s3", "s4"])]
+    few = rq3_correlations(five, TokenBootstrap(200, 0, 0.95), 10, "holm", 20_000)
     assert few["verdict"].str.startswith("too few subsets: 5").all()
     # five units: every order enumerated, and |rho| = 1 is reached by 2 of the 120: the floor is 2/120
     assert few["exact"].all() and (few["n_permutations"] == 119).all()

@@ -55,6 +55,7 @@ rule neighbourhoods:
     threads: config["geometry"]["threads"]
     params:
         neighbourhoods=config["analyses"]["neighbourhoods"],
+        adjustment=config["analyses"]["adjustment"],
         bootstrap=config["geometry"]["bootstrap"],
         # The per-token IDs exist for each configured metric; the first one orders the tokens.
         id_metric=config["geometry"]["id"]["metrics"][0],
@@ -135,6 +136,7 @@ rule across_runs:
         "../../envs/analysis.yaml"
     params:
         across_runs=config["analyses"]["across_runs"],
+        adjustment=config["analyses"]["adjustment"],
         bootstrap={
             k: config["geometry"]["bootstrap"][k] for k in ("seed", "confidence")
         },

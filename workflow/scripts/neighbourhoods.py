@@ -4,4 +4,5 @@ from regeo.stages.study import neighbourhoods
 
 with snakemake_job(snakemake):
     neighbourhoods(snakemake.params.neighbourhoods, snakemake.params.bootstrap, snakemake.params.id_metric,
-                   snakemake.params.runs, dict(snakemake.output.items()), snakemake.params.dpi)
+                   snakemake.params.runs, dict(snakemake.output.items()), snakemake.params.dpi,
+                   snakemake.params.adjustment)

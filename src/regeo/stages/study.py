@@ -14,6 +14,7 @@ from regeo.dumps import read_dump, steps_of
 from regeo.figures.common import save_figure
 from regeo.io import RegeoInputError, read_parquet, write_parquet
 from regeo.stages.cross_model import token_bootstrap
+from regeo.stats import adjust
 from regeo.tokenizer import token_texts
 from regeo.vocab import read_counts
 
@@ -62,7 +63,7 @@ def _per_token(path: str | Path, metric: str) -> pd.DataFrame:
 
 
 def neighbourhoods(params: dict, bootstrap: dict, id_metric: str, runs: dict[str, dict], out: dict[str, str],
-                   dpi: int) -> None:
+                   dpi: int, adjustment: str) -> None:
     """Rule ``neighbourhoods``: neighbourhood settling of every run (RQ2) and the low/high per-token
     ID tokens with their cross-seed coherence (Lee et al.); three tables, two figures.
 
@@ -140,6 +141,9 @@ def neighbourhoods(params: dict, bootstrap: dict, id_metric: str, runs: dict[str
     settling_table, settled_table = pd.concat(curves, ignore_index=True), pd.concat(settled, ignore_index=True)
     low_high = pd.DataFrame(listed)
     coherence_table = pd.DataFrame(coherent, columns=None if coherent else ["run", "partner"])
+    if "p_value" in coherence_table:  # every ordered seed pair is one test of the table's family
+        coherence_table["adjustment"] = adjustment
+        coherence_table["p_adjusted"] = adjust(coherence_table["p_value"], adjustment)
     write_parquet(settling_table, out["settling"])
     write_parquet(settled_table, out["settled"])
     write_parquet(low_high, out["low_high"])
@@ -191,7 +195,7 @@ def rank_knee(params: dict, bootstrap: dict, seq_len: int, device_name: str, run
 
 
 def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: str, evaluation: str,
-                rank_curve: str, rank_summary: str, out: dict[str, str], dpi: int) -> None:
+                rank_curve: str, rank_summary: str, out: dict[str, str], dpi: int, adjustment: str) -> None:
     """Rule ``across_runs``: RQ3's rank correlations, the seed-blocked register tests, redundancy
     against model size, and the rank knee beside the IDs (``id_comparison``, input embeddings, first metric)."""
     from regeo.figures.study import plot_rank_knee, plot_redundancy_vs_size, plot_rq3
@@ -203,8 +207,8 @@ def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: s
     measures = params["id_measures"]
     variables = run_variables(ids, read_parquet(similarity), read_parquet(evaluation), measures=measures)
     boot = TokenBootstrap(params["replicates"], bootstrap["seed"], bootstrap["confidence"])
-    correlations = rq3_correlations(variables, boot, params["min_subsets"], params["adjustment"], params["max_exact"])
-    registers = register_tests(measured(ids[ids["run"].isin(variables["run"])], measures), params["adjustment"],
+    correlations = rq3_correlations(variables, boot, params["min_subsets"], adjustment, params["max_exact"])
+    registers = register_tests(measured(ids[ids["run"].isin(variables["run"])], measures), adjustment,
                                params["replicates"],
                                bootstrap["seed"], 1 - bootstrap["confidence"], params["max_exact"])
     size = redundancy_by_size(ids)

@@ -78,8 +78,8 @@ def subset_means(variables: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return means.reset_index()
 
 
-def rq3_correlations(variables: pd.DataFrame, boot: TokenBootstrap, min_subsets: int, adjustment: str = "holm",
-                     max_exact: int = 20_000) -> pd.DataFrame:
+def rq3_correlations(variables: pd.DataFrame, boot: TokenBootstrap, min_subsets: int, adjustment: str,
+                     max_exact: int) -> pd.DataFrame:
     """Per (preset, geometry variable, loss): Spearman's rho across *subsets* (each subset's
     variables averaged over its seeds), its bootstrap interval over subsets, the 95 % band of the
     permutation null (losses permuted over subsets: every one of the n! orders when there are at

@@ -18,8 +18,8 @@ from regeo.stats import adjust, blocked_f, permutation_test
 MEASURE = ["embeddings", "metric", "estimator", "k"]
 
 
-def register_tests(id_comparison: pd.DataFrame, adjustment: str, n_draws: int, seed: int,
-                   level: float = 0.05, max_exact: int = 20_000) -> pd.DataFrame:
+def register_tests(id_comparison: pd.DataFrame, adjustment: str, n_draws: int, seed: int, level: float,
+                   max_exact: int) -> pd.DataFrame:
     """Per ID measure of each preset with at least two subsets: F of register after seed, the
     seed-blocked permutation p, its minimum attainable value, the adjusted p across the family
     (every row of the table), the design's counts, and the subsets' means beside the seed spread."""
