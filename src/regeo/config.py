@@ -276,6 +276,9 @@ def _analyses_problems(cfg: dict) -> list[str]:
         ("gride", k) for k in ids["gride_scales"]}
     rows = {(name, k) for name, k in rows if name in ids["estimators"]}
     for i, measure in enumerate(cfg["analyses"]["across_runs"]["id_measures"]):
+        if measure.get("metric", ids["comparison_metrics"][0]) not in ids["comparison_metrics"]:
+            problems.append(f"config.analyses.across_runs.id_measures[{i}].metric: {measure['metric']!r} is not "
+                            f"in geometry.id.comparison_metrics {ids['comparison_metrics']}")
         if (measure["estimator"], measure["k"]) not in rows:
             problems.append(f"config.analyses.across_runs.id_measures[{i}]: {measure['estimator']} k={measure['k']} "
                             f"is not a row of geometry.id; rows: "

@@ -220,6 +220,9 @@ def test_unchanged_config_plans_nothing(pipeline):
         # a null of the register comparison only: that table and what reads it, no ID over training
         ({"geometry": {"id": {"comparison_nulls": ["isotropic"]}}},
          {"id_comparison": 1, "figure_id_comparison": 1, "across_runs": 1, "rank_knee": 1, "manifest": 1, "all": 1}),
+        # the comparison's distances likewise
+        ({"geometry": {"id": {"comparison_metrics": ["euclidean"]}}},
+         {"id_comparison": 1, "figure_id_comparison": 1, "across_runs": 1, "rank_knee": 1, "manifest": 1, "all": 1}),
         # the bootstrap: every geometry table with intervals and its figure, nothing before them
         ({"geometry": {"bootstrap": {"replicates": 100}}},
          {**ID_JOBS, **CROSS_MODEL, **STUDY_ID, "rank_knee": 1, "manifest": 1, "all": 1}),
@@ -263,7 +266,7 @@ def test_unchanged_config_plans_nothing(pipeline):
         ({"analyses": {"rank_knee": {"tolerance": 0.05}}}, {"rank_knee": 1, "across_runs": 1, "manifest": 1, "all": 1}),
         ({"analyses": {"across_runs": {"min_subsets": 5}}}, {"across_runs": 1, "manifest": 1, "all": 1}),
     ],
-    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.id.comparison_nulls", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs", "analyses.neighbourhoods.k", "analyses.rank_knee.tolerance", "analyses.across_runs.min_subsets"],
+    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.id.comparison_nulls", "geometry.id.comparison_metrics", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs", "analyses.neighbourhoods.k", "analyses.rank_knee.tolerance", "analyses.across_runs.min_subsets"],
 )
 def test_a_config_change_reruns_only_what_uses_it(pipeline, change, expected):
     write_config(pipeline, change)

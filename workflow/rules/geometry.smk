@@ -19,11 +19,11 @@ rule id_dynamics:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
     params:
-        # not the comparison's nulls: changing those reruns id_comparison only
+        # not the comparison's nulls and metrics: changing those reruns id_comparison only
         id={
             k: v
             for k, v in config["geometry"]["id"].items()
-            if k != "comparison_nulls"
+            if k not in ("comparison_nulls", "comparison_metrics")
         },
         bootstrap=config["geometry"]["bootstrap"],
         schedule=lambda wc: batch_schedule(wc.run),

@@ -20,25 +20,26 @@ def _panels(table: pd.DataFrame) -> list[tuple[str, int]]:
     return panels
 
 
-def plot_id_comparison(table: pd.DataFrame, metric: str = "euclidean"):
+def plot_id_comparison(table: pd.DataFrame):
     if table.empty:
         fig, ax = plt.subplots(figsize=(4, 1.5))
         ax.text(0.5, 0.5, "no runs to compare", ha="center", va="center")
         ax.set_axis_off()
         return fig
-    if (table["metric"] == metric).any():
-        table = table[table["metric"] == metric]
-    rows = [e for e in EMBEDDINGS if (table["embeddings"] == e).any()]
+    # a row per matrix and distance: cosine (unit rows) is the norm-controlled reading
+    rows = [(e, m) for e in EMBEDDINGS for m in dict.fromkeys(table["metric"])
+            if ((table["embeddings"] == e) & (table["metric"] == m)).any()]
     panels = _panels(table)
     groups = table[["preset", "subset"]].drop_duplicates().sort_values(["preset", "subset"])
     positions = {(p, s): i for i, (p, s) in enumerate(groups.itertuples(index=False))}
     colors = register_colors(table["subset"].unique().tolist())
     fig, axes = plt.subplots(len(rows), len(panels), figsize=(0.55 * len(positions) * len(panels) + 3.5,
                                                              3.2 * len(rows) + 0.6), squeeze=False)
-    for r, embeddings in enumerate(rows):
+    for r, (embeddings, metric) in enumerate(rows):
         for c, (estimator, k) in enumerate(panels):
             ax = axes[r][c]
-            part = table[(table["embeddings"] == embeddings) & (table["estimator"] == estimator) & (table["k"] == k)]
+            part = table[(table["embeddings"] == embeddings) & (table["metric"] == metric)
+                         & (table["estimator"] == estimator) & (table["k"] == k)]
             for (preset, subset), group in part.groupby(["preset", "subset"]):
                 x0 = positions[preset, subset]
                 group = group.sort_values("seed")
@@ -55,7 +56,7 @@ def plot_id_comparison(table: pd.DataFrame, metric: str = "euclidean"):
             ax.set_title(f"{estimator}" + (f", k={k}" if estimator == "mle" else "")
                          + f" ({embeddings}, {metric}); {n} common tokens", fontsize=8)
             ax.grid(axis="y", alpha=0.3)
-        axes[r][0].set_ylabel(f"intrinsic dimension\n({embeddings} embeddings)")
+        axes[r][0].set_ylabel(f"intrinsic dimension\n({embeddings}, {metric})")
     fig.suptitle("a point per seed with its 95 % token-bootstrap interval; dashed: isotropic Gaussian null, "
                  "dotted: covariance-matched null, dash-dot: Gaussian-mixture null (the same clusters, no manifold)",
                  fontsize=8, y=1.0)

@@ -40,7 +40,7 @@ def id_comparison_table(params: dict, bootstrap: dict, runs: dict[str, dict], ou
             X = matrix.numpy()[ids[run.name]]  # (n_common, d)
             if not nonzero_rows(X).all():
                 raise RegeoInputError(f"{run.dump}: all-zero rows among the common tokens of the {which} matrix")
-            for metric in params["metrics"]:
+            for metric in params["comparison_metrics"]:
                 cfg = dataclasses.replace(id_config(params, bootstrap, metric), nulls=tuple(params["comparison_nulls"]))
                 part, _ = id_rows(X, cfg, null_cache, per_token=False)
                 part.insert(0, "embeddings", which)

@@ -39,11 +39,14 @@ def spearman(x, y) -> float:
 
 
 def measured(id_comparison: pd.DataFrame, measures: list[dict] | None) -> pd.DataFrame:
-    """The rows of the ID ``measures`` ({estimator, k}); all rows for None."""
-    if measures is None:
+    """The rows of the ID ``measures`` ({estimator, k, metric}; the table's first metric where a
+    measure names none); all rows for None."""
+    if measures is None or id_comparison.empty:
         return id_comparison
-    wanted = {(m["estimator"], int(m["k"])) for m in measures}
-    return id_comparison[[(e, int(k)) in wanted for e, k in zip(id_comparison["estimator"], id_comparison["k"])]]
+    first = id_comparison["metric"].iloc[0]
+    wanted = {(m["estimator"], int(m["k"]), m.get("metric") or first) for m in measures}
+    keys = zip(id_comparison["estimator"], id_comparison["k"], id_comparison["metric"])
+    return id_comparison[[(e, int(k), metric) in wanted for e, k, metric in keys]]
 
 
 def run_variables(id_comparison: pd.DataFrame, similarity: pd.DataFrame, evaluation: pd.DataFrame,
