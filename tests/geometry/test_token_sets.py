@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 import torch
 
@@ -91,8 +92,43 @@ def test_id_comparison_analyses_every_run_on_the_same_tokens(tmp_path):
     common = np.ones(vocab, dtype=bool)
     for i in range(3):
         common &= pd.read_parquet(tmp_path / f"c{i}.parquet")["count"].to_numpy() >= 1
-    table = id_comparison_table({**ID_PARAMS, "embeddings": ["input", "output"]}, BOOT, runs, tmp_path / "c.parquet")
+    table = id_comparison_table({**ID_PARAMS, "embeddings": ["input", "output"]}, BOOT, runs, tmp_path / "c.parquet",
+                                tmp_path / "d.parquet")
+    differences = pd.read_parquet(tmp_path / "d.parquet")
+    assert set(zip(differences["subset_a"], differences["subset_b"])) == {("NA", "ne")}
+    assert len(differences) == table.groupby(["metric", "estimator", "k"]).ngroups
+    mle = table[(table["estimator"] == "mle") & (table["metric"] == "euclidean")]
+    row = differences[(differences["estimator"] == "mle") & (differences["metric"] == "euclidean")].iloc[0]
+    means = mle.groupby("subset")["value"].mean()
+    assert row["difference"] == pytest.approx(means["NA"] - means["ne"]) and row["ci_low"] <= row["ci_high"]
+    assert row["seed_spread"] == pytest.approx(np.ptp(mle.loc[mle["subset"] == "ne", "value"]))
     assert sorted(table["run"].unique()) == sorted(runs)
     assert (table["n_tokens"] == common.sum()).all() and (table["token_set"] == "common").all()
     assert set(table["embeddings"]) == {"input"}  # tied: the output matrix is the input
     assert {"value", "ci_low", "ci_high", "null_isotropic", "null_covariance", "subset", "seed"} <= set(table.columns)
+
+
+def test_subset_differences_pair_the_token_resamples():
+    """Two runs whose matrices differ by a little noise on the same tokens: their marginal intervals
+    overlap almost entirely, the paired interval of the difference is a fraction of their width."""
+    from regeo.geometry.id_table import IDConfig, id_table
+    from regeo.stages.id_comparison import subset_differences
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1200, 6)) @ rng.standard_normal((6, 24))
+    cfg = IDConfig(ks=(10,), metric="euclidean", estimators=("mle",), local_pca_k=10, local_pca_variance=0.9,
+                   nulls=(), null_seed=0, bootstrap_replicates=200, bootstrap_seed=0, confidence=0.95)
+    rows, reps = [], {}
+    for run, subset, M in (("a-micro-s0", "a", X), ("b-micro-s0", "b", X + 0.02 * rng.standard_normal(X.shape))):
+        own: dict = {}
+        part = id_table(M, cfg, replicates=own).assign(run=run, subset=subset, preset="micro", seed=0,
+                                                         embeddings="input")
+        reps[run, "input", "euclidean", "mle", 10] = own["mle", 10]
+        rows.append(part)
+    table = pd.concat(rows, ignore_index=True)
+    row = subset_differences(table, reps, 0.95).iloc[0]
+    marginal = (table["ci_high"] - table["ci_low"]).min()
+    paired = row["ci_high"] - row["ci_low"]
+    assert paired < 0.5 * marginal, (paired, marginal)
+    assert row["ci_low"] <= row["difference"] <= row["ci_high"] and row["seed_spread"] == 0
+

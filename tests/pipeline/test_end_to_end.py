@@ -178,6 +178,9 @@ def test_study_analyses(pipeline):
     assert curve.loc[curve["rank"] == 16, "excess"].abs().max() < 1e-4  # rank d is the full model
     rq3 = pd.read_parquet(analyses / "rq3_correlations.parquet")
     assert rq3["verdict"].str.startswith("too few subsets: 2").all() and (rq3["n_runs"] == 4).all()
+    differences = pd.read_parquet(pipeline / "results" / "geometry" / "id_comparison_differences.parquet")
+    assert set(zip(differences["subset_a"], differences["subset_b"])) == {("NA", "ne")}
+    assert (differences["ci_low"] <= differences["ci_high"]).all() and (differences["seed_spread"] >= 0).all()
     registers = pd.read_parquet(analyses / "register_tests.parquet")
     # 2 subsets x 2 seeds, labels permuted within seeds: 2! x 2! orders, 2 of which only rename
     assert (registers["design"] == "seed-blocked").all() and (registers["n_permutations"] == 3).all()

@@ -39,7 +39,8 @@ rule id_comparison:
         tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
         counts=sorted({c for c in map(run_counts, RUNS) if c}),
     output:
-        "results/geometry/id_comparison.parquet",
+        table="results/geometry/id_comparison.parquet",
+        differences="results/geometry/id_comparison_differences.parquet",
     log:
         "logs/id_comparison.log",
     benchmark:

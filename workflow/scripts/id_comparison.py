@@ -3,4 +3,5 @@ from regeo.logs import snakemake_job
 from regeo.stages.id_comparison import id_comparison_table
 
 with snakemake_job(snakemake):
-    id_comparison_table(snakemake.params.id, snakemake.params.bootstrap, snakemake.params.runs, snakemake.output[0])
+    id_comparison_table(snakemake.params.id, snakemake.params.bootstrap, snakemake.params.runs, snakemake.output.table,
+                        snakemake.output.differences)

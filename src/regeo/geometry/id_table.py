@@ -241,11 +241,15 @@ def null_values(kind: str, X, cfg: IDConfig, cache: NullCache | None = None) -> 
     return {(name, int(k)): v for entry, v in values.items() for name, k in [entry.rsplit("/", 1)]}
 
 
-def id_suite(X, cfg: IDConfig, null_cache: NullCache | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def id_suite(X, cfg: IDConfig, null_cache: NullCache | None = None,
+             replicates: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(id_table(X, cfg), per_token_ids(X, cfg))`` from one kNN pass.
 
     ``null_cache``: where the nulls' values are kept between calls (one per run: a null is then
-    computed once per shape or spectrum); None computes them afresh.
+    computed once per shape or spectrum); None computes them afresh. ``replicates``: a dict that
+    receives each row's bootstrap replicates by (estimator, k) (None without intervals). Tables of
+    the same n and bootstrap seed draw the same token indices in replicate r, so two matrices'
+    replicates on the same tokens pair up: their differences are the paired bootstrap.
     """
     if not isinstance(cfg, IDConfig):
         raise ValueError(f"cfg must be an IDConfig, got {type(cfg).__name__}")
@@ -254,6 +258,8 @@ def id_suite(X, cfg: IDConfig, null_cache: NullCache | None = None) -> tuple[pd.
     Xu, knn, inverse = _neighbours(X, cfg)
     boot = _bootstrap(cfg)
     rows, reps, per_token = _estimates(Xu, knn, cfg, boot)
+    if replicates is not None:
+        replicates.update(reps)
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS[:3])
     table["k"] = table["k"].astype("int64")
     table["value"] = table["value"].astype("float64")
@@ -284,14 +290,14 @@ def id_suite(X, cfg: IDConfig, null_cache: NullCache | None = None) -> tuple[pd.
     return table[TABLE_COLUMNS], pd.DataFrame(per_token, index=pd.RangeIndex(X.shape[0]))
 
 
-def id_table(X, cfg: IDConfig, null_cache: NullCache | None = None) -> pd.DataFrame:
+def id_table(X, cfg: IDConfig, null_cache: NullCache | None = None, replicates: dict | None = None) -> pd.DataFrame:
     """One row per (estimator, k), columns :data:`TABLE_COLUMNS` (module docstring).
 
     k is the MLE's k for ``mle`` rows, 2 for ``twonn`` and ``twonn_mle``, ``local_pca_k`` for
     ``local_pca`` (whose value is the mean per-token dimension). All rows come from one exact kNN
     pass at the largest k needed.
     """
-    return id_suite(X, cfg, null_cache)[0]
+    return id_suite(X, cfg, null_cache, replicates)[0]
 
 
 def per_token_ids(X, cfg: IDConfig) -> pd.DataFrame:

@@ -10,9 +10,11 @@ comes with its token-bootstrap interval and nulls; the spread over seeds is in t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from regeo.dumps import dump_rows, read_dump
@@ -24,8 +26,10 @@ from regeo.stages.id_dynamics import id_config, id_rows
 log = logging.getLogger(__name__)
 
 
-def id_comparison_table(params: dict, bootstrap: dict, runs: dict[str, dict], out_path: str | Path) -> pd.DataFrame:
-    """One row per (run, embeddings, metric, estimator, k), every run on the same token ids."""
+def id_comparison_table(params: dict, bootstrap: dict, runs: dict[str, dict], out_path: str | Path,
+                        differences_path: str | Path) -> pd.DataFrame:
+    """One row per (run, embeddings, metric, estimator, k), every run on the same token ids; and
+    the paired differences between the subsets of each preset (:func:`subset_differences`)."""
     table = RunFiles.table(runs)
     rows = {run.name: dump_rows(run.dump) for run in table}  # the header only: each dump is read once below
     ids = common_token_ids(table, params["min_count"], rows)
@@ -33,7 +37,7 @@ def id_comparison_table(params: dict, bootstrap: dict, runs: dict[str, dict], ou
     log.info("%d runs compared on %d common tokens seen at least %d times by each", len(table), n_common,
              params["min_count"])
     null_cache = NullCache()
-    frames = []
+    frames, replicates = [], {}
     for run in table:
         dump = read_dump(run.dump)
         for which, matrix in dump.matrices(params["embeddings"]).items():
@@ -42,7 +46,10 @@ def id_comparison_table(params: dict, bootstrap: dict, runs: dict[str, dict], ou
                 raise RegeoInputError(f"{run.dump}: all-zero rows among the common tokens of the {which} matrix")
             for metric in params["comparison_metrics"]:
                 cfg = dataclasses.replace(id_config(params, bootstrap, metric), nulls=tuple(params["comparison_nulls"]))
-                part, _ = id_rows(X, cfg, null_cache, per_token=False)
+                reps: dict = {}
+                part, _ = id_rows(X, cfg, null_cache, per_token=False, replicates=reps)
+                for (estimator, k), values in reps.items():
+                    replicates[run.name, which, metric, estimator, int(k)] = values
                 part.insert(0, "embeddings", which)
                 for key, value in reversed(list(run.identity().items())):
                     part.insert(0, "run" if key == "name" else key, value)
@@ -51,4 +58,33 @@ def id_comparison_table(params: dict, bootstrap: dict, runs: dict[str, dict], ou
     out["token_set"] = "common"
     out["min_count"] = params["min_count"]
     write_parquet(out, out_path)
+    write_parquet(subset_differences(out, replicates, bootstrap["confidence"]), differences_path)
     return out
+
+
+KEY = ["preset", "embeddings", "metric", "estimator", "k"]
+
+
+def subset_differences(table: pd.DataFrame, replicates: dict, confidence: float) -> pd.DataFrame:
+    """Every pair of subsets of a preset, per ID measure: the difference of their means over seeds,
+    its paired bootstrap interval over the common tokens (replicate r of every run resamples the
+    same tokens, so the shared token noise cancels in the difference, which two marginal intervals
+    cannot show), and beside it the seed spread (the largest range over seeds within a subset of
+    the preset): a difference means something only where it is larger than both."""
+    alpha = (1 - confidence) / 2
+    rows = []
+    for key, part in table.groupby(KEY, sort=True):
+        means = part.groupby("subset")["value"].mean()
+        spread = float(part.groupby("subset")["value"].agg(lambda v: v.max() - v.min()).max())
+        runs_of = part.groupby("subset")["run"].apply(list)
+        n_tokens = part["n_tokens"].nunique() == 1  # deduplication could change one run's n: no pairing
+        for a, b in itertools.combinations(sorted(means.index), 2):
+            row = dict(zip(KEY, key), subset_a=a, subset_b=b, n_seeds_a=len(runs_of[a]), n_seeds_b=len(runs_of[b]),
+                       difference=float(means[a] - means[b]), ci_low=np.nan, ci_high=np.nan, seed_spread=spread)
+            reps = [[replicates.get((run, *key[1:])) for run in runs_of[s]] for s in (a, b)]
+            if n_tokens and all(r is not None for side in reps for r in side):
+                diff = np.mean(reps[0], axis=0) - np.mean(reps[1], axis=0)
+                row["ci_low"], row["ci_high"] = (float(q) for q in np.quantile(diff, [alpha, 1 - alpha]))
+            row["beyond_seed_spread"] = abs(row["difference"]) > spread
+            rows.append(row)
+    return pd.DataFrame(rows)

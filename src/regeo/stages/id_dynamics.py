@@ -28,7 +28,7 @@ def id_config(params: dict, bootstrap: dict, metric: str) -> IDConfig:
                     confidence=bootstrap["confidence"], **{key: params[key] for key in ID_FIELDS})
 
 
-def id_rows(X: np.ndarray, cfg: IDConfig, null_cache: NullCache, per_token: bool):
+def id_rows(X: np.ndarray, cfg: IDConfig, null_cache: NullCache, per_token: bool, replicates: dict | None = None):
     """(table, per-token values or None) of one matrix; NaN rows (with n_tokens) when it has too few
     rows for the largest k, e.g. a dump before any token has been an input."""
     if X.shape[0] < cfg.max_k + 2:
@@ -41,7 +41,7 @@ def id_rows(X: np.ndarray, cfg: IDConfig, null_cache: NullCache, per_token: bool
         return table, None
     if per_token:
         return id_suite(X, cfg, null_cache)
-    return id_table(X, cfg, null_cache), None
+    return id_table(X, cfg, null_cache, replicates), None
 
 
 def id_dynamics(params: dict, bootstrap: dict, run: str, subset: str, dumps: list[str], schedule: dict | None,
