@@ -118,8 +118,10 @@ def plot_low_high_id(listed: pd.DataFrame, coherence: pd.DataFrame):
             for yi, row in zip(y, c.itertuples()):
                 if np.isfinite(row.p_value):
                     right = np.nanmax([row.difference, row.difference_ci_high, row.null_high])
-                    ax.annotate(f"p={row.p_value:.2g}", (right, yi), xytext=(4, 0), textcoords="offset points",
-                                va="center", fontsize=6)
+                    adjusted = getattr(row, "p_adjusted", np.nan)
+                    text = f"p={row.p_value:.2g}" + (f", adj. {adjusted:.2g}" if np.isfinite(adjusted) else "")
+                    ax.annotate(text, (right, yi), xytext=(4, 0), textcoords="offset points", va="center",
+                                fontsize=6)
         ax.axvline(0, color="grey", ls=":", lw=0.8)
         ax.set_yticks(y, [""] * len(y))
         ax.set_ylim(axes[0].get_ylim())  # the rows of the left panel
