@@ -171,3 +171,30 @@ def seen_by_dump(schedule: dict, train_bin: str | Path, vocab_size: int, min_cou
     counts = input_counts(load_tokens(train_bin), schedule["steps"], schedule["seed"], schedule["batch_size"],
                           schedule["seq_len"], vocab_size)  # (n_steps, vocab_size)
     return {int(step): seen_mask(row, min_count) for step, row in zip(sorted(schedule["steps"]), counts)}
+
+
+def frequency_strata(counts: dict[str, np.ndarray], n_bins: int, seed: int) -> dict[str, np.ndarray]:
+    """{run: positions} of equal-size, equally frequency-profiled token samples, one per run.
+
+    ``counts[run]``: (n,) the run's training counts of the n common tokens (aligned across runs).
+    Bins: ``n_bins`` equal-population bins of the pooled log counts (the same edges for every run);
+    each run then gets, from each bin, as many of its tokens as the scarcest run has there, drawn
+    at random (seeded). So every run is analysed at the same n with the same distribution of its
+    own token frequencies: a register difference that survives is not one of frequency profile
+    (embedding norms track frequency, and Euclidean ID moves with norms).
+    """
+    runs = list(counts)
+    logs = {run: np.log1p(np.asarray(c, dtype=np.float64)) for run, c in counts.items()}
+    pooled = np.concatenate(list(logs.values()))
+    edges = np.unique(np.quantile(pooled, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    bins = {run: np.searchsorted(edges, values, side="right") for run, values in logs.items()}
+    rng = np.random.default_rng(seed)
+    chosen: dict[str, list[np.ndarray]] = {run: [] for run in runs}
+    for b in range(len(edges) + 1):
+        members = {run: np.flatnonzero(bins[run] == b) for run in runs}
+        take = min(len(m) for m in members.values())
+        for run in runs:
+            if take:
+                chosen[run].append(np.sort(rng.choice(members[run], take, replace=False)))
+    return {run: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64) for run, parts in chosen.items()}
+

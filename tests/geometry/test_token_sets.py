@@ -93,7 +93,10 @@ def test_id_comparison_analyses_every_run_on_the_same_tokens(tmp_path):
     for i in range(3):
         common &= pd.read_parquet(tmp_path / f"c{i}.parquet")["count"].to_numpy() >= 1
     table = id_comparison_table({**ID_PARAMS, "embeddings": ["input", "output"]}, BOOT, runs, tmp_path / "c.parquet",
-                                tmp_path / "d.parquet")
+                                tmp_path / "d.parquet", tmp_path / "s.parquet")
+    strata = pd.read_parquet(tmp_path / "s.parquet")
+    assert sorted(strata["run"].unique()) == sorted(runs) and (strata["token_set"] == "frequency_strata").all()
+    assert strata["n_tokens"].nunique() == 1 and 0 < strata["n_tokens"].iloc[0] <= common.sum()
     differences = pd.read_parquet(tmp_path / "d.parquet")
     assert set(zip(differences["subset_a"], differences["subset_b"])) == {("NA", "ne")}
     assert len(differences) == table.groupby(["metric", "estimator", "k"]).ngroups
@@ -131,4 +134,19 @@ def test_subset_differences_pair_the_token_resamples():
     paired = row["ci_high"] - row["ci_low"]
     assert paired < 0.5 * marginal, (paired, marginal)
     assert row["ci_low"] <= row["difference"] <= row["ci_high"] and row["seed_spread"] == 0
+
+
+def test_frequency_strata_give_every_run_the_same_n_and_frequency_profile():
+    from regeo.vocab import frequency_strata
+
+    rng = np.random.default_rng(1)
+    counts = {"news": rng.zipf(1.6, 3000).clip(max=10**5), "opinion": rng.zipf(2.2, 3000).clip(max=10**5)}
+    picked = frequency_strata(counts, 5, seed=0)
+    assert len(picked["news"]) == len(picked["opinion"]) > 100
+    pooled = np.log1p(np.concatenate(list(counts.values())).astype(float))
+    edges = np.unique(np.quantile(pooled, np.linspace(0, 1, 6)[1:-1]))
+    profile = {run: np.bincount(np.searchsorted(edges, np.log1p(counts[run][p].astype(float)), side="right"),
+                                minlength=len(edges) + 1) for run, p in picked.items()}
+    np.testing.assert_array_equal(profile["news"], profile["opinion"])  # the same count in every bin
+    assert len(np.unique(picked["news"])) == len(picked["news"])  # without replacement
 

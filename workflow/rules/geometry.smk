@@ -23,7 +23,7 @@ rule id_dynamics:
         id={
             k: v
             for k, v in config["geometry"]["id"].items()
-            if k not in ("comparison_nulls", "comparison_metrics")
+            if k not in ("comparison_nulls", "comparison_metrics", "frequency_bins")
         },
         bootstrap=config["geometry"]["bootstrap"],
         schedule=lambda wc: batch_schedule(wc.run),
@@ -41,6 +41,7 @@ rule id_comparison:
     output:
         table="results/geometry/id_comparison.parquet",
         differences="results/geometry/id_comparison_differences.parquet",
+        strata="results/geometry/id_comparison_strata.parquet",
     log:
         "logs/id_comparison.log",
     benchmark:

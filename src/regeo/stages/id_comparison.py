@@ -22,14 +22,17 @@ from regeo.geometry.nulls import NullCache
 from regeo.io import RegeoInputError, write_parquet
 from regeo.pairs import RunFiles, common_token_ids, nonzero_rows
 from regeo.stages.id_dynamics import id_config, id_rows
+from regeo.vocab import frequency_strata, read_counts
 
 log = logging.getLogger(__name__)
 
 
 def id_comparison_table(params: dict, bootstrap: dict, runs: dict[str, dict], out_path: str | Path,
-                        differences_path: str | Path) -> pd.DataFrame:
-    """One row per (run, embeddings, metric, estimator, k), every run on the same token ids; and
-    the paired differences between the subsets of each preset (:func:`subset_differences`)."""
+                        differences_path: str | Path, strata_path: str | Path) -> pd.DataFrame:
+    """One row per (run, embeddings, metric, estimator, k), every run on the same token ids; the
+    paired differences between the subsets of each preset (:func:`subset_differences`); and the
+    same table on frequency-stratified samples of those tokens (:func:`regeo.vocab.frequency_strata`,
+    ``token_set`` "frequency_strata"; empty when ``frequency_bins`` is 0 or a run has no counts)."""
     table = RunFiles.table(runs)
     rows = {run.name: dump_rows(run.dump) for run in table}  # the header only: each dump is read once below
     ids = common_token_ids(table, params["min_count"], rows)
@@ -37,7 +40,12 @@ def id_comparison_table(params: dict, bootstrap: dict, runs: dict[str, dict], ou
     log.info("%d runs compared on %d common tokens seen at least %d times by each", len(table), n_common,
              params["min_count"])
     null_cache = NullCache()
-    frames, replicates = [], {}
+    strata = None
+    if params["frequency_bins"] and ids and all(run.counts for run in table):
+        strata = frequency_strata({run.name: read_counts(run.counts)[ids[run.name]] for run in table},
+                                  params["frequency_bins"], params["null_seed"])
+        log.info("frequency strata: %d of %d common tokens per run", len(next(iter(strata.values()))), n_common)
+    frames, replicates, stratified = [], {}, []
     for run in table:
         dump = read_dump(run.dump)
         for which, matrix in dump.matrices(params["embeddings"]).items():
@@ -50,15 +58,23 @@ def id_comparison_table(params: dict, bootstrap: dict, runs: dict[str, dict], ou
                 part, _ = id_rows(X, cfg, null_cache, per_token=False, replicates=reps)
                 for (estimator, k), values in reps.items():
                     replicates[run.name, which, metric, estimator, int(k)] = values
-                part.insert(0, "embeddings", which)
-                for key, value in reversed(list(run.identity().items())):
-                    part.insert(0, "run" if key == "name" else key, value)
-                frames.append(part)
+                parts = [(frames, part)]
+                if strata is not None:
+                    parts.append((stratified, id_rows(X[strata[run.name]], cfg, null_cache, per_token=False)[0]))
+                for into, rows_ in parts:
+                    rows_.insert(0, "embeddings", which)
+                    for key, value in reversed(list(run.identity().items())):
+                        rows_.insert(0, "run" if key == "name" else key, value)
+                    into.append(rows_)
     out = pd.concat(frames, ignore_index=True)
     out["token_set"] = "common"
     out["min_count"] = params["min_count"]
     write_parquet(out, out_path)
     write_parquet(subset_differences(out, replicates, bootstrap["confidence"]), differences_path)
+    strata_table = pd.concat(stratified, ignore_index=True) if stratified else out.iloc[:0].copy()
+    strata_table["token_set"] = "frequency_strata"
+    strata_table["frequency_bins"] = params["frequency_bins"]
+    write_parquet(strata_table, strata_path)
     return out
 
 
