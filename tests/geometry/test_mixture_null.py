@@ -64,3 +64,16 @@ def test_the_fit_keeps_the_clusters_and_the_sample_their_sizes():
         null_sample("mixture", 1999, 64, 0, mixture=mixture)
     assert mixture_grid(2000, 128)[:6] == [1, 2, 3, 4, 6, 8] and mixture_grid(2000, 128)[-1] == 128
     assert mixture_grid(50, 128) == [1, 2, 3, 4, 5]
+
+
+def test_a_sampled_fit_keeps_every_row_and_the_clusters():
+    """Above fit_rows the BIC search runs on a sample; every row is then assigned, so the counts are
+    all rows' and the forty clusters are still found."""
+    X = forty_clusters()
+    mixture = fit_mixture(X, "euclidean", fit_rows=800)
+    assert mixture["counts"].sum() == 2000 and 40 <= len(mixture["counts"]) <= 64, len(mixture["counts"])
+    table = id_table(X, config(nulls=("mixture",)))  # the table's own fit (no sample at this n)
+    sampled = null_sample("mixture", 2000, 64, 0, mixture=mixture)
+    resampled = id_table(sampled, config(nulls=()))
+    np.testing.assert_allclose(resampled["value"], table["null_mixture"], rtol=0.1)
+
