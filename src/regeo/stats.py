@@ -40,11 +40,6 @@ class PermutationResult:
     n_permutations: int
     exact: bool
 
-    def as_dict(self, prefix: str = "") -> dict:
-        return {f"{prefix}statistic": self.statistic, f"{prefix}p_value": self.p_value,
-                f"{prefix}p_min": self.p_min, f"{prefix}n_permutations": self.n_permutations,
-                f"{prefix}exact": self.exact}
-
 
 def permutation_p(observed: float, null: np.ndarray) -> float:
     """``(1 + #{null >= observed}) / (1 + B)`` for ``B`` relabelled statistics (larger is more

@@ -39,7 +39,7 @@ from typing import Callable
 import numpy as np
 
 from regeo.geometry._validation import as_matrix, check_choice, check_int
-from regeo.geometry.knn import METRICS
+from regeo.geometry.knn import METRICS, unit_rows
 
 NULLS = ("isotropic", "covariance", "mixture")
 _SIGNIFICANT = 6  # digits of the normalised spectrum kept in the key
@@ -81,8 +81,9 @@ def _cluster_sums(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nda
     return counts, np.add.reduceat(X[order], starts, axis=0)
 
 
-def _kmeans(X: np.ndarray, c: int, rng: np.random.Generator, iterations: int = 30) -> np.ndarray:
-    """(n,) cluster labels 0..c'-1 of Lloyd's k-means from a k-means++ start (empty clusters dropped)."""
+def kmeans(X: np.ndarray, c: int, rng: np.random.Generator, iterations: int = 30) -> np.ndarray:
+    """(n,) cluster labels 0..c'-1 of Lloyd's k-means from a k-means++ start (empty clusters dropped):
+    the mixture null's components, and the cells of the coherence bootstrap."""
     n = X.shape[0]
     picks = [int(rng.integers(n))]
     closest = ((X - X[picks[0]]) ** 2).sum(1)
@@ -140,17 +141,15 @@ def fit_mixture(X, metric: str, max_components: int = 128, seed: int = 0, restar
     n x components x d per iteration: about 8 minutes per 50,000 x 768 matrix on 2 cores without
     it, docs/benchmarks.md); every row is then assigned to its nearest centre, and the centres,
     spreads and counts are those of all rows."""
-    X = as_matrix(X).astype(np.float64)
     check_choice(metric, "metric", METRICS)
     check_int(fit_rows, "fit_rows", 2)
-    if metric == "cosine":
-        X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-300)
+    X = unit_rows(X) if metric == "cosine" else as_matrix(X).astype(np.float64)
     rng = np.random.default_rng([seed, NULLS.index("mixture")])
     sample = X if X.shape[0] <= fit_rows else X[np.sort(rng.choice(X.shape[0], fit_rows, replace=False))]
     best = None
     for c in mixture_grid(sample.shape[0], max_components):
         # k-means++ from one start can merge two separated clusters: the best of a few starts
-        starts = [_kmeans(sample, c, rng) for _ in range(restarts)]
+        starts = [kmeans(sample, c, rng) for _ in range(restarts)]
         labels = min(starts, key=lambda lab: _within_ss(sample, lab))
         fit = _spherical_fit(sample, labels)
         if best is None or fit[3] < best[3]:

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from regeo.geometry.intervals import TokenBootstrap, mean_replicates
-from regeo.geometry.knn import exact_knn, neighbour_jaccard
-from regeo.geometry.nulls import _kmeans
+from regeo.geometry.knn import exact_knn, neighbour_jaccard, unit_rows
+from regeo.geometry.nulls import kmeans
 from regeo.stats import minimum_p, permutation_p
 
 
@@ -99,15 +99,6 @@ def id_groups(ids: np.ndarray, counts: np.ndarray, frequent: int, fraction: floa
     size = max(1, int(round(fraction * len(top))))
     order = top[np.lexsort((top, ids[top]))]
     return order[:size], order[::-1][:size]
-
-
-def _space(X: np.ndarray, metric: str) -> np.ndarray:
-    """The rows as the neighbour search sees them: unit rows under cosine, as they are otherwise."""
-    X = np.asarray(X, dtype=np.float64)
-    if metric != "cosine":
-        return X
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(norms > 0, norms, 1.0)
 
 
 def matched_noise_null(X_a: np.ndarray, target: float, k: int, metric: str, draws: int, seed: int,
@@ -206,7 +197,8 @@ def token_clusters(X: np.ndarray, size: int, metric: str, seed: int) -> np.ndarr
     clusters = max(min(n, 20), int(round(n / max(1, size))))
     if clusters >= n:
         return np.arange(n)
-    return _kmeans(_space(X, metric), clusters, np.random.default_rng([seed, n, clusters]))
+    rows = unit_rows(X) if metric == "cosine" else np.asarray(X, dtype=np.float64)
+    return kmeans(rows, clusters, np.random.default_rng([seed, n, clusters]))
 
 
 def _cluster_means(values: np.ndarray, members: np.ndarray, labels: np.ndarray, idx: np.ndarray) -> np.ndarray:
