@@ -1,5 +1,6 @@
 # regeo: register of pretraining data vs. the geometry of a language model's embedding space.
-# This file only wires: the config is validated in common.smk, each stage lives in its own .smk.
+# This file only wires: the config is validated in common.smk (paths, params and resources beside
+# it), each stage lives in its own .smk.
 from pathlib import Path
 
 from snakemake.utils import min_version
@@ -14,6 +15,9 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/paths.smk"
+include: "workflow/rules/params.smk"
+include: "workflow/rules/resources.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/tokens.smk"
 include: "workflow/rules/train.smk"
@@ -30,7 +34,7 @@ rule all:
     default_target: True
     input:
         final_outputs(),
-        "results/manifest.json",
+        layout.manifest(),
 
 
 # On a cluster, the rules that take seconds at this config's scale run on the submitting host

@@ -6,16 +6,16 @@ import pytest
 
 from regeo.config import schema_defaults
 from regeo.io import RegeoInputError
-from regeo.train.config import OTHER_KEYS as TRAIN_OTHER, TrainConfig
+from regeo.train.config import TrainConfig
 
 
 def test_train_config_takes_the_whole_training_section():
     training = schema_defaults("training")
     cfg = TrainConfig.from_params("ne-tiny-s0", "tiny", {"hidden_size": 8}, 0, training)
     assert cfg.lr == training["lr"] == 3e-3 and cfg.steps == 300
-    # Every key of the section is a field or named as another step's.
+    # Every key of the section is a field, or the run table's (runs, presets).
     fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"run", "preset", "model", "seed", "data_seed"}
-    assert fields | set(TRAIN_OTHER) == set(training)
+    assert fields | {"runs", "presets"} == set(training)
 
 
 def test_the_train_rules_params_leave_the_execution_settings_out():
@@ -30,7 +30,8 @@ def test_the_train_rules_params_leave_the_execution_settings_out():
                            "precision", "threads"}
     rule = {"run": "ne-tiny-s0", "preset": "tiny", "seed": 0, "model": {"hidden_size": 8}, "training": params}
     restored = with_execution_settings(rule, dict(training, compile=True))
-    assert restored["training"] == {k: v for k, v in dict(training, compile=True).items() if k not in TRAIN_OTHER}
+    assert restored["training"] == {k: v for k, v in dict(training, compile=True).items()
+                                    if k not in ("runs", "presets")}
     assert set(restored["training"]) - set(params) == set(EXECUTION_KEYS)
     cfg = TrainConfig.from_params(restored["run"], restored["preset"], restored["model"], restored["seed"],
                                   restored["training"])
@@ -55,13 +56,16 @@ def test_schema_defaults_names_unknown_sections():
 
 
 def test_steering_config_takes_the_steering_section():
-    from regeo.steering.config import OTHER_KEYS, SteeringConfig
+    from regeo.steering.config import PIPELINE_KEYS, SteeringConfig, pair_job_params
 
     section = schema_defaults("steering")
     cfg = SteeringConfig.from_params(section)
     assert cfg.alphas == (-4.0, -2.0, -1.0, 1.0, 2.0, 4.0) and all(isinstance(a, float) for a in cfg.alphas)
     assert cfg.n_null == section["n_null"] and cfg.device == "auto"
-    assert {f.name for f in dataclasses.fields(SteeringConfig)} | set(OTHER_KEYS) == set(section)
+    # The pair job's keys: SteeringConfig's fields, the concepts and passages, the map's token filter.
+    assert {f.name for f in dataclasses.fields(SteeringConfig)} | {"concepts", "passage_chars", "texts_per_side",
+                                                                    "min_count"} | set(PIPELINE_KEYS) == set(section)
+    assert set(pair_job_params(section)) == set(section) - set(PIPELINE_KEYS)
     with pytest.raises(RegeoInputError, match=r"unknown key steering\.alpha;"):
         SteeringConfig.from_params(dict(section, alpha=[1]))
 

@@ -1,58 +1,31 @@
-"""Config loading: JSON-schema validation with defaults, then checks the schema cannot express.
+"""Config loading: JSON-schema validation with defaults, then checks the schema cannot express,
+then every step's own checks (regeo.rule_params.owner_problems), so that all of them fail the dry run.
 
 Errors name the config field (``training.runs[1].presets[0]``), the bad value and what is
-allowed, and are collected so that one run reports every problem at once.
-
-jsonschema is imported only where a config is validated: :func:`schema_defaults` fills the
-defaults in without it, so that code run from a bare checkout on a GPU machine (tests and
-``benchmarks/gpu_check.py``, with torch and transformers but no jsonschema) can build configs.
+allowed, and are collected so that one run reports every problem at once. The schema itself is
+regeo.schema's; the run table and the steering pairs are regeo.runs'.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from regeo.external import ExternalRun, entry_problems, external_run
+from regeo.external import entry_problems
 from regeo.registers import ALL_LABELS, is_known_class
+from regeo.runs import Run, concept_subsets, external_runs, runs, steering_pair_settings, steering_pairs, subset_names
+from regeo.schema import fill_defaults, load_schema, schema_defaults, section_keys
 from regeo.train.presets import PRESETS
 
-# Package data, so that an installed (non-editable) regeo finds it; the Snakemake schema path links here.
-SCHEMA_RESOURCE = ("schemas", "config.schema.yaml")
+__all__ = ["ConfigError", "Run", "concept_subsets", "external_runs", "fill_defaults", "load_config_file",
+           "load_schema", "runs", "schema_defaults", "section_keys", "steering_pair_settings", "steering_pairs",
+           "subset_names", "validate_config"]
 
 
 class ConfigError(ValueError):
     """An invalid config; the message lists every problem, one per line."""
-
-
-@dataclass(frozen=True)
-class Run:
-    """One trained model: subset x preset x seed, and optionally a data seed of its own.
-
-    ``seed`` draws the initial weights (and, without ``data_seed``, the batch order too: the runs
-    trained before data seeds existed keep their names, batches and fingerprints); ``data_seed``
-    draws the batch order alone (PolyPythias' data seed), named ``-d{data_seed}`` where it differs.
-    """
-
-    subset: str
-    preset: str
-    seed: int
-    data_seed: int | None = None
-
-    @property
-    def name(self) -> str:
-        suffix = "" if self.data_seed in (None, self.seed) else f"-d{self.data_seed}"
-        return f"{self.subset}-{self.preset}-s{self.seed}{suffix}"
-
-    @property
-    def batch_seed(self) -> int:
-        """The seed of the batch order."""
-        return self.seed if self.data_seed is None else self.data_seed
 
 
 def _field(path) -> str:
@@ -60,59 +33,6 @@ def _field(path) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "<top level>"
-
-
-def load_schema(path: str | Path | None = None) -> dict:
-    """The config schema: the packaged one, or the file at ``path``."""
-    if path is not None:
-        return yaml.safe_load(Path(path).read_text())
-    return copy.deepcopy(_packaged_schema())
-
-
-@functools.cache
-def _packaged_schema() -> dict:
-    return yaml.safe_load(resources.files("regeo").joinpath(*SCHEMA_RESOURCE).read_text())
-
-
-def schema_defaults(section: str) -> dict:
-    """The values the schema fills in for top-level ``section`` when a config leaves it out.
-
-    For tests and library users who build a config dataclass without a config file, e.g.
-    ``TrainConfig.from_params(..., training=schema_defaults("training"))``.
-    """
-    schema = load_schema()
-    if section not in schema["properties"]:
-        raise KeyError(f"no config section {section!r}; sections: {', '.join(schema['properties'])}")
-    return fill_defaults(schema, {})[section]
-
-
-def fill_defaults(schema: dict, instance):
-    """``instance`` with the defaults of ``schema`` filled in where it leaves a property out: what
-    jsonschema's validating fill (its FAQ recipe) gives, which a test checks, without jsonschema.
-
-    Walks ``properties`` (a default, then the value's own subschema), ``items`` and
-    ``additionalProperties``; the alternatives of ``oneOf``/``anyOf``/``allOf`` are walked as the
-    validator tries them, each filling in what it names.
-    """
-    if isinstance(instance, dict):
-        properties = schema.get("properties", {})
-        for name, sub in properties.items():
-            if "default" in sub and name not in instance:
-                instance[name] = copy.deepcopy(sub["default"])
-            if name in instance:
-                fill_defaults(sub, instance[name])
-        extra = schema.get("additionalProperties")
-        if isinstance(extra, dict):
-            for name, value in instance.items():
-                if name not in properties:
-                    fill_defaults(extra, value)
-    if isinstance(instance, list) and isinstance(schema.get("items"), dict):
-        for item in instance:
-            fill_defaults(schema["items"], item)
-    for keyword in ("allOf", "anyOf", "oneOf"):
-        for sub in schema.get(keyword, []):
-            fill_defaults(sub, instance)
-    return instance
 
 
 def _describe(error) -> str:
@@ -138,6 +58,10 @@ def validate_config(config: dict, schema_path: str | Path | None = None) -> dict
     problems = [_describe(e) for e in errors]
     if not problems:
         problems = _semantic_problems(config)
+    if not problems:
+        from regeo.rule_params import owner_problems
+
+        problems = owner_problems(config)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return config
@@ -346,45 +270,6 @@ def _steering_problems(cfg: dict) -> list[str]:
         if concept["kind"] == "tokens" and not concept["tokens"]:
             problems.append(f"{where}.tokens: kind 'tokens' needs at least one target word")
     return problems
-
-
-def subset_names(cfg: dict) -> list[str]:
-    return list(cfg["subsets"]["registers"]) + list(cfg["subsets"]["mixes"])
-
-
-def runs(cfg: dict) -> dict[str, Run]:
-    """Every run named in ``training.runs``, by name, in config order."""
-    out: dict[str, Run] = {}
-    for group in cfg["training"]["runs"]:
-        chosen = group.get("subsets", "all")
-        for subset in subset_names(cfg) if chosen == "all" else chosen:
-            for preset in group["presets"]:
-                for seed in group["seeds"]:
-                    for data_seed in group.get("data_seeds") or [None]:
-                        run = Run(subset, preset, seed, None if data_seed == seed else data_seed)
-                        out[run.name] = run
-    return out
-
-
-def external_runs(cfg: dict) -> dict[str, ExternalRun]:
-    """Every external run (config ``external``), by name, in config order."""
-    return {entry["name"]: external_run(entry) for entry in cfg["external"]}
-
-
-def steering_pairs(cfg: dict) -> list[tuple[str, str]]:
-    """Ordered (source, target) run pairs of the steering section: ``pairs`` in config order, then
-    the ordered pairs of ``all_pairs_among`` not listed yet (a pair named twice runs once)."""
-    steering = cfg["steering"]
-    pairs = [(p["source"], p["target"]) for p in steering["pairs"]]
-    among = steering["all_pairs_among"]
-    pairs += [(a, b) for a in among for b in among if a != b]
-    return list(dict.fromkeys(pairs))
-
-
-def concept_subsets(cfg: dict) -> list[str]:
-    """Subsets whose val splits the steering concepts read, in config order."""
-    named = [c[key] for c in cfg["steering"]["concepts"] for key in ("positive", "negative", "texts")]
-    return list(dict.fromkeys(s for s in named if s is not None))
 
 
 def load_config_file(path: str | Path) -> dict:

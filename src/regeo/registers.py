@@ -40,10 +40,21 @@ REGISTER_NAMES: dict[str, str] = {
 }
 
 
-# Keys of the registers section that make the probabilities, not the labels.
-PROBABILITY_KEYS = ("method", "classifier_model", "classifier_revision", "classifier_tokenizer",
-                    "classifier_batch_size", "probabilities_field", "label_field", "label_map", "unmapped_label",
-                    "random_labels", "random_seed")
+# method -> the keys of the registers section that make its probabilities (besides ``method``);
+# the labeling rules (LabelingRules' fields) turn any method's probabilities into labels.
+METHOD_KEYS: dict[str, tuple[str, ...]] = {
+    "metadata": (),
+    "classifier": ("classifier_model", "classifier_revision", "classifier_tokenizer", "classifier_batch_size"),
+    "precomputed": ("probabilities_field",),
+    "column": ("label_field", "label_map", "unmapped_label"),
+    "random": ("random_labels", "random_seed"),
+}
+
+
+def probability_params(registers: dict) -> dict:
+    """The values of the registers section that change the probabilities of its method: the
+    register_probabilities rule's params (a labeling rule's change reruns none of its jobs)."""
+    return {key: registers[key] for key in ("method", *METHOD_KEYS[registers["method"]])}
 
 
 @dataclass(frozen=True)
@@ -58,13 +69,13 @@ class LabelingRules:
 
     @classmethod
     def from_params(cls, params: dict) -> "LabelingRules":
-        """From the registers rule's params or the whole registers section (PROBABILITY_KEYS are left
-        out); any other unknown key is an error."""
+        """From the registers rule's params or the whole registers section (the keys that make the
+        probabilities are left out); a key the schema does not know is an error."""
         # Here, not at the top: regeo.params imports torch (through regeo.io), and regeo.config
         # imports this module when Snakemake parses the workflow.
         from regeo.params import section_fields
 
-        values = section_fields(cls, params, "registers", other=PROBABILITY_KEYS)
+        values = section_fields(cls, params, "registers")
         return cls(**{k: tuple(v) if k.startswith("keep_") else v for k, v in values.items()})
 
 

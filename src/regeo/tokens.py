@@ -11,7 +11,18 @@ import numpy as np
 import pandas as pd
 
 from regeo.io import RegeoInputError, atomic_path, write_json
-from regeo.vocab import token_counts
+
+
+def token_counts(token_ids, vocab_size: int) -> np.ndarray:
+    """(vocab_size,) int64 occurrences of every token id in ``token_ids`` (any integer array)."""
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1:
+        raise ValueError(f"vocab_size must be an integer >= 1, got {vocab_size!r}")
+    ids = np.asarray(token_ids).reshape(-1)
+    if ids.dtype.kind not in "iu":
+        raise ValueError(f"token_ids must be integers, got dtype {ids.dtype}")
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(f"token ids must lie in [0, {vocab_size})")
+    return np.bincount(ids, minlength=vocab_size).astype(np.int64)
 
 
 def token_dtype(vocab_size: int) -> np.dtype:

@@ -26,17 +26,6 @@ def _check_count(value, name: str, low: int) -> int:
     return int(value)
 
 
-def token_counts(token_ids, vocab_size: int) -> np.ndarray:
-    """(vocab_size,) int64 occurrences of every token id in ``token_ids`` (any integer array)."""
-    vocab_size = _check_count(vocab_size, "vocab_size", 1)
-    ids = np.asarray(token_ids).reshape(-1)
-    if ids.dtype.kind not in "iu":
-        raise ValueError(f"token_ids must be integers, got dtype {ids.dtype}")
-    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
-        raise ValueError(f"token ids must lie in [0, {vocab_size})")
-    return np.bincount(ids, minlength=vocab_size).astype(np.int64)
-
-
 def seen_mask(counts, min_count: int) -> np.ndarray:
     """(vocab,) bool: token ids counted at least ``min_count`` times; ``min_count=0`` keeps every id."""
     counts = np.asarray(counts)

@@ -11,7 +11,8 @@ from sklearn.manifold._locally_linear import barycenter_weights as sklearn_baryc
 from regeo.geometry.knn import exact_knn
 from regeo.geometry.lle import barycenter_weights, compare_lle, reconstruction_error
 from regeo.geometry.similarity import cosine_similarity_correlation, global_similarity, linear_cka
-from regeo.vocab import seen_mask, token_counts
+from regeo.tokens import token_counts
+from regeo.vocab import seen_mask
 
 
 @pytest.fixture(scope="module")

@@ -264,12 +264,17 @@ def test_unchanged_config_plans_nothing(pipeline):
                                  {"source": "NA-micro-s0", "target": "ne-micro-s0"},
                                  {"source": "ne-micro-s1", "target": "ne-micro-s0"}]}},
          {**STEERING, "steering": 1, "manifest": 1, "all": 1}),
+        # one pair's own settings: that pair's job and what gathers all pairs, not the other pair
+        ({"steering": {"pairs": [{"source": "ne-micro-s0", "target": "ne-micro-s1"},
+                                 {"source": "NA-micro-s0", "target": "ne-micro-s0",
+                                  "settings": {"texts_per_side": 4, "vector_skip_positions": 1}}]}},
+         {**STEERING, "steering": 1, "manifest": 1, "all": 1}),
         # the study's analyses: each value reruns its own rule (and the figures drawn from it) only
         ({"analyses": {"neighbourhoods": {"k": 6}}}, {"neighbourhoods": 1, "manifest": 1, "all": 1}),
         ({"analyses": {"rank_knee": {"tolerance": 0.05}}}, {"rank_knee": 1, "across_runs": 1, "manifest": 1, "all": 1}),
         ({"analyses": {"across_runs": {"min_subsets": 5}}}, {"across_runs": 1, "manifest": 1, "all": 1}),
     ],
-    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.id.comparison_nulls", "geometry.id.comparison_metrics", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs", "analyses.neighbourhoods.k", "analyses.rank_knee.tolerance", "analyses.across_runs.min_subsets"],
+    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.id.comparison_nulls", "geometry.id.comparison_metrics", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs", "steering.pairs[].settings", "analyses.neighbourhoods.k", "analyses.rank_knee.tolerance", "analyses.across_runs.min_subsets"],
 )
 def test_a_config_change_reruns_only_what_uses_it(pipeline, change, expected):
     write_config(pipeline, change)

@@ -49,6 +49,20 @@ def test_the_config_names_the_three_smollm2_pairs_beside_the_default_ones():
     assert pairs - SMOLLM2_PAIRS == default  # the default's pairs stay in transfer.parquet
 
 
+def test_the_default_pairs_keep_their_params_so_a_finished_default_reruns_none_of_them():
+    """The pretrained settings are the SmolLM2 pairs' own: every default pair's steering params
+    (what Snakemake compares for a rerun) are the same under both configs."""
+    from regeo.rule_params import steering_params
+
+    cfg = effective_config()
+    default = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    for source, target in steering_pairs(default):
+        assert steering_params(cfg, source, target) == steering_params(default, source, target), (source, target)
+    for source, target in SMOLLM2_PAIRS:
+        params = steering_params(cfg, source, target)
+        assert (params["texts_per_side"], params["max_length"], params["vector_skip_positions"]) == (12, 48, 1)
+
+
 def test_smollm2_is_steered_at_the_middle_block_and_meets_a_tiny_model_there():
     depth = effective_config()["steering"]["layer_relative_depth"]
     assert layer_at_depth(depth, 30) == 14  # 15 of SmolLM2's 30 blocks passed

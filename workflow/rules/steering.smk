@@ -35,7 +35,7 @@ rule steering:
         gpu=1,
         mem_mb=steering_memory,
     params:
-        steering=STEERING_PARAMS,
+        steering=lambda wc: steering_params(wc.source, wc.target),
         val_paths=val_documents(STEERING_SUBSETS),
         runs=lambda wc: {
             "source": steering_run(wc.source),

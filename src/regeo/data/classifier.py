@@ -46,21 +46,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from regeo.config import schema_defaults
 from regeo.data.labeling import PROB_PREFIX
 from regeo.data.precomputed import core_label_map
 from regeo.io import RegeoInputError, write_json, write_parquet
 from regeo.params import section_fields
-from regeo.registers import ALL_LABELS, PROBABILITY_KEYS, LabelingRules
+from regeo.registers import ALL_LABELS
 
 log = logging.getLogger(__name__)
 
 # Config key (registers section) -> ClassifierConfig field; the section's other keys label documents.
 RENAME = {"classifier_model": "model", "classifier_revision": "revision", "classifier_tokenizer": "tokenizer",
           "classifier_batch_size": "batch_size"}
-# The section's other keys: what labels documents (LabelingRules) and what the other methods read.
-OTHER_KEYS = tuple(key for key in (*PROBABILITY_KEYS, *(f.name for f in dataclasses.fields(LabelingRules)))
-                   if key not in RENAME)
 DTYPES = ("float32", "bfloat16", "float16")
 # Models whose position ids start after the padding index, so that max_position_embeddings
 # overstates the usable length by padding_idx + 1 (514 -> 512 for XLM-R).
@@ -96,14 +92,15 @@ class ClassifierConfig:
 
     @classmethod
     def from_params(cls, params: dict, **library) -> "ClassifierConfig":
-        """From the register_probabilities rule's params or the whole registers section (OTHER_KEYS are
-        left out, any other unknown key is an error); ``library``: the fields no config key sets."""
+        """From the register_probabilities rule's params or the whole registers section (its other
+        keys are left out, a key the schema does not know is an error); ``library``: the fields no
+        config key sets."""
         schema_fields = set(RENAME.values())
         own = {f.name for f in dataclasses.fields(cls)} - schema_fields
         if set(library) - own:
             raise RegeoInputError(f"ClassifierConfig.from_params: {', '.join(sorted(set(library) - own))} "
                                   "come from the config, not as arguments")
-        return cls(**section_fields(cls, params, "registers", other=OTHER_KEYS, rename=RENAME, given=own), **library)
+        return cls(**section_fields(cls, params, "registers", rename=RENAME, given=own), **library)
 
 
 @dataclass
@@ -252,11 +249,11 @@ def _validate(texts_df: pd.DataFrame) -> tuple[list[str], list[str]]:
 def _check_tokenizer(tokenizer, config, name: str, where: str) -> None:
     size = len(tokenizer)
     if size <= len(set(tokenizer.all_special_ids)):
-        default = schema_defaults("registers")["classifier_tokenizer"]
         raise RegeoInputError(
             f"{where}: tokenizer {name!r} has no vocabulary beyond its {size} special tokens, so every "
-            f"word would be <unk>. The TurkuNLP register models ship no tokenizer: set the tokenizer to "
-            f"{default!r} (or another directory or hub id holding the right one)")
+            f"word would be <unk>. The TurkuNLP register models ship no tokenizer: set "
+            f"registers.classifier_tokenizer to their base model's (the schema's default names it), or "
+            f"another directory or hub id holding the right one")
     vocab = getattr(config, "vocab_size", None)
     if vocab is not None and size > vocab:
         raise RegeoInputError(f"{where}: tokenizer {name!r} has {size} tokens but the model's embedding "

@@ -106,7 +106,7 @@ class FineWebConfig:
     def from_params(cls, corpus: dict, source_name: str | None = None) -> "FineWebConfig":
         """From the corpus rules' params (the whole corpus section; ``builtin_sources`` is left out),
         any other unknown key is an error."""
-        values = section_fields(cls, corpus, "corpus", other=("builtin_sources",), given=("source_name",))
+        values = section_fields(cls, corpus, "corpus", given=("source_name",))
         return cls(**values, source_name=source_name)
 
 

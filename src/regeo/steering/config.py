@@ -11,13 +11,22 @@ from dataclasses import dataclass
 
 from regeo.io import RegeoInputError
 from regeo.params import section_fields
-from regeo.steering.emb2emb import FIT_ROWS
 
-# Keys of the steering section that are not this job's hyperparameters: the concepts and their
-# texts (regeo.stages.steering builds them), the seen-token filter of the map's fit, and the
-# pipeline's pair lists and threads, and the readings' length (rule steering_readings).
-OTHER_KEYS = ("concepts", "passage_chars", "texts_per_side", "min_count", "pairs", "all_pairs_among", "threads",
-              "readings_k")
+# Which token embeddings the Emb2Emb map may be fit on (regeo.steering.emb2emb.fit_rows).
+FIT_ROWS = ("input", "output", "both")
+# Keys of the steering section that the workflow reads, not a pair job: which pairs exist, the
+# job's threads (the rule's directive), and the readings' length (rule steering_readings). Every
+# other key is a pair job's (SteeringConfig's fields, the concepts and their passages, the map's
+# seen-token filter), and a pair may override it for itself (steering.pairs[].settings).
+PIPELINE_KEYS = ("pairs", "all_pairs_among", "threads", "readings_k")
+
+
+def pair_job_params(section: dict, settings: dict | None = None) -> dict:
+    """The steering values of one pair's job: the section's, less PIPELINE_KEYS, with the pair's own
+    ``settings`` over them. A pair's params change only when its own values do, so adding a pair
+    with settings of its own reruns no other pair."""
+    job = {key: value for key, value in section.items() if key not in PIPELINE_KEYS}
+    return {**job, **(settings or {})}
 
 
 @dataclass(frozen=True)
@@ -67,9 +76,10 @@ class SteeringConfig:
 
     @classmethod
     def from_params(cls, params: dict) -> "SteeringConfig":
-        """The job's config from the steering rule's params (or the whole steering section): the keys
-        of OTHER_KEYS are left out, any other unknown key is an error; YAML's alpha list becomes a tuple."""
-        values = section_fields(cls, params, "steering", other=OTHER_KEYS)
+        """The job's config from the steering rule's params (or the whole steering section): the
+        section's other keys are left out, a key the schema does not know is an error; YAML's alpha
+        list becomes a tuple."""
+        values = section_fields(cls, params, "steering")
         alphas = values["alphas"]
         if isinstance(alphas, (list, tuple)):  # anything else is left for __post_init__ to name
             values["alphas"] = tuple(float(a) if isinstance(a, (int, float)) else a for a in alphas)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from regeo.dumps import model_matrix
+from regeo.steering.config import FIT_ROWS
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,6 @@ def fit_linear_map(E_a, E_b, ridge: float = 0.0) -> LinearMap:
     rank = int((eigenvalues > eigenvalues[-1].clamp(min=0) * gram.shape[0] * 1e-14).sum())
     return LinearMap(weight=W.T.contiguous(), mean_a=mean_a, mean_b=mean_b, ridge=float(ridge), r2=r2,
                      n_tokens=int(E_a.shape[0]), rank_a=rank)
-
-
-FIT_ROWS = ("input", "output", "both")
 
 
 def fit_rows(model, which: str, ids) -> torch.Tensor:

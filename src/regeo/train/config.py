@@ -10,9 +10,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-# Keys of the training section that are not one run's hyperparameters: which runs exist, and the
-# preset table that the run's ``model`` was resolved from.
-OTHER_KEYS = ("runs", "presets")
+# Fields that the train rule gives one run itself (its name, preset and seeds from the run table,
+# the preset's resolved model), not from the training section.
+RUN_FIELDS = ("run", "preset", "model", "seed", "data_seed")
 # Fields that change how fast a run goes, not what it computes (beyond the order of floating-point
 # sums): left out of the fingerprint and of the train rule's params, so that setting one resumes a
 # saved state and reruns no finished run. device, threads and state_every are of the same kind but
@@ -55,13 +55,12 @@ class TrainConfig:
     def from_params(cls, run: str, preset: str, model: dict, seed: int, training: dict,
                     data_seed: int | None = None) -> "TrainConfig":
         """One run's config from the train rule's params; ``training`` is the config's training section
-        (``runs`` and ``presets`` may be in it and are left out); any other unknown key is an error."""
+        (its other keys, ``runs`` and ``presets``, are left out); a key the schema does not know is an error."""
         # Here, not at the top: planning imports this module (rule_training_params), and
         # regeo.params brings pandas in through regeo.io.
         from regeo.params import section_fields
 
-        values = section_fields(cls, training, "training", other=OTHER_KEYS,
-                                given=("run", "preset", "model", "seed", "data_seed"))
+        values = section_fields(cls, training, "training", given=RUN_FIELDS)
         return cls(run=run, preset=preset, model=dict(model), seed=seed, data_seed=data_seed, **values)
 
     def hyperparameters(self) -> dict:
@@ -84,7 +83,9 @@ class TrainConfig:
 def rule_training_params(training: dict) -> dict:
     """The training section as the train rule passes it in its params: without the run groups,
     the preset table and the :data:`EXECUTION_KEYS` (:func:`with_execution_settings` adds those)."""
-    return {k: v for k, v in training.items() if k not in (*OTHER_KEYS, *EXECUTION_KEYS)}
+    from regeo.params import owned_params
+
+    return {k: v for k, v in owned_params(TrainConfig, training, given=RUN_FIELDS).items() if k not in EXECUTION_KEYS}
 
 
 def with_execution_settings(params: dict, training: dict) -> dict:

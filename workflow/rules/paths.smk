@@ -1,0 +1,201 @@
+# The files each rule reads and writes, from the one map of results/ (regeo.layout) and the run
+# table (common.smk); the final targets of `rule all`.
+
+
+def run_dumps(run):
+    """A run's embedding dumps, in step order: the training schedule, or an external run's steps."""
+    names = (
+        [dump_name(step) for step in EXTERNAL_RUNS[run].steps]
+        if run in EXTERNAL_RUNS
+        else DUMP_NAMES
+    )
+    return [layout.dump(run, name) for name in names]
+
+
+def final_dump(run):
+    return run_dumps(run)[-1]
+
+
+def init_dump(run):
+    """A run's dump at initialisation (step 0), the similarity null; None for an external run
+    without one (a released model alone: its only dump is the final one)."""
+    if run in EXTERNAL_RUNS and (
+        EXTERNAL_RUNS[run].steps[0] != 0 or len(EXTERNAL_RUNS[run].steps) == 1
+    ):
+        return None
+    return run_dumps(run)[0]
+
+
+def run_train_tokens(run):
+    """A trained run's token file and its metadata; none for an external run (its data is not ours)."""
+    if run in EXTERNAL_RUNS:
+        return []
+    return [
+        layout.token_file(run_subset(run), "train"),
+        layout.token_meta(run_subset(run)),
+    ]
+
+
+def run_tokenizer(run):
+    """The tokenizer directory of a run's model (one shared by every trained run; an external
+    run's own, saved beside its dumps)."""
+    if run in EXTERNAL_RUNS:
+        return layout.external_tokenizer_dir(run)
+    return layout.tokenizer_dir()
+
+
+def run_counts(run):
+    """Per-token counts of a run's training data (token_id, count), for the seen-token filter;
+    None for an external run, whose training data is not ours: its analyses use every token.
+    """
+    if run in EXTERNAL_RUNS:
+        return None
+    return layout.token_counts(run_subset(run))
+
+
+def model_dirs(runs):
+    """run -> its final model directory (save_pretrained form)."""
+    return {run: layout.model_dir(run) for run in runs}
+
+
+def val_bins():
+    """subset -> its val token file."""
+    return {subset: layout.token_file(subset, "val") for subset in SUBSETS}
+
+
+def val_documents(subsets):
+    """subset -> its val documents."""
+    return {subset: layout.subset_split(subset, "val") for subset in subsets}
+
+
+def final_models():
+    """run -> its final dump, tokenizer and counts, for the cross-model rules (regeo.stages.cross_model)."""
+    return {
+        run: {
+            **fields,
+            "dump": final_dump(run),
+            "init_dump": init_dump(run),
+            "tokenizer": run_tokenizer(run),
+            "counts": run_counts(run),
+        }
+        for run, fields in run_table().items()
+    }
+
+
+def neighbourhood_runs():
+    """run -> what the neighbourhood analyses read of it: every dump, its per-token IDs."""
+    return {
+        run: {
+            **fields,
+            "dumps": run_dumps(run),
+            "per_token": layout.id_per_token(run),
+            "tokenizer": run_tokenizer(run),
+            "counts": run_counts(run),
+        }
+        for run, fields in run_table().items()
+    }
+
+
+def steering_tables(kind=None):
+    """Per-pair files of the steering rule: the sweep tables (kind None), or its .summary/.depth tables."""
+    return [layout.steering_pair(a, b, kind) for a, b in STEERING_PAIRS]
+
+
+STEERING_TABLES_OVER_PAIRS = [
+    "transfer.parquet",
+    "alignment_depth.parquet",
+    "next_token_kl.parquet",
+    "top_tokens.parquet",
+    "top_tokens.html",
+    "vector_readings.parquet",
+    "vector_readings.html",
+]
+
+
+def steering_outputs():
+    """Every steering output: per pair the tables, generations, vectors and maps; the summaries."""
+    per_pair = [
+        path
+        for a, b in STEERING_PAIRS
+        for path in (
+            layout.steering_pair(a, b, "samples"),
+            layout.steering_vectors(a, b),
+            layout.steering_maps(a, b),
+        )
+    ]
+    tables = steering_tables() + [
+        t
+        for kind in ("summary", "depth", "next_token", "top_tokens")
+        for t in steering_tables(kind)
+    ]
+    over_pairs = [layout.steering_table(name) for name in STEERING_TABLES_OVER_PAIRS]
+    return tables + per_pair + over_pairs
+
+
+def steering_spaces():
+    """What the readings of the steering vectors read of each run in a steering pair: its final
+    dump, its tokenizer, its counts and its final model (the final norm of the logit lens).
+    """
+    files = []
+    for run in steering_pair_runs():
+        files += [final_dump(run), run_tokenizer(run), layout.model_dir(run)]
+        files += [c for c in [run_counts(run)] if c]
+    return list(dict.fromkeys(files))
+
+
+FIGURES = [
+    layout.figure(name)
+    for name in (
+        "register_distribution",
+        "id_over_training",
+        "id_comparison",
+        "cross_register_loss",
+        "redundancy_over_training",
+        "global_similarity",
+        "lle_comparison",
+        "similarity_over_training",
+        "steering_effects",
+        "steering_transfer",
+        "steering_alignment",
+        "steering_next_token",
+        "loss_curves",
+        "neighbourhood_settling",
+        "low_high_id",
+        "rank_knee",
+        "rq3_correlations",
+        "redundancy_vs_size",
+    )
+]
+
+# The tables of the study's analyses (workflow/rules/analyses.smk), beside their figures.
+ANALYSES_TABLES = [
+    layout.analyses_table(name)
+    for name in (
+        "neighbourhood_settling",
+        "neighbourhood_settled",
+        "low_high_id",
+        "id_coherence",
+        "rank_knee",
+        "rank_knee_summary",
+        "run_variables",
+        "rq3_correlations",
+        "redundancy_by_size",
+    )
+]
+
+
+def final_outputs():
+    return (
+        FIGURES
+        + [f.replace(".pdf", ".png") for f in FIGURES]
+        + [layout.evaluation_table()]
+        + [layout.id_table(run) for run in RUNS]
+        + [
+            layout.geometry_table(name)
+            for name in ("id_comparison", "global_similarity", "lle_comparison")
+        ]
+        + [layout.similarity_over_training(run) for run in RUNS]
+        + [layout.subset_stats(subset) for subset in SUBSETS]
+        + steering_outputs()
+        + ANALYSES_TABLES
+    )
