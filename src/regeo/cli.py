@@ -10,6 +10,8 @@ from pathlib import Path
 
 from regeo.io import RegeoInputError
 
+# The config a run of the pipeline reads unless told otherwise (the Snakefile's configfile).
+DEFAULT_CONFIG = "config/config.yaml"
 
 def _explain_parser(sub) -> None:
     p = sub.add_parser("explain", help="nearest tokens and logit-lens reading of a vector in a run's space",
@@ -19,6 +21,11 @@ def _explain_parser(sub) -> None:
     p.add_argument("--run", required=True, help="run name, e.g. ne-tiny-s0 (a folder of RESULTS/runs)")
     p.add_argument("--step", type=int, help="dump step (default: the last)")
     p.add_argument("--results", default="results", help="the pipeline's results folder (default: results)")
+    table = p.add_mutually_exclusive_group()
+    table.add_argument("--config", default=None,
+                       help="the config the results were made with, whose run table names the run's subset (for "
+                            "the seen tokens); default: config/config.yaml when it exists")
+    table.add_argument("--subset", help="the run's subset, instead of reading it from --config")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--token", help='one token, e.g. " said" (a leading space is part of the token)')
     what.add_argument("--text", help="a text: its hidden state at --layer (final model only)")
@@ -102,7 +109,9 @@ def run_id(args) -> int:
 def run_explain(args) -> int:
     from regeo import explain as ex
 
-    space = ex.open_space(args.results, args.run, args.step, args.min_count)
+    config = args.config or (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None)
+    subset = args.subset or ex.run_subset(args.run, config)
+    space = ex.open_space(args.results, args.run, args.step, args.min_count, subset=subset)
     exclude: list[int] = []
     if args.token is not None:
         token = space.token_id(args.token)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from regeo import layout
 from regeo.dumps import list_dumps, read_dump
 from regeo.io import RegeoInputError
 from regeo.vocab import read_seen_mask
@@ -69,48 +70,54 @@ class RunSpace:
         return self._model
 
 
-def _run_counts(results: Path, run: str) -> Path | None:
-    """The count table of a trained run's subset: the longest subset name in ``results/tokens``
-    that the run name starts with as ``{subset}-{preset}-s{seed}``; None for an external run."""
-    tokens = results / "tokens"
-    if not tokens.is_dir():
-        return None
-    subsets = [p.name for p in tokens.iterdir() if (p / "counts.parquet").is_file()
-               and re.fullmatch(re.escape(p.name) + r"-.+-s\d+(-d\d+)?", run)]
-    return tokens / max(subsets, key=len) / "counts.parquet" if subsets else None
-
-
 def open_space(results: str | Path, run: str, step: int | None = None, min_count: int = 1,
-               counts: str | Path | None = None) -> RunSpace:
+               counts: str | Path | None = None, subset: str | None = None) -> RunSpace:
     """The space of ``run`` at ``step`` (None: its last dump) from a pipeline's ``results`` folder.
 
-    Seen tokens: those at least ``min_count`` times in the run's training data (``counts``, or the
-    count table of its subset in ``results/tokens``); an external run has every row seen.
+    Seen tokens: those at least ``min_count`` times in the run's training data: ``counts``, or the
+    count table of the run's ``subset`` (the run table's, :func:`run_subset`) in ``results``. With
+    neither (an external run, whose training data is not ours) every row counts as seen.
     """
     from regeo.tokenizer import load_tokenizer
 
     results = Path(results)
-    run_dir = results / "runs" / run
+    run_dir = Path(layout.run_dir(run, root=str(results)))
     if not (run_dir / "embeddings").is_dir():
         known = sorted(p.name for p in (results / "runs").iterdir()) if (results / "runs").is_dir() else []
         raise RegeoInputError(f"no run {run!r} under {results}/runs; runs: {', '.join(known) or 'none'}")
-    dumps = list_dumps(run_dir / "embeddings")
+    dumps = list_dumps(layout.dumps_dir(run, root=str(results)))
     if not dumps:
         raise RegeoInputError(f"{run_dir}/embeddings holds no dump")
     step = max(dumps) if step is None else int(step)
     if step not in dumps:
         raise RegeoInputError(f"run {run} has no dump at step {step}; steps: {', '.join(map(str, dumps))}")
     dump = read_dump(dumps[step])
-    tokenizer_dir = run_dir / "tokenizer" if (run_dir / "tokenizer").is_dir() else results / "tokenizer"
+    own = Path(layout.external_tokenizer_dir(run, root=str(results)))
+    tokenizer_dir = own if own.is_dir() else Path(layout.tokenizer_dir(root=str(results)))
     tokenizer = load_tokenizer(tokenizer_dir)
-    counts = Path(counts) if counts is not None else _run_counts(results, run)
+    if counts is None and subset is not None:
+        counts = Path(layout.token_counts(subset, root=str(results)))
+        if not counts.is_file():
+            raise RegeoInputError(f"{counts}: no token counts of subset {subset!r} (run {run}) under {results}")
     seen = read_seen_mask(counts, min_count) if counts is not None else None
-    model_dir = run_dir / "model"
+    model_dir = Path(layout.model_dir(run, root=str(results)))
     final = step == max(dumps) and (model_dir / "config.json").is_file()
     norm_weight, eps = (final_norm(model_dir) if final else (None, 1e-5))
     return RunSpace(run=run, step=step, input=dump.input.numpy(), output=dump.output.numpy(),
                     tokenizer=tokenizer, seen=None if seen is None else seen[:dump.input.shape[0]],
                     norm_weight=norm_weight, norm_eps=eps, model_dir=model_dir if final else None)
+
+
+def run_subset(run: str, config: str | Path | None) -> str | None:
+    """The subset of a trained run, from the run table of ``config`` (a config file, validated);
+    None for a run the config does not train (an external run) or without a config."""
+    if config is None:
+        return None
+    from regeo.config import load_config_file
+    from regeo.runs import runs
+
+    trained = runs(load_config_file(config))
+    return trained[run].subset if run in trained else None
 
 
 def final_norm(model_dir: str | Path) -> tuple[np.ndarray | None, float]:

@@ -95,6 +95,11 @@ def state_dir(run: str, root: str = RESULTS) -> str:
     return _at(run_dir(run, root), "state")
 
 
+def external_state_dir(run: str, root: str = RESULTS) -> str:
+    """An external run's resumable dumping state (never a declared output)."""
+    return _at(run_dir(run, root), "external_state")
+
+
 def train_log(run: str, root: str = RESULTS) -> str:
     return _at(run_dir(run, root), "train_log.csv")
 

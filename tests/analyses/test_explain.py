@@ -66,7 +66,8 @@ def results(tmp_path_factory):
 
 
 def explain(results, capsys, *args):
-    assert main(["explain", "--results", str(results), "--run", "toy-tiny-s0", "--json", "--k", "3", *args]) == 0
+    assert main(["explain", "--results", str(results), "--run", "toy-tiny-s0", "--subset", "toy", "--json", "--k", "3",
+                 *args]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -126,10 +127,16 @@ def test_errors_name_the_problem(results, capsys):
 
 
 def test_the_table_output_is_readable(results, capsys):
-    assert main(["explain", "--results", str(results), "--run", "toy-tiny-s0", "--token", " said", "--k", "2"]) == 0
+    assert main(["explain", "--results", str(results), "--run", "toy-tiny-s0", "--subset", "toy", "--token", " said",
+                 "--k", "2"]) == 0
     text = capsys.readouterr().out
     assert "nearest tokens" in text and "logit lens" in text and "' says'" in text and "' film'" in text
-    assert open_space(results, "toy-tiny-s0").seen.sum() == open_space(results, "toy-tiny-s0").input.shape[0] - 1
+    # The subset's counts give the seen rows; without a subset (an external run) every row counts.
+    assert open_space(results, "toy-tiny-s0", subset="toy").seen.sum() == open_space(
+        results, "toy-tiny-s0", subset="toy").input.shape[0] - 1
+    assert open_space(results, "toy-tiny-s0").seen is None
+    with pytest.raises(Exception, match="no token counts of subset 'nope'"):
+        open_space(results, "toy-tiny-s0", subset="nope")
 
 
 def test_id_of_a_matrix_on_a_plane_is_two_with_nulls(tmp_path, capsys):

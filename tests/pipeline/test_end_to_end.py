@@ -193,7 +193,8 @@ def test_study_analyses(pipeline):
 def test_regeo_explain_reads_the_pipelines_results(pipeline, capsys):
     from regeo.cli import main
 
-    args = ["explain", "--results", str(pipeline / "results"), "--run", "ne-micro-s0", "--json", "--k", "5"]
+    args = ["explain", "--results", str(pipeline / "results"), "--config", str(pipeline / "config.yaml"), "--run",
+            "ne-micro-s0", "--json", "--k", "5"]
     assert main([*args, "--token", " the"]) == 0
     reading = json.loads(capsys.readouterr().out)
     assert reading["step"] == 20 and len(reading["nearest"]) == len(reading["logit_lens"]) == 5

@@ -5,11 +5,11 @@
 
 rule figure_loss_curves:
     input:
-        [f"results/runs/{run}/train_log.csv" for run in TRAINED_RUNS],
+        [layout.train_log(run) for run in TRAINED_RUNS],
     output:
-        pdf="results/figures/loss_curves.pdf",
+        pdf=layout.figure("loss_curves"),
         png=report(
-            "results/figures/loss_curves.png",
+            layout.figure("loss_curves", "png"),
             caption="../report/loss_curves.rst",
             category="Training",
         ),
@@ -18,7 +18,7 @@ rule figure_loss_curves:
     conda:
         "../../envs/analysis.yaml"
     params:
-        logs={run: f"results/runs/{run}/train_log.csv" for run in TRAINED_RUNS},
+        logs={run: layout.train_log(run) for run in TRAINED_RUNS},
         runs=run_table(TRAINED_RUNS),
         dpi=config["figures"]["dpi"],
     script:
@@ -28,23 +28,23 @@ rule figure_loss_curves:
 rule neighbourhoods:
     input:
         dumps=[dump for run in RUNS for dump in run_dumps(run)],
-        per_token=expand("results/geometry/id/{run}.tokens.parquet", run=RUNS),
+        per_token=expand(layout.id_per_token("{run}"), run=RUNS),
         tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
         counts=sorted({c for c in map(run_counts, RUNS) if c}),
     output:
-        settling="results/analyses/neighbourhood_settling.parquet",
-        settled="results/analyses/neighbourhood_settled.parquet",
-        low_high="results/analyses/low_high_id.parquet",
-        coherence="results/analyses/id_coherence.parquet",
-        settling_pdf="results/figures/neighbourhood_settling.pdf",
+        settling=layout.analyses_table("neighbourhood_settling"),
+        settled=layout.analyses_table("neighbourhood_settled"),
+        low_high=layout.analyses_table("low_high_id"),
+        coherence=layout.analyses_table("id_coherence"),
+        settling_pdf=layout.figure("neighbourhood_settling"),
         settling_png=report(
-            "results/figures/neighbourhood_settling.png",
+            layout.figure("neighbourhood_settling", "png"),
             caption="../report/neighbourhood_settling.rst",
             category="Neighbourhoods",
         ),
-        low_high_pdf="results/figures/low_high_id.pdf",
+        low_high_pdf=layout.figure("low_high_id"),
         low_high_png=report(
-            "results/figures/low_high_id.png",
+            layout.figure("low_high_id", "png"),
             caption="../report/low_high_id.rst",
             category="Neighbourhoods",
         ),
@@ -73,10 +73,10 @@ rule rank_knee:
         val=list(val_bins().values()),
         counts=sorted({c for c in map(run_counts, TRAINED_RUNS) if c}),
         # the default rank grid includes ranks around each run's measured ID
-        id_comparison="results/geometry/id_comparison.parquet",
+        id_comparison=layout.geometry_table("id_comparison"),
     output:
-        curve="results/analyses/rank_knee.parquet",
-        summary="results/analyses/rank_knee_summary.parquet",
+        curve=layout.analyses_table("rank_knee"),
+        summary=layout.analyses_table("rank_knee_summary"),
     log:
         "logs/rank_knee.log",
     conda:
@@ -102,31 +102,31 @@ rule rank_knee:
 
 rule across_runs:
     input:
-        id_comparison="results/geometry/id_comparison.parquet",
-        similarity="results/geometry/global_similarity.parquet",
-        evaluation="results/eval/cross_register.parquet",
-        rank_curve="results/analyses/rank_knee.parquet",
-        rank_summary="results/analyses/rank_knee_summary.parquet",
+        id_comparison=layout.geometry_table("id_comparison"),
+        similarity=layout.geometry_table("global_similarity"),
+        evaluation=layout.evaluation_table(),
+        rank_curve=layout.analyses_table("rank_knee"),
+        rank_summary=layout.analyses_table("rank_knee_summary"),
     output:
-        variables="results/analyses/run_variables.parquet",
-        correlations="results/analyses/rq3_correlations.parquet",
-        registers="results/analyses/register_tests.parquet",
-        size="results/analyses/redundancy_by_size.parquet",
-        rq3_pdf="results/figures/rq3_correlations.pdf",
+        variables=layout.analyses_table("run_variables"),
+        correlations=layout.analyses_table("rq3_correlations"),
+        registers=layout.analyses_table("register_tests"),
+        size=layout.analyses_table("redundancy_by_size"),
+        rq3_pdf=layout.figure("rq3_correlations"),
         rq3_png=report(
-            "results/figures/rq3_correlations.png",
+            layout.figure("rq3_correlations", "png"),
             caption="../report/rq3_correlations.rst",
             category="Geometry and performance",
         ),
-        size_pdf="results/figures/redundancy_vs_size.pdf",
+        size_pdf=layout.figure("redundancy_vs_size"),
         size_png=report(
-            "results/figures/redundancy_vs_size.png",
+            layout.figure("redundancy_vs_size", "png"),
             caption="../report/redundancy_vs_size.rst",
             category="Intrinsic dimension",
         ),
-        rank_pdf="results/figures/rank_knee.pdf",
+        rank_pdf=layout.figure("rank_knee"),
         rank_png=report(
-            "results/figures/rank_knee.png",
+            layout.figure("rank_knee", "png"),
             caption="../report/rank_knee.rst",
             category="Intrinsic dimension",
         ),

@@ -5,11 +5,11 @@
 
 rule corpus_shard:
     output:
-        "results/corpus/shards/{shard}.parquet",
+        layout.corpus_shard("{shard}"),
     log:
         "logs/corpus_shard/{shard}.log",
     benchmark:
-        "results/benchmarks/corpus_shard/{shard}.tsv"
+        layout.job_benchmark("corpus_shard", "{shard}")
     conda:
         "../../envs/data.yaml"
     resources:
@@ -22,13 +22,13 @@ rule corpus_shard:
 
 rule corpus:
     input:
-        expand("results/corpus/shards/{shard}.parquet", shard=SHARDS),
+        expand(layout.corpus_shard("{shard}"), shard=SHARDS),
     output:
-        "results/corpus/index.parquet",
+        layout.corpus_index(),
     log:
         "logs/corpus.log",
     benchmark:
-        "results/benchmarks/corpus.tsv"
+        layout.job_benchmark("corpus")
     conda:
         "../../envs/data.yaml"
     resources:
@@ -39,13 +39,13 @@ rule corpus:
 
 rule register_probabilities:
     input:
-        shard="results/corpus/shards/{shard}.parquet",
+        shard=layout.corpus_shard("{shard}"),
     output:
-        "results/corpus/probabilities/{shard}.parquet",
+        layout.probabilities("{shard}"),
     log:
         "logs/register_probabilities/{shard}.log",
     benchmark:
-        "results/benchmarks/register_probabilities/{shard}.tsv"
+        layout.job_benchmark("register_probabilities", "{shard}")
     conda:
         "../../envs/data.yaml"
     resources:
@@ -53,23 +53,21 @@ rule register_probabilities:
         gpu=1 if config["registers"]["method"] == "classifier" else 0,
     params:
         registers=probability_params(),
-        state="results/corpus/probabilities/{shard}.state.parquet",
+        state=layout.probabilities_state("{shard}"),
     script:
         "../scripts/register_probabilities.py"
 
 
 rule registers:
     input:
-        index="results/corpus/index.parquet",
-        probabilities=expand(
-            "results/corpus/probabilities/{shard}.parquet", shard=SHARDS
-        ),
+        index=layout.corpus_index(),
+        probabilities=expand(layout.probabilities("{shard}"), shard=SHARDS),
     output:
-        "results/corpus/registers.parquet",
+        layout.registers_table(),
     log:
         "logs/registers.log",
     benchmark:
-        "results/benchmarks/registers.tsv"
+        layout.job_benchmark("registers")
     conda:
         "../../envs/data.yaml"
     resources:
@@ -82,16 +80,16 @@ rule registers:
 
 rule subset:
     input:
-        shards=expand("results/corpus/shards/{shard}.parquet", shard=SHARDS),
-        registers="results/corpus/registers.parquet",
+        shards=expand(layout.corpus_shard("{shard}"), shard=SHARDS),
+        registers=layout.registers_table(),
     output:
-        train="results/subsets/{subset}/train.parquet",
-        val="results/subsets/{subset}/val.parquet",
-        stats="results/subsets/{subset}/stats.json",
+        train=layout.subset_split("{subset}", "train"),
+        val=layout.subset_split("{subset}", "val"),
+        stats=layout.subset_stats("{subset}"),
     log:
         "logs/subset/{subset}.log",
     benchmark:
-        "results/benchmarks/subset/{subset}.tsv"
+        layout.job_benchmark("subset", "{subset}")
     conda:
         "../../envs/data.yaml"
     resources:

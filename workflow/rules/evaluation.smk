@@ -7,16 +7,16 @@ rule evaluate:
     input:
         models=list(model_dirs(TRAINED_RUNS).values()),
         val=list(val_bins().values()),
-        meta=expand("results/tokens/{subset}/meta.json", subset=SUBSETS),
-        tokenizer="results/tokenizer",
+        meta=expand(layout.token_meta("{subset}"), subset=SUBSETS),
+        tokenizer=layout.tokenizer_dir(),
         external_tokenizers=[run_tokenizer(run) for run in EXTERNAL_RUNS],
         val_docs=list(val_documents(SUBSETS).values()) if EXTERNAL_RUNS else [],
     output:
-        "results/eval/cross_register.parquet",
+        layout.evaluation_table(),
     log:
         "logs/evaluate.log",
     benchmark:
-        "results/benchmarks/evaluate.tsv"
+        layout.job_benchmark("evaluate")
     conda:
         "../../envs/train.yaml"
     params:

@@ -15,7 +15,7 @@ for _external in EXTERNAL_RUNS.values():
         log:
             f"logs/external_dump/{_external.name}.log",
         benchmark:
-            f"results/benchmarks/external_dump/{_external.name}.tsv"
+            layout.job_benchmark("external_dump", _external.name)
         conda:
             "../../envs/train.yaml"
         resources:
@@ -25,7 +25,7 @@ for _external in EXTERNAL_RUNS.values():
             mem_mb=16000,
         params:
             external=_external.settings(),
-            state_dir=f"results/runs/{_external.name}/external_state",
+            state_dir=layout.external_state_dir(_external.name),
         script:
             "../scripts/external_dump.py"
 
@@ -39,7 +39,7 @@ if EXTERNAL_RUNS:
         input:
             tokenizer=lambda wc: run_tokenizer(wc.run),
         output:
-            directory("results/runs/{run}/model"),
+            directory(layout.model_dir("{run}")),
         log:
             "logs/external_model/{run}.log",
         wildcard_constraints:

@@ -8,11 +8,11 @@ rule figures:
 
 rule figure_id_over_training:
     input:
-        expand("results/geometry/id/{run}.parquet", run=RUNS),
+        expand(layout.id_table("{run}"), run=RUNS),
     output:
-        pdf="results/figures/id_over_training.pdf",
+        pdf=layout.figure("id_over_training"),
         png=report(
-            "results/figures/id_over_training.png",
+            layout.figure("id_over_training", "png"),
             caption="../report/id_over_training.rst",
             category="Intrinsic dimension",
         ),
@@ -29,11 +29,11 @@ rule figure_id_over_training:
 
 rule figure_id_comparison:
     input:
-        "results/geometry/id_comparison.parquet",
+        layout.geometry_table("id_comparison"),
     output:
-        pdf="results/figures/id_comparison.pdf",
+        pdf=layout.figure("id_comparison"),
         png=report(
-            "results/figures/id_comparison.png",
+            layout.figure("id_comparison", "png"),
             caption="../report/id_comparison.rst",
             category="Intrinsic dimension",
         ),
@@ -49,11 +49,11 @@ rule figure_id_comparison:
 
 rule figure_cross_register:
     input:
-        "results/eval/cross_register.parquet",
+        layout.evaluation_table(),
     output:
-        pdf="results/figures/cross_register_loss.pdf",
+        pdf=layout.figure("cross_register_loss"),
         png=report(
-            "results/figures/cross_register_loss.png",
+            layout.figure("cross_register_loss", "png"),
             caption="../report/cross_register_loss.rst",
             category="Evaluation",
         ),
@@ -69,11 +69,11 @@ rule figure_cross_register:
 
 rule figure_register_distribution:
     input:
-        "results/corpus/registers.parquet",
+        layout.registers_table(),
     output:
-        pdf="results/figures/register_distribution.pdf",
+        pdf=layout.figure("register_distribution"),
         png=report(
-            "results/figures/register_distribution.png",
+            layout.figure("register_distribution", "png"),
             caption="../report/register_distribution.rst",
             category="Data",
         ),
@@ -89,11 +89,11 @@ rule figure_register_distribution:
 
 rule figure_redundancy_over_training:
     input:
-        expand("results/geometry/id/{run}.parquet", run=RUNS),
+        expand(layout.id_table("{run}"), run=RUNS),
     output:
-        pdf="results/figures/redundancy_over_training.pdf",
+        pdf=layout.figure("redundancy_over_training"),
         png=report(
-            "results/figures/redundancy_over_training.png",
+            layout.figure("redundancy_over_training", "png"),
             caption="../report/redundancy_over_training.rst",
             category="Intrinsic dimension",
         ),
@@ -110,11 +110,11 @@ rule figure_redundancy_over_training:
 
 rule figure_global_similarity:
     input:
-        "results/geometry/global_similarity.parquet",
+        layout.geometry_table("global_similarity"),
     output:
-        pdf="results/figures/global_similarity.pdf",
+        pdf=layout.figure("global_similarity"),
         png=report(
-            "results/figures/global_similarity.png",
+            layout.figure("global_similarity", "png"),
             caption="../report/global_similarity.rst",
             category="Cross-model geometry",
         ),
@@ -130,11 +130,11 @@ rule figure_global_similarity:
 
 rule figure_lle_comparison:
     input:
-        "results/geometry/lle_comparison.parquet",
+        layout.geometry_table("lle_comparison"),
     output:
-        pdf="results/figures/lle_comparison.pdf",
+        pdf=layout.figure("lle_comparison"),
         png=report(
-            "results/figures/lle_comparison.png",
+            layout.figure("lle_comparison", "png"),
             caption="../report/lle_comparison.rst",
             category="Cross-model geometry",
         ),
@@ -150,11 +150,11 @@ rule figure_lle_comparison:
 
 rule figure_similarity_over_training:
     input:
-        expand("results/geometry/similarity_over_training/{run}.parquet", run=RUNS),
+        expand(layout.similarity_over_training("{run}"), run=RUNS),
     output:
-        pdf="results/figures/similarity_over_training.pdf",
+        pdf=layout.figure("similarity_over_training"),
         png=report(
-            "results/figures/similarity_over_training.png",
+            layout.figure("similarity_over_training", "png"),
             caption="../report/similarity_over_training.rst",
             category="Cross-model geometry",
         ),
@@ -172,11 +172,11 @@ rule figure_similarity_over_training:
 rule figure_steering_effects:
     input:
         sweeps=steering_tables(),
-        summary="results/steering/transfer.parquet",
+        summary=layout.steering_table("transfer.parquet"),
     output:
-        pdf="results/figures/steering_effects.pdf",
+        pdf=layout.figure("steering_effects"),
         png=report(
-            "results/figures/steering_effects.png",
+            layout.figure("steering_effects", "png"),
             caption="../report/steering_effects.rst",
             category="Steering transfer",
         ),
@@ -192,11 +192,11 @@ rule figure_steering_effects:
 
 rule figure_steering_transfer:
     input:
-        "results/steering/transfer.parquet",
+        layout.steering_table("transfer.parquet"),
     output:
-        pdf="results/figures/steering_transfer.pdf",
+        pdf=layout.figure("steering_transfer"),
         png=report(
-            "results/figures/steering_transfer.png",
+            layout.figure("steering_transfer", "png"),
             caption="../report/steering_transfer.rst",
             category="Steering transfer",
         ),
@@ -212,11 +212,11 @@ rule figure_steering_transfer:
 
 rule figure_steering_alignment:
     input:
-        "results/steering/alignment_depth.parquet",
+        layout.steering_table("alignment_depth.parquet"),
     output:
-        pdf="results/figures/steering_alignment.pdf",
+        pdf=layout.figure("steering_alignment"),
         png=report(
-            "results/figures/steering_alignment.png",
+            layout.figure("steering_alignment", "png"),
             caption="../report/steering_alignment.rst",
             category="Steering transfer",
         ),
@@ -232,11 +232,11 @@ rule figure_steering_alignment:
 
 rule figure_steering_next_token:
     input:
-        "results/steering/next_token_kl.parquet",
+        layout.steering_table("next_token_kl.parquet"),
     output:
-        pdf="results/figures/steering_next_token.pdf",
+        pdf=layout.figure("steering_next_token"),
         png=report(
-            "results/figures/steering_next_token.png",
+            layout.figure("steering_next_token", "png"),
             caption="../report/steering_next_token.rst",
             category="Steering transfer",
         ),

@@ -9,12 +9,12 @@ rule id_dynamics:
         # token is analysed.
         train_tokens=lambda wc: run_train_tokens(wc.run),
     output:
-        table="results/geometry/id/{run}.parquet",
-        per_token="results/geometry/id/{run}.tokens.parquet",
+        table=layout.id_table("{run}"),
+        per_token=layout.id_per_token("{run}"),
     log:
         "logs/id_dynamics/{run}.log",
     benchmark:
-        "results/benchmarks/id_dynamics/{run}.tsv"
+        layout.job_benchmark("id_dynamics", "{run}")
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
@@ -39,13 +39,13 @@ rule id_comparison:
         tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
         counts=sorted({c for c in map(run_counts, RUNS) if c}),
     output:
-        table="results/geometry/id_comparison.parquet",
-        differences="results/geometry/id_comparison_differences.parquet",
-        strata="results/geometry/id_comparison_strata.parquet",
+        table=layout.geometry_table("id_comparison"),
+        differences=layout.geometry_table("id_comparison_differences"),
+        strata=layout.geometry_table("id_comparison_strata"),
     log:
         "logs/id_comparison.log",
     benchmark:
-        "results/benchmarks/id_comparison.tsv"
+        layout.job_benchmark("id_comparison")
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
@@ -66,11 +66,11 @@ rule global_similarity:
         tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
         counts=sorted({c for c in map(run_counts, RUNS) if c}),
     output:
-        "results/geometry/global_similarity.parquet",
+        layout.geometry_table("global_similarity"),
     log:
         "logs/global_similarity.log",
     benchmark:
-        "results/benchmarks/global_similarity.tsv"
+        layout.job_benchmark("global_similarity")
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
@@ -92,11 +92,11 @@ rule lle_comparison:
         tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
         counts=sorted({c for c in map(run_counts, RUNS) if c}),
     output:
-        "results/geometry/lle_comparison.parquet",
+        layout.geometry_table("lle_comparison"),
     log:
         "logs/lle_comparison.log",
     benchmark:
-        "results/benchmarks/lle_comparison.tsv"
+        layout.job_benchmark("lle_comparison")
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
@@ -115,11 +115,11 @@ rule similarity_over_training:
         dumps=lambda wc: run_dumps(wc.run),
         counts=lambda wc: [c for c in [run_counts(wc.run)] if c],
     output:
-        "results/geometry/similarity_over_training/{run}.parquet",
+        layout.similarity_over_training("{run}"),
     log:
         "logs/similarity_over_training/{run}.log",
     benchmark:
-        "results/benchmarks/similarity_over_training/{run}.tsv"
+        layout.job_benchmark("similarity_over_training", "{run}")
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]

@@ -7,7 +7,7 @@ rule manifest:
         final_outputs(),
         [dump for run in RUNS for dump in run_dumps(run)],
     output:
-        "results/manifest.json",
+        layout.manifest(),
     log:
         "logs/manifest.log",
     conda:

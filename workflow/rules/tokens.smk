@@ -3,13 +3,13 @@
 
 rule tokenizer:
     input:
-        expand("results/subsets/{subset}/train.parquet", subset=SUBSETS),
+        expand(layout.subset_split("{subset}", "train"), subset=SUBSETS),
     output:
-        directory("results/tokenizer"),
+        directory(layout.tokenizer_dir()),
     log:
         "logs/tokenizer.log",
     benchmark:
-        "results/benchmarks/tokenizer.tsv"
+        layout.job_benchmark("tokenizer")
     conda:
         "../../envs/data.yaml"
     resources:
@@ -22,18 +22,18 @@ rule tokenizer:
 
 rule tokens:
     input:
-        tokenizer="results/tokenizer",
-        train="results/subsets/{subset}/train.parquet",
-        val="results/subsets/{subset}/val.parquet",
+        tokenizer=layout.tokenizer_dir(),
+        train=layout.subset_split("{subset}", "train"),
+        val=layout.subset_split("{subset}", "val"),
     output:
-        train="results/tokens/{subset}/train.bin",
-        val="results/tokens/{subset}/val.bin",
-        counts="results/tokens/{subset}/counts.parquet",
-        meta="results/tokens/{subset}/meta.json",
+        train=layout.token_file("{subset}", "train"),
+        val=layout.token_file("{subset}", "val"),
+        counts=layout.token_counts("{subset}"),
+        meta=layout.token_meta("{subset}"),
     log:
         "logs/tokens/{subset}.log",
     benchmark:
-        "results/benchmarks/tokens/{subset}.tsv"
+        layout.job_benchmark("tokens", "{subset}")
     conda:
         "../../envs/data.yaml"
     resources:

@@ -5,18 +5,18 @@
 
 rule train:
     input:
-        tokenizer="results/tokenizer",
-        train=lambda wc: f"results/tokens/{run_subset(wc.run)}/train.bin",
-        val=lambda wc: f"results/tokens/{run_subset(wc.run)}/val.bin",
-        meta=lambda wc: f"results/tokens/{run_subset(wc.run)}/meta.json",
+        tokenizer=layout.tokenizer_dir(),
+        train=lambda wc: layout.token_file(run_subset(wc.run), "train"),
+        val=lambda wc: layout.token_file(run_subset(wc.run), "val"),
+        meta=lambda wc: layout.token_meta(run_subset(wc.run)),
     output:
-        dumps=[f"results/runs/{{run}}/embeddings/{name}" for name in DUMP_NAMES],
-        model=directory("results/runs/{run}/model"),
-        log_csv="results/runs/{run}/train_log.csv",
+        dumps=[layout.dump("{run}", name) for name in DUMP_NAMES],
+        model=directory(layout.model_dir("{run}")),
+        log_csv=layout.train_log("{run}"),
     log:
         "logs/train/{run}.log",
     benchmark:
-        "results/benchmarks/train/{run}.tsv"
+        layout.job_benchmark("train", "{run}")
     wildcard_constraints:
         # External runs have dumps too (external.smk), never a training job.
         run=_alternatives(TRAINED_RUNS),
@@ -37,7 +37,7 @@ rule train:
         slurm_extra="--signal=TERM@300",
     params:
         train=lambda wc: train_params(wc.run),
-        dumps_dir=lambda wc: f"results/runs/{wc.run}/embeddings",
-        state_dir=lambda wc: f"results/runs/{wc.run}/state",
+        dumps_dir=lambda wc: layout.dumps_dir(wc.run),
+        state_dir=lambda wc: layout.state_dir(wc.run),
     script:
         "../scripts/train.py"
