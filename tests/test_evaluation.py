@@ -16,7 +16,8 @@ from regeo.figures.heatmap import cross_register_measure, plot_cross_register
 from regeo.io import write_json, write_parquet
 from regeo.loss import loss_totals
 from regeo.stages import external as external_stage
-from regeo.stages.evaluation import cross_register_eval, val_token_ids
+from regeo.stages.evaluation import cross_register_eval
+from regeo.tokens import encode_documents
 from regeo.tokenizer import gpt2_tokenizer, token_byte_lengths
 from regeo.tokens import encode_documents, write_tokens
 
@@ -82,7 +83,7 @@ def test_trained_and_external_runs_are_evaluated_on_the_same_documents(tmp_path)
     table = pd.read_parquet(tmp_path / "eval.parquet").set_index("run")
     assert list(table["tokenizer"]) == ["shared", "ext"]
     # the external run read every document in its own ids: their bytes, less the last target's
-    gpt2_ids = val_token_ids(gpt2, texts, "val")
+    gpt2_ids = encode_documents(gpt2, texts, None, "val")
     n = (len(gpt2_ids) - 1) // 16 * 16
     assert table.loc["ext", "tokens"] == n
     assert table.loc["ext", "bytes"] == token_byte_lengths(gpt2)[gpt2_ids[1:n + 1]].sum()

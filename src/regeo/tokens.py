@@ -34,20 +34,32 @@ def token_dtype(vocab_size: int) -> np.dtype:
 ENCODE_BATCH = 256
 
 
-def encode_documents(tokenizer, texts: Iterable[str], budget: int, where: str) -> np.ndarray:
-    """The first ``budget`` ids of the texts joined by EOS; fails (naming ``where``) if short."""
-    eos = tokenizer.eos_token_id
+def document_separator(tokenizer, where: str) -> int:
+    """The id that ends every document in a token stream: the tokenizer's EOS, else its BOS (some
+    released tokenizers have only that)."""
+    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.bos_token_id
+    if eos is None:
+        raise RegeoInputError(f"{where}: the tokenizer has neither an EOS nor a BOS token to join documents with")
+    return eos
+
+
+def encode_documents(tokenizer, texts: Iterable[str], budget: int | None, where: str) -> np.ndarray:
+    """The first ``budget`` ids of the texts, each document ended by :func:`document_separator`;
+    fails (naming ``where``) if short. ``budget`` None: every document, whole."""
+    eos = document_separator(tokenizer, where)
     pieces, total = [], 0
     texts = iter(texts)
-    while total < budget:
+    while budget is None or total < budget:
         batch = list(itertools.islice(texts, ENCODE_BATCH))
         if not batch:
             break
         for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
             pieces.append(np.asarray(ids + [eos], dtype=np.int64))
             total += len(ids) + 1
-            if total >= budget:
+            if budget is not None and total >= budget:
                 break
+    if budget is None:
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
     if total < budget:
         raise RegeoInputError(
             f"{where}: only {total:,} tokens, below the budget of {budget:,}; raise "

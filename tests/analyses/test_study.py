@@ -9,7 +9,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from regeo.devices import resolve_device
 from regeo.geometry.intervals import TokenBootstrap
 from regeo.loss import window_losses
-from regeo.stages.study import probe_tokens
+from regeo.study.neighbourhoods import probe_tokens
 from regeo.study.across_runs import redundancy_by_size, rq3_correlations, spearman
 from regeo.study.neighbourhoods import chance_jaccard, coherence, id_groups, settled_step, settling
 from regeo.study.rank_knee import knee, measured_id, rank_curve, rank_grid, svd_rank, window_starts

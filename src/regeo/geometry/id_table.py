@@ -309,3 +309,29 @@ def per_token_ids(X, cfg: IDConfig) -> pd.DataFrame:
     """
     cfg = dataclasses.replace(cfg, nulls=(), bootstrap_replicates=0)
     return id_suite(X, cfg)[1]
+
+
+def id_config(params: dict, bootstrap: dict, metric: str) -> IDConfig:
+    """The IDConfig of one metric from the config's geometry.id section (the keys that are its
+    fields; the others are the stages') and geometry.bootstrap section (the schema has checked
+    both: geometry stands alone, so it does not ask regeo.params)."""
+    given = {"metric": metric, "bootstrap_replicates": bootstrap["replicates"], "bootstrap_seed": bootstrap["seed"],
+             "confidence": bootstrap["confidence"]}
+    fields = {f.name for f in dataclasses.fields(IDConfig)} - set(given)
+    return IDConfig(**given, **{key: value for key, value in params.items() if key in fields})
+
+
+def id_rows(X: np.ndarray, cfg: IDConfig, null_cache: NullCache, per_token: bool, replicates: dict | None = None):
+    """(table, per-token values or None) of one matrix; NaN rows (with n_tokens) when it has too few
+    rows for the largest k, e.g. a dump before any token has been an input."""
+    if X.shape[0] < cfg.max_k + 2:
+        rows = [(name, k) for name in cfg.estimators
+                for k in (cfg.ks if name == "mle" else [2] if name.startswith("twonn")
+                          else cfg.gride_scales if name == "gride" else [cfg.local_pca_k])]
+        table = pd.DataFrame(rows, columns=["estimator", "k"]).reindex(columns=TABLE_COLUMNS)
+        table["k"] = table["k"].astype("int64")
+        table["n_tokens"], table["metric"] = np.int64(X.shape[0]), cfg.metric
+        return table, None
+    if per_token:
+        return id_suite(X, cfg, null_cache)
+    return id_table(X, cfg, null_cache, replicates), None

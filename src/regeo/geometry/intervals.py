@@ -185,3 +185,13 @@ def twonn_interval(mu, indices, discard_fraction: float, boot: TokenBootstrap,
 def mean_interval(values, indices, boot: TokenBootstrap, dependence: str = "knn_graph") -> tuple[float, float]:
     """``(ci_low, ci_high)`` of a mean of per-token values (see :func:`mean_replicates`)."""
     return boot.percentiles(mean_replicates(values, indices, boot, dependence))
+
+
+def section_bootstrap(bootstrap: dict, replicates: int | None = None) -> TokenBootstrap | None:
+    """The config's geometry.bootstrap section (``replicates``, ``seed``, ``confidence``) as a
+    TokenBootstrap, with ``replicates`` of a step's own when given; None for 0 replicates (no
+    intervals)."""
+    replicates = bootstrap["replicates"] if replicates is None else replicates
+    if replicates == 0:
+        return None
+    return TokenBootstrap(replicates, bootstrap["seed"], bootstrap["confidence"])

@@ -244,3 +244,13 @@ class NullCache:
         if self.directory is not None:
             self._write(self._path(key), json.dumps({"key": key, "values": values}, indent=1, sort_keys=True))
         return json.loads(json.dumps(values))
+
+
+def derangement(n: int, seed: int) -> np.ndarray:
+    """A random pairing of n rows with none kept in place (by rejection of fixed points): the
+    rows-permuted null of a comparison of two matrices on the same tokens."""
+    rng = np.random.default_rng([seed, n])
+    perm = rng.permutation(n)
+    while n > 1 and (perm == np.arange(n)).any():
+        perm = rng.permutation(n)
+    return perm

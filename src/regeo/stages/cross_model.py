@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 
 from regeo.dumps import read_dump, steps_of
-from regeo.geometry.intervals import TokenBootstrap
+from regeo.geometry.intervals import section_bootstrap
 from regeo.geometry.lle import compare_lle_both_ways
+from regeo.geometry.nulls import derangement
 from regeo.geometry.similarity import global_similarity, global_similarity_intervals
 from regeo.io import write_parquet
 from regeo.pairs import RunFiles, final_model_pairs, nonzero_rows, pair_columns
@@ -38,22 +39,6 @@ PAIR_COLUMNS = ["run_a", "run_b", "subset_a", "subset_b", "preset_a", "preset_b"
 SIMILARITY_VALUES = ["cosine_similarity_correlation", "linear_cka"]
 LLE_VALUES = ["cross_error", "own_error", "random_error", "relative_error", "random_relative_error", "jaccard"]
 LLE_READ = ["relative_error", "jaccard"]  # the values the figure reads, with their nulls
-
-
-def token_bootstrap(bootstrap: dict) -> TokenBootstrap | None:
-    """The geometry.bootstrap section as a TokenBootstrap; None when it asks for no intervals."""
-    if bootstrap["replicates"] == 0:
-        return None
-    return TokenBootstrap(bootstrap["replicates"], bootstrap["seed"], bootstrap["confidence"])
-
-
-def _permutation(n: int, seed: int) -> np.ndarray:
-    """A random pairing of n tokens with none kept in place (a derangement by rejection of fixed points)."""
-    rng = np.random.default_rng([seed, n])
-    perm = rng.permutation(n)
-    while n > 1 and (perm == np.arange(n)).any():
-        perm = rng.permutation(n)
-    return perm
 
 
 def _with_intervals(values: dict, intervals: dict | None, names: list[str]) -> dict:
@@ -72,7 +57,7 @@ def _interval_columns(names: list[str]) -> list[str]:
 def global_similarity_table(params: dict, min_count: int, bootstrap: dict, runs: dict[str, dict],
                             out_path: str | Path) -> pd.DataFrame:
     """One row per unordered pair of final models and compared matrix (the measures are symmetric)."""
-    boot = token_bootstrap(bootstrap)
+    boot = section_bootstrap(bootstrap)
     size, seed = params["sample_size"], params["seed"]
     rows = []
     for done, pair in enumerate(final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count), start=1):
@@ -80,7 +65,7 @@ def global_similarity_table(params: dict, min_count: int, bootstrap: dict, runs:
         X_a, X_b = pair.X_a, pair.X_b
         values = global_similarity(X_a, X_b, size, seed)
         intervals = None if boot is None else global_similarity_intervals(X_a, X_b, boot, size, seed)
-        permuted = global_similarity(X_a, X_b[_permutation(X_b.shape[0], seed)], size, seed)
+        permuted = global_similarity(X_a, X_b[derangement(X_b.shape[0], seed)], size, seed)
         init = pair.at_init()
         at_init = None
         if init is not None:
@@ -118,7 +103,7 @@ def _sample_rows(n: int, sample_size: int | None, seed: int) -> np.ndarray:
 def lle_comparison_table(params: dict, min_count: int, bootstrap: dict, runs: dict[str, dict],
                          out_path: str | Path) -> pd.DataFrame:
     """One row per ordered pair (A, B) of final models and matrix: B rebuilt with A's LLE weights."""
-    boot = token_bootstrap(bootstrap)
+    boot = section_bootstrap(bootstrap)
     k, reg, seed, metric = params["k"], params["reg"], params["seed"], params["metric"]
     rows = []
     for done, pair in enumerate(final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count), start=1):
@@ -126,7 +111,7 @@ def lle_comparison_table(params: dict, min_count: int, bootstrap: dict, runs: di
         sample = _sample_rows(pair.X_a.shape[0], params["sample_size"], seed)
         X_a, X_b = pair.X_a[sample], pair.X_b[sample]
         both = compare_lle_both_ways(X_a, X_b, k, reg, seed, metric=metric, bootstrap=boot,
-                                     null_permutation=_permutation(X_b.shape[0], seed))
+                                     null_permutation=derangement(X_b.shape[0], seed))
         for values, (source, target) in zip(both, ((pair.a, pair.b), (pair.b, pair.a))):
             row = {**pair_columns(source, target), "embeddings": pair.which, "n_tokens": pair.X_a.shape[0],
                    "n_sampled": values["n"], **_with_intervals(values, values if boot else None, LLE_VALUES)}
@@ -147,7 +132,7 @@ def similarity_over_training(params: dict, min_count: int, bootstrap: dict, run:
                              counts_path: str | Path | None, out_path: str | Path) -> pd.DataFrame:
     """Every dump of one run against its last dump: one row per (step, matrix), on the run's seen tokens,
     with bootstrap intervals over tokens."""
-    boot = token_bootstrap(bootstrap)
+    boot = section_bootstrap(bootstrap)
     size, seed = params["sample_size"], params["seed"]
     by_step = steps_of(dumps)
     final = read_dump(by_step[max(by_step)])

@@ -20,7 +20,7 @@ from regeo.devices import resolve_device
 from regeo.io import RegeoInputError, read_parquet, write_parquet
 from regeo.loss import loss_totals
 from regeo.tokenizer import load_tokenizer, token_byte_lengths
-from regeo.tokens import load_tokens
+from regeo.tokens import encode_documents, load_tokens
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def cross_register_eval(params: dict, models: dict[str, str], runs: dict[str, di
             model = model.to(device)
             lengths = token_byte_lengths(tokenizer)
             for subset, path in val_docs.items():
-                ids = val_token_ids(tokenizer, read_parquet(path, columns=["text"])["text"].tolist(), str(path))
+                ids = encode_documents(tokenizer, read_parquet(path, columns=["text"])["text"].tolist(), None, str(path))
                 rows.append(_row(run, runs[run], subset, run, _totals(model, ids, params, device, lengths)))
             del model
     write_parquet(pd.DataFrame(rows), out_path)
@@ -70,12 +70,3 @@ def _row(run: str, fields: dict, subset: str, tokenizer: str, totals) -> dict:
     return {"run": run, **fields, "eval_subset": subset, "loss": totals.nats_per_token,
             "bits_per_byte": totals.bits_per_byte, "tokens": totals.tokens, "bytes": totals.bytes,
             "tokenizer": tokenizer}
-
-
-def val_token_ids(tokenizer, texts: list[str], where: str) -> np.ndarray:
-    """Every document's ids joined by the tokenizer's EOS (as the val token files are built)."""
-    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.bos_token_id
-    if eos is None:
-        raise RegeoInputError(f"{where}: the tokenizer has neither an EOS nor a BOS token to join documents with")
-    pieces = [np.asarray(ids + [eos], dtype=np.int64) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from regeo.dumps import dump_rows, read_dump
+from regeo.geometry.id_table import id_config, id_rows
 from regeo.geometry.nulls import NullCache
 from regeo.io import RegeoInputError, write_parquet
 from regeo.pairs import RunFiles, common_token_ids, nonzero_rows
-from regeo.stages.id_dynamics import id_config, id_rows
 from regeo.vocab import frequency_strata, read_counts
 
 log = logging.getLogger(__name__)

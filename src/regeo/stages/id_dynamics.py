@@ -10,38 +10,12 @@ import numpy as np
 import pandas as pd
 
 from regeo.dumps import dump_rows, read_dump, steps_of
-from regeo.geometry.id_table import TABLE_COLUMNS, IDConfig, id_suite, id_table
+from regeo.geometry.id_table import id_config, id_rows
 from regeo.geometry.nulls import NullCache
 from regeo.io import RegeoInputError, write_parquet
 from regeo.vocab import seen_by_dump
 
 log = logging.getLogger(__name__)
-
-
-# The IDConfig fields of the config's geometry.id section (its other keys are the stage's own).
-ID_FIELDS = ("ks", "estimators", "local_pca_k", "local_pca_variance", "nulls", "null_seed", "gride_scales")
-
-
-def id_config(params: dict, bootstrap: dict, metric: str) -> IDConfig:
-    """The IDConfig of one metric from the geometry.id and geometry.bootstrap sections."""
-    return IDConfig(metric=metric, bootstrap_replicates=bootstrap["replicates"], bootstrap_seed=bootstrap["seed"],
-                    confidence=bootstrap["confidence"], **{key: params[key] for key in ID_FIELDS})
-
-
-def id_rows(X: np.ndarray, cfg: IDConfig, null_cache: NullCache, per_token: bool, replicates: dict | None = None):
-    """(table, per-token values or None) of one matrix; NaN rows (with n_tokens) when it has too few
-    rows for the largest k, e.g. a dump before any token has been an input."""
-    if X.shape[0] < cfg.max_k + 2:
-        rows = [(name, k) for name in cfg.estimators
-                for k in (cfg.ks if name == "mle" else [2] if name.startswith("twonn")
-                          else cfg.gride_scales if name == "gride" else [cfg.local_pca_k])]
-        table = pd.DataFrame(rows, columns=["estimator", "k"]).reindex(columns=TABLE_COLUMNS)
-        table["k"] = table["k"].astype("int64")
-        table["n_tokens"], table["metric"] = np.int64(X.shape[0]), cfg.metric
-        return table, None
-    if per_token:
-        return id_suite(X, cfg, null_cache)
-    return id_table(X, cfg, null_cache, replicates), None
 
 
 def id_dynamics(params: dict, bootstrap: dict, run: str, subset: str, dumps: list[str], schedule: dict | None,

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
@@ -13,46 +12,12 @@ import pandas as pd
 from regeo.dumps import read_dump, steps_of
 from regeo.figures.common import save_figure
 from regeo.io import RegeoInputError, read_parquet, write_parquet
-from regeo.stages.cross_model import token_bootstrap
+from regeo.geometry.intervals import section_bootstrap
 from regeo.stats import adjust
 from regeo.tokenizer import token_texts
 from regeo.vocab import read_counts
 
 log = logging.getLogger(__name__)
-
-_WORD = re.compile(r"^ [A-Za-z]{3,}$")
-
-
-def probe_tokens(counts: dict[str, np.ndarray], texts: list[str], per_register: int, extra: list[str],
-                 pool: int = 300) -> list[tuple[str, str]]:
-    """(token text, register) probes: each subset's ``per_register`` words (" word", 3+ letters)
-    most over-represented in it relative to all subsets, among its ``pool`` most frequent words,
-    then the configured ``extra`` words (with or without their leading space)."""
-    total = np.sum([c[:len(texts)] for c in counts.values()], axis=0)
-    words = np.array([bool(_WORD.match(t)) for t in texts])
-    probes: list[tuple[str, str]] = []
-    chosen: set[str] = set()
-    for subset, c in counts.items():
-        c = c[:len(texts)]
-        candidates = np.flatnonzero(words & (c > 0))
-        frequent = candidates[np.lexsort((candidates, -c[candidates]))][:pool]
-        share = c[frequent] / total[frequent]
-        for i in frequent[np.lexsort((frequent, -share))]:
-            if len([p for p in probes if p[1] == subset]) >= per_register:
-                break
-            if texts[i] not in chosen:
-                probes.append((texts[i], subset))
-                chosen.add(texts[i])
-    index = {t: i for i, t in enumerate(texts)}
-    for word in extra:
-        text = word if word in index else " " + word
-        if text not in index:
-            log.warning("probe %r is not one token of the tokenizer: left out", word)
-        elif text not in chosen:
-            probes.append((text, "configured"))
-            chosen.add(text)
-    return probes
-
 
 def _per_token(path: str | Path, metric: str) -> pd.DataFrame:
     table = read_parquet(path)
@@ -71,9 +36,9 @@ def neighbourhoods(params: dict, bootstrap: dict, id_metric: str, runs: dict[str
     ``out``: settling, settled, low_high, coherence tables, settling_pdf/png, low_high_pdf/png.
     """
     from regeo.figures.study import plot_low_high_id, plot_settling
-    from regeo.study.neighbourhoods import coherence, id_groups, neighbours, settling
+    from regeo.study.neighbourhoods import coherence, id_groups, neighbours, probe_tokens, settling
 
-    boot = token_bootstrap(bootstrap)
+    boot = section_bootstrap(bootstrap)
     k, metric = params["k"], params["metric"]
     texts = {run: token_texts(spec["tokenizer"]) for run, spec in runs.items()}
     counts = {run: read_counts(spec["counts"]) for run, spec in runs.items() if spec["counts"]}
@@ -169,7 +134,7 @@ def rank_knee(params: dict, bootstrap: dict, seq_len: int, device_name: str, run
 
     torch.set_num_threads(threads)
     device = resolve_device(device_name, "training.device")
-    boot = token_bootstrap(bootstrap)
+    boot = section_bootstrap(bootstrap)
     ids = read_parquet(id_comparison)
     curves, summaries = [], []
     for run, fields in runs.items():
@@ -199,14 +164,13 @@ def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: s
     """Rule ``across_runs``: RQ3's rank correlations, the seed-blocked register tests, redundancy
     against model size, and the rank knee beside the IDs (``id_comparison``, input embeddings, first metric)."""
     from regeo.figures.study import plot_rank_knee, plot_redundancy_vs_size, plot_rq3
-    from regeo.geometry.intervals import TokenBootstrap
     from regeo.study.across_runs import measured, redundancy_by_size, rq3_correlations, run_variables, with_ids
     from regeo.study.register_effect import register_tests
 
     ids = read_parquet(id_comparison)
     measures = params["id_measures"]
     variables = run_variables(ids, read_parquet(similarity), read_parquet(evaluation), measures=measures)
-    boot = TokenBootstrap(params["replicates"], bootstrap["seed"], bootstrap["confidence"])
+    boot = section_bootstrap(bootstrap, params["replicates"])
     correlations = rq3_correlations(variables, boot, params["min_subsets"], adjustment, params["max_exact"])
     registers = register_tests(measured(ids[ids["run"].isin(variables["run"])], measures), adjustment,
                                params["replicates"],

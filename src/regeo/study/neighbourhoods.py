@@ -11,6 +11,9 @@ from a bootstrap over clusters of neighbouring tokens (:func:`token_clusters`).
 
 from __future__ import annotations
 
+import logging
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -18,6 +21,8 @@ from regeo.geometry.intervals import TokenBootstrap, mean_replicates
 from regeo.geometry.knn import exact_knn, neighbour_jaccard, unit_rows
 from regeo.geometry.nulls import kmeans
 from regeo.stats import minimum_p, permutation_p
+
+log = logging.getLogger(__name__)
 
 
 def _knn(X: np.ndarray, k: int, metric: str) -> np.ndarray:
@@ -312,3 +317,37 @@ def coherence(X_a: np.ndarray, X_b: np.ndarray, low: np.ndarray, high: np.ndarra
 def neighbours(X: np.ndarray, k: int, metric: str) -> np.ndarray:
     """(n, k) neighbour rows of every row of X (self excluded)."""
     return _knn(X, k, metric)
+
+
+_WORD = re.compile(r"^ [A-Za-z]{3,}$")
+
+
+def probe_tokens(counts: dict[str, np.ndarray], texts: list[str], per_register: int, extra: list[str],
+                 pool: int = 300) -> list[tuple[str, str]]:
+    """(token text, register) probes: each subset's ``per_register`` words (" word", 3+ letters)
+    most over-represented in it relative to all subsets, among its ``pool`` most frequent words,
+    then the configured ``extra`` words (with or without their leading space)."""
+    total = np.sum([c[:len(texts)] for c in counts.values()], axis=0)
+    words = np.array([bool(_WORD.match(t)) for t in texts])
+    probes: list[tuple[str, str]] = []
+    chosen: set[str] = set()
+    for subset, c in counts.items():
+        c = c[:len(texts)]
+        candidates = np.flatnonzero(words & (c > 0))
+        frequent = candidates[np.lexsort((candidates, -c[candidates]))][:pool]
+        share = c[frequent] / total[frequent]
+        for i in frequent[np.lexsort((frequent, -share))]:
+            if len([p for p in probes if p[1] == subset]) >= per_register:
+                break
+            if texts[i] not in chosen:
+                probes.append((texts[i], subset))
+                chosen.add(texts[i])
+    index = {t: i for i, t in enumerate(texts)}
+    for word in extra:
+        text = word if word in index else " " + word
+        if text not in index:
+            log.warning("probe %r is not one token of the tokenizer: left out", word)
+        elif text not in chosen:
+            probes.append((text, "configured"))
+            chosen.add(text)
+    return probes
