@@ -156,6 +156,12 @@ def read_parquet(path: str | os.PathLike, columns: list[str] | None = None) -> p
     return df
 
 
+def read_tables(paths) -> pd.DataFrame:
+    """The tables of several jobs (parquet files) as one, in order; empty when there are none."""
+    tables = [read_parquet(p) for p in paths]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
 def require_columns(path: str | os.PathLike, columns: list[str], hint: str = "") -> None:
     """Raise, naming the file, unless it is a readable parquet file with every one of ``columns``;
     ``hint`` (e.g. which config key names the column) is added to the message."""

@@ -19,15 +19,9 @@ from regeo.figures.pair_heatmaps import plot_global_similarity, plot_lle_compari
 from regeo.figures.registers import plot_register_distribution
 from regeo.figures.steering import (plot_alignment_depth, plot_next_token_kl, plot_steering_effects,
                                     plot_transfer_ratios)
-from regeo.io import read_columns, read_parquet
+from regeo.io import read_columns, read_parquet, read_tables
 
 PathLike = str | Path  # what every function here takes for a file
-
-
-def read_tables(paths: list[PathLike]) -> pd.DataFrame:
-    """The tables of several jobs as one (empty when there are none)."""
-    tables = [read_parquet(p) for p in paths]
-    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
 def id_over_training(id_tables: list[PathLike], runs: dict, pdf: PathLike, png: PathLike, dpi: int) -> None:
