@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from regeo.benchmarks import read_benchmarks
+from regeo.job_costs import read_benchmarks
 from regeo.data.synthetic import write_synthetic_corpus
 
 REPO = Path(__file__).resolve().parents[1]

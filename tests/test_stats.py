@@ -11,7 +11,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from regeo.stats import adjust, blocked_f, block_relabellings, minimum_p, permutation_p, permutation_test
-from regeo.study.register_effect import register_tests
+from regeo.analyses.register_effect import register_tests
 
 
 def test_p_is_one_plus_b_over_one_plus_b_total_and_never_zero():

@@ -26,7 +26,7 @@ import numpy as np
 from regeo import layout
 from regeo.dumps import list_dumps, read_dump
 from regeo.io import RegeoInputError
-from regeo.vocab import read_seen_mask
+from regeo.token_sets import read_seen_mask
 
 
 @dataclass

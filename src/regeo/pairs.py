@@ -1,7 +1,7 @@
 """Pairs of final models for the cross-model tables, each aligned on its shared seen tokens.
 
 The tokens of a pair are those both vocabularies hold and both runs saw at least ``min_count``
-times in training (:mod:`regeo.vocab`): unseen rows never leave their initialisation and would
+times in training (:mod:`regeo.token_sets`): unseen rows never leave their initialisation and would
 look alike in every model. ``regeo.geometry`` takes arrays and returns numbers; this module
 reads the dumps, tokenizers and count tables that give it those arrays.
 """
@@ -16,7 +16,7 @@ import numpy as np
 
 from regeo.dumps import Dump, read_dump
 from regeo.io import RegeoInputError
-from regeo.vocab import TokenAligner, relation, same_initialisation
+from regeo.token_sets import TokenAligner, relation, same_initialisation
 
 log = logging.getLogger(__name__)
 

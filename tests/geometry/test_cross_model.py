@@ -14,7 +14,7 @@ from regeo.geometry.lle import compare_lle, compare_lle_both_ways
 from regeo.io import save_tensors
 from regeo.pairs import RunFiles
 from regeo.stages.cross_model import global_similarity_table, lle_comparison_table, similarity_over_training
-from regeo.vocab import relation, shared_seen_ids
+from regeo.token_sets import relation, shared_seen_ids
 
 WIDTH = 8
 BOOT = {"replicates": 100, "seed": 0, "confidence": 0.95}

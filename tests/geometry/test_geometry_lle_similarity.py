@@ -12,7 +12,7 @@ from regeo.geometry.knn import exact_knn
 from regeo.geometry.lle import barycenter_weights, compare_lle, reconstruction_error
 from regeo.geometry.similarity import cosine_similarity_correlation, global_similarity, linear_cka
 from regeo.tokens import token_counts
-from regeo.vocab import seen_mask
+from regeo.token_sets import seen_mask
 
 
 @pytest.fixture(scope="module")

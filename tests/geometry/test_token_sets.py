@@ -14,7 +14,7 @@ from regeo.stages.id_comparison import id_comparison_table
 from regeo.stages.id_dynamics import id_dynamics
 from regeo.tokenizer import train_bpe
 from regeo.train.data import input_counts, train_batch
-from regeo.vocab import seen_by_dump
+from regeo.token_sets import seen_by_dump
 
 # The schema's geometry.id section with small settings.
 ID_PARAMS = {**schema_defaults("geometry")["id"], "ks": [5], "metrics": ["euclidean"], "estimators": ["mle", "twonn"],
@@ -137,7 +137,7 @@ def test_subset_differences_pair_the_token_resamples():
 
 
 def test_frequency_strata_give_every_run_the_same_n_and_frequency_profile():
-    from regeo.vocab import frequency_strata
+    from regeo.token_sets import frequency_strata
 
     rng = np.random.default_rng(1)
     counts = {"news": rng.zipf(1.6, 3000).clip(max=10**5), "opinion": rng.zipf(2.2, 3000).clip(max=10**5)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from regeo.benchmarks import read_benchmarks
+from regeo.job_costs import read_benchmarks
 from regeo.data.synthetic import write_synthetic_corpus
 from snakemake_helpers import snakemake, write_config
 

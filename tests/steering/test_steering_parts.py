@@ -12,7 +12,7 @@ from regeo.io import RegeoInputError
 from regeo.steering.concepts import Concept
 from regeo.steering.config import SteeringConfig
 from regeo.steering.emb2emb import fit_linear_map
-from regeo.vocab import shared_vocabulary
+from regeo.token_sets import shared_vocabulary
 from regeo.steering.inject import decoder_layers, layer_at_depth, match_layer, steer
 from regeo.steering.text import encode_texts, padded_batches, target_token_ids
 from regeo.steering.vectors import mean_activation, steering_vector, token_steering_vector

@@ -17,7 +17,7 @@ from regeo.steering.concepts import build_concepts
 from regeo.steering.config import SteeringConfig
 from regeo.steering.passages import passages, subset_texts
 from regeo.steering.summary import summarise_files
-from regeo.vocab import relation
+from regeo.token_sets import relation
 
 RUN = {"name": "news-p64-s0", "subset": "news", "preset": "p64", "seed": 0}
 

@@ -22,7 +22,7 @@ from regeo.figures.steering import plot_next_token_kl
 from regeo.steering.next_token import tops_html
 from regeo.steering.transfer import load_model, run_transfer
 from regeo.steering.vectors import steering_vector
-from regeo.vocab import shared_vocabulary
+from regeo.token_sets import shared_vocabulary
 
 
 def steering_config(**changes) -> SteeringConfig:

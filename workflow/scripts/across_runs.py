@@ -1,6 +1,6 @@
-"""Rule across_runs: see regeo.stages.study.across_runs."""
+"""Rule across_runs: see regeo.stages.analyses.across_runs."""
 from regeo.logs import snakemake_job
-from regeo.stages.study import across_runs
+from regeo.stages.analyses import across_runs
 
 with snakemake_job(snakemake):
     across_runs(snakemake.params.across_runs, snakemake.params.bootstrap, snakemake.input.id_comparison,

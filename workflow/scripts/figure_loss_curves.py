@@ -1,6 +1,6 @@
-"""Rule figure_loss_curves: see regeo.stages.study.loss_curves."""
+"""Rule figure_loss_curves: see regeo.stages.analyses.loss_curves."""
 from regeo.logs import snakemake_job
-from regeo.stages.study import loss_curves
+from regeo.stages.analyses import loss_curves
 
 with snakemake_job(snakemake):
     loss_curves(snakemake.params.logs, snakemake.params.runs, snakemake.output.pdf, snakemake.output.png,

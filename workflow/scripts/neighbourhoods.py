@@ -1,6 +1,6 @@
-"""Rule neighbourhoods: see regeo.stages.study.neighbourhoods."""
+"""Rule neighbourhoods: see regeo.stages.analyses.neighbourhoods."""
 from regeo.logs import snakemake_job
-from regeo.stages.study import neighbourhoods
+from regeo.stages.analyses import neighbourhoods
 
 with snakemake_job(snakemake):
     neighbourhoods(snakemake.params.neighbourhoods, snakemake.params.bootstrap, snakemake.params.id_metric,

@@ -1,6 +1,6 @@
-"""Rule rank_knee: see regeo.stages.study.rank_knee."""
+"""Rule rank_knee: see regeo.stages.analyses.rank_knee."""
 from regeo.logs import snakemake_job
-from regeo.stages.study import rank_knee
+from regeo.stages.analyses import rank_knee
 
 with snakemake_job(snakemake):
     rank_knee(snakemake.params.rank_knee, snakemake.params.bootstrap, snakemake.params.seq_len,

@@ -30,7 +30,7 @@ from regeo.geometry.nulls import derangement
 from regeo.geometry.similarity import global_similarity, global_similarity_intervals
 from regeo.io import write_parquet
 from regeo.pairs import RunFiles, final_model_pairs, nonzero_rows, pair_columns
-from regeo.vocab import read_seen_mask
+from regeo.token_sets import read_seen_mask
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from regeo.geometry.id_table import id_config, id_rows
 from regeo.geometry.nulls import NullCache
 from regeo.io import RegeoInputError, write_parquet
 from regeo.pairs import RunFiles, common_token_ids, nonzero_rows
-from regeo.vocab import frequency_strata, read_counts
+from regeo.token_sets import frequency_strata, read_counts
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def id_comparison_table(params: dict, bootstrap: dict, runs: dict[str, dict], ou
                         differences_path: str | Path, strata_path: str | Path) -> pd.DataFrame:
     """One row per (run, embeddings, metric, estimator, k), every run on the same token ids; the
     paired differences between the subsets of each preset (:func:`subset_differences`); and the
-    same table on frequency-stratified samples of those tokens (:func:`regeo.vocab.frequency_strata`,
+    same table on frequency-stratified samples of those tokens (:func:`regeo.token_sets.frequency_strata`,
     ``token_set`` "frequency_strata"; empty when ``frequency_bins`` is 0 or a run has no counts)."""
     table = RunFiles.table(runs)
     rows = {run.name: dump_rows(run.dump) for run in table}  # the header only: each dump is read once below

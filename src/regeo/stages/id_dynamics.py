@@ -13,7 +13,7 @@ from regeo.dumps import dump_rows, read_dump, steps_of
 from regeo.geometry.id_table import id_config, id_rows
 from regeo.geometry.nulls import NullCache
 from regeo.io import RegeoInputError, write_parquet
-from regeo.vocab import seen_by_dump
+from regeo.token_sets import seen_by_dump
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def id_dynamics(params: dict, bootstrap: dict, run: str, subset: str, dumps: lis
     """One row per (step, embeddings, metric, estimator, k); per-token values of the last dump.
 
     Token set of a trained run at step S (``token_set`` "seen_by_step"): the tokens that have
-    been an input at least ``min_count`` times in the batches before S (:func:`regeo.vocab.seen_by_dump`),
+    been an input at least ``min_count`` times in the batches before S (:func:`regeo.token_sets.seen_by_dump`),
     so early dumps are not mixed with rows that have never been trained; ``n_tokens`` says how
     many. An external run (no counts: its training data is unknown) analyses every row
     (``token_set`` "all", min_count 0). A tied model's output matrix is its input matrix: it is

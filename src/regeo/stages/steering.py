@@ -2,7 +2,7 @@
 
 From the config's concepts and the subsets' val splits to concepts
 (:func:`regeo.steering.concepts.build_concepts`), the map's fitting tokens (the pair's shared
-seen tokens, :mod:`regeo.vocab`), :func:`regeo.steering.transfer.run_transfer` on the pair, its
+seen tokens, :mod:`regeo.token_sets`), :func:`regeo.steering.transfer.run_transfer` on the pair, its
 tables (the sweep, the summary, depth, the next-token KL and top tokens), generations, vectors
 and maps on disk. The tables over all pairs are
 :func:`regeo.steering.summary.summarise_files`.
@@ -21,7 +21,7 @@ from regeo.io import save_tensors, write_jsonl, write_parquet, write_text
 from regeo.steering.concepts import build_concepts
 from regeo.steering.config import SteeringConfig
 from regeo.steering.transfer import run_transfer
-from regeo.vocab import TokenAligner, relation, same_initialisation
+from regeo.token_sets import TokenAligner, relation, same_initialisation
 
 log = logging.getLogger(__name__)
 

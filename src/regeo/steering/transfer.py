@@ -50,7 +50,7 @@ from regeo.steering.next_token import not_compared, null_comparison, sweep_passa
 from regeo.steering.score import Heldout, cosine, generation_records, statistic
 from regeo.steering.text import encode_texts, target_token_ids
 from regeo.steering.vectors import steering_vector, token_steering_vector
-from regeo.vocab import shared_vocabulary
+from regeo.token_sets import shared_vocabulary
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from regeo import rule_params
 from regeo.config import ConfigError, section_keys, validate_config
 from regeo.params import owned_keys
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "pipeline"))
+sys.path.insert(0, str(Path(__file__).parent / "pipeline"))
 from snakemake_helpers import REPO, snakemake, write_config  # noqa: E402
 
 

@@ -154,5 +154,5 @@ def test_id_of_a_matrix_on_a_plane_is_two_with_nulls(tmp_path, capsys):
 
 
 def test_regeo_is_a_console_script():
-    text = (Path(__file__).parents[2] / "pyproject.toml").read_text()
+    text = (Path(__file__).parents[1] / "pyproject.toml").read_text()
     assert '[project.scripts]\nregeo = "regeo.cli:main"' in text

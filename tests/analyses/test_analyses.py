@@ -9,10 +9,10 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from regeo.devices import resolve_device
 from regeo.geometry.intervals import TokenBootstrap
 from regeo.loss import window_losses
-from regeo.study.neighbourhoods import probe_tokens
-from regeo.study.across_runs import redundancy_by_size, rq3_correlations, spearman
-from regeo.study.neighbourhoods import chance_jaccard, coherence, id_groups, settled_step, settling
-from regeo.study.rank_knee import knee, measured_id, rank_curve, rank_grid, svd_rank, window_starts
+from regeo.analyses.neighbourhoods import probe_tokens
+from regeo.analyses.across_runs import redundancy_by_size, rq3_correlations, spearman
+from regeo.analyses.neighbourhoods import chance_jaccard, coherence, id_groups, settled_step, settling
+from regeo.analyses.rank_knee import knee, measured_id, rank_curve, rank_grid, svd_rank, window_starts
 
 BOOT = TokenBootstrap(200, 0, 0.95)
 
@@ -316,7 +316,7 @@ def test_coherence_of_a_planted_effect_stands_out_of_the_matched_noise_null():
 
 
 def test_cluster_bootstrap_is_wider_than_the_token_one_where_neighbours_move_together():
-    from regeo.study.neighbourhoods import token_clusters
+    from regeo.analyses.neighbourhoods import token_clusters
 
     # 60 blobs of 20 tokens; every other blob is reshuffled inside itself in B, so a token's
     # overlap is its blob's: the groups (20 blobs each) hold ~20 independent units, not 400.

@@ -87,7 +87,7 @@ def test_data_seed_changes_the_batches_not_the_initial_weights(tmp_path, token_f
 def test_run_groups_cross_weight_and_data_seeds():
     from regeo.config import Run, load_config_file, runs, validate_config
 
-    cfg = load_config_file(os.path.join(os.path.dirname(__file__), os.pardir, "config", "config.yaml"))
+    cfg = load_config_file(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "config", "config.yaml"))
     cfg["training"]["runs"] = [{"subsets": ["ne"], "presets": ["tiny"], "seeds": [0, 1], "data_seeds": [0, 7]}]
     cfg["steering"]["pairs"] = []
     table = runs(validate_config(cfg))

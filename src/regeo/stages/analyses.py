@@ -1,5 +1,5 @@
 """The study's analyses as rules (``neighbourhoods``, ``rank_knee``, ``across_runs``,
-``figure_loss_curves``): read the pipeline's files, call :mod:`regeo.study`, write tables and figures."""
+``figure_loss_curves``): read the pipeline's files, call :mod:`regeo.analyses`, write tables and figures."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from regeo.io import RegeoInputError, read_parquet, write_parquet
 from regeo.geometry.intervals import section_bootstrap
 from regeo.stats import adjust
 from regeo.tokenizer import token_texts
-from regeo.vocab import read_counts
+from regeo.token_sets import read_counts
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,8 @@ def neighbourhoods(params: dict, bootstrap: dict, id_metric: str, runs: dict[str
     ``runs``: name -> {subset, preset, seed, dumps, per_token, tokenizer, counts (or None)};
     ``out``: settling, settled, low_high, coherence tables, settling_pdf/png, low_high_pdf/png.
     """
-    from regeo.figures.study import plot_low_high_id, plot_settling
-    from regeo.study.neighbourhoods import coherence, id_groups, neighbours, probe_tokens, settling
+    from regeo.figures.analyses import plot_low_high_id, plot_settling
+    from regeo.analyses.neighbourhoods import coherence, id_groups, neighbours, probe_tokens, settling
 
     boot = section_bootstrap(bootstrap)
     k, metric = params["k"], params["metric"]
@@ -128,9 +128,9 @@ def rank_knee(params: dict, bootstrap: dict, seq_len: int, device_name: str, run
     from transformers import AutoModelForCausalLM
 
     from regeo.devices import resolve_device
-    from regeo.study.rank_knee import measured_id, rank_curve, rank_grid
+    from regeo.analyses.rank_knee import measured_id, rank_curve, rank_grid
     from regeo.tokens import load_tokens
-    from regeo.vocab import read_seen_mask
+    from regeo.token_sets import read_seen_mask
 
     torch.set_num_threads(threads)
     device = resolve_device(device_name, "training.device")
@@ -163,9 +163,9 @@ def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: s
                 rank_curve: str, rank_summary: str, out: dict[str, str], dpi: int, adjustment: str) -> None:
     """Rule ``across_runs``: RQ3's rank correlations, the seed-blocked register tests, redundancy
     against model size, and the rank knee beside the IDs (``id_comparison``, input embeddings, first metric)."""
-    from regeo.figures.study import plot_rank_knee, plot_redundancy_vs_size, plot_rq3
-    from regeo.study.across_runs import measured, redundancy_by_size, rq3_correlations, run_variables, with_ids
-    from regeo.study.register_effect import register_tests
+    from regeo.figures.analyses import plot_rank_knee, plot_redundancy_vs_size, plot_rq3
+    from regeo.analyses.across_runs import measured, redundancy_by_size, rq3_correlations, run_variables, with_ids
+    from regeo.analyses.register_effect import register_tests
 
     ids = read_parquet(id_comparison)
     measures = params["id_measures"]
@@ -188,7 +188,7 @@ def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: s
 
 def loss_curves(logs: dict[str, str], runs: dict[str, dict], pdf: str, png: str, dpi: int) -> None:
     """Rule ``figure_loss_curves``: training and validation loss of every trained run."""
-    from regeo.figures.study import plot_loss_curves
+    from regeo.figures.analyses import plot_loss_curves
 
     frames = []
     for run, path in logs.items():

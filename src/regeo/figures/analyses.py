@@ -1,4 +1,4 @@
-"""Figures of the study's analyses (:mod:`regeo.stages.study`): loss curves, neighbourhood settling,
+"""Figures of the study's analyses (:mod:`regeo.stages.analyses`): loss curves, neighbourhood settling,
 low/high-ID tokens, rank knee, RQ3 correlations, redundancy against size."""
 
 from __future__ import annotations

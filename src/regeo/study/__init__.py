@@ -1,9 +1,0 @@
-"""The study's questions as analyses (issue 15), on arrays and tables; usable without Snakemake.
-
-- :mod:`regeo.study.neighbourhoods`: neighbourhood settling along training (RQ2), low/high
-  per-token ID tokens and their cross-seed coherence (Lee et al.)
-- :mod:`regeo.study.rank_knee`: validation loss of rank-r embeddings and its knee (Kataiwa et al.)
-- :mod:`regeo.study.across_runs`: geometry against performance across runs (RQ3), redundancy
-  against model size
-- :mod:`regeo.explain` (beside this package): the reading of one point of a space (RQ1)
-"""
