@@ -1,6 +1,6 @@
 # The validated config and the run table: what every other rule file reads. The rule graph
 # depends on the config alone. Paths: paths.smk (regeo.layout); params: params.smk
-# (regeo.rule_params); resources: resources.smk (regeo.resources).
+# (regeo.rule_params); resources: resources.smk (regeo.resources); rule all's: targets.smk.
 import os
 import re
 import sys
