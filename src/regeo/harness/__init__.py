@@ -7,6 +7,8 @@ scripts) or :mod:`regeo.benchmarks` (Snakemake's per-job timing files). One job 
 - :mod:`~regeo.harness.sentences`: held-out text cut into sentences.
 - :mod:`~regeo.harness.next_sentence`: multiple-choice items built from those sentences.
 - :mod:`~regeo.harness.task_files`: the items as harness tasks (jsonl + task YAML) on disk.
+- :mod:`~regeo.harness.task_lookup`: the harness's task configs looked up by name, lm_eval unimported.
+- :mod:`~regeo.harness.validation`: task names checked before any job (``task_problems``).
 - :mod:`~regeo.harness.offline`: the hub switched off for the duration of one call.
 - :mod:`~regeo.harness.config`: the config's ``harness`` section as dataclasses.
 """
