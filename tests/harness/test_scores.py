@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
@@ -207,3 +209,21 @@ def test_a_local_task_without_its_directory_is_refused(model_dirs, tmp_path):
     with pytest.raises(ValueError, match="no task directory"):
         model_benchmarks(params, "tiny", *model_dirs, None, tmp_path / "t.parquet")
     assert not (tmp_path / "t.parquet").exists()
+
+
+def test_a_group_gets_the_harness_aggregate_and_proxies_pooled_over_its_tasks(task_dir, tmp_path):
+    """As for mmlu_continuation: the group's rows beside its tasks', its proxies over all their documents."""
+    for name in TASKS:
+        shutil.copy(task_dir / f"{name}.yaml", tmp_path / f"{name}.yaml")
+    group = {"group": "regeo_next_sentence", "task": TASKS,
+             "aggregate_metric_list": [{"metric": "acc", "weight_by_size": True}], "metadata": {"version": 1}}
+    (tmp_path / "group.yaml").write_text(yaml.safe_dump(group))
+    items = [item for name in TASKS for item in _items(task_dir, name)]
+    run = run_harness(AnswerKeyLM(items), ["regeo_next_sentence"], tmp_path, 0, None, SEED, 1000, True)
+    table = harness_table("key", run)
+    assert set(table["task"]) == {"regeo_next_sentence", *TASKS}
+    row = _value(table, "regeo_next_sentence", "acc")
+    assert row["value"] == 1.0 and row["n"] == len(items)
+    pooled = _value(table, "regeo_next_sentence", "correct_logprob_per_char")
+    assert pooled["n"] == len(items) and pooled["source"] == "proxy"
+    assert pooled["task_digest"] not in set(table.loc[table["task"] != "regeo_next_sentence", "task_digest"])

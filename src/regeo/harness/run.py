@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from regeo.harness.local_tasks import LOCAL_TASKS
 from regeo.harness.offline import hub_offline
+from regeo.harness.validation import task_leaves
 
 if TYPE_CHECKING:
     from lm_eval.api.model import LM
@@ -57,13 +58,10 @@ def run_harness(lm: "LM", tasks: Iterable[str], include_path: str | Path | None,
     stderr of metrics without a closed form (acc and acc_norm have one). ``offline``: no hub
     access during the call (:func:`regeo.harness.offline.hub_offline`)."""
     import lm_eval
-    from lm_eval.tasks import TaskManager
 
     tasks = list(dict.fromkeys(tasks))
     with hub_offline(offline):
-        # Only regeo's own tasks: index their directory alone, not the harness's thousands of YAMLs.
-        manager = TaskManager(include_path=str(include_path) if include_path is not None else None,
-                              include_defaults=not all(t in LOCAL_TASKS for t in tasks))
+        manager = _task_manager(tasks, str(include_path) if include_path is not None else None)
         evaluated, leaves = [], {}
         for name in tasks:
             loaded = manager.load([name])
@@ -75,6 +73,20 @@ def run_harness(lm: "LM", tasks: Iterable[str], include_path: str | Path | None,
             bootstrap_iters=bootstrap_iters, log_samples=True, random_seed=seed, numpy_random_seed=seed,
             torch_random_seed=seed, fewshot_random_seed=seed)
     return HarnessRun(results, leaves, continuation_token_count(lm))
+
+
+def _task_manager(tasks: list[str], include_path: str | None):
+    """A TaskManager of the include directory alone when it defines every task to run (groups'
+    tasks included), else of it and the harness's own tasks: indexing those parses thousands of
+    YAMLs, for nothing when only regeo's tasks run."""
+    from lm_eval.tasks import TaskManager
+
+    if include_path is not None:
+        local = TaskManager(include_path=include_path, include_defaults=False)
+        names = set(local.all_tasks)
+        if all(t in names and (t in LOCAL_TASKS or set(task_leaves(t, include_path)) <= names) for t in tasks):
+            return local
+    return TaskManager(include_path=include_path)
 
 
 def continuation_token_count(lm: "LM") -> TokenCount | None:
