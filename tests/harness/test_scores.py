@@ -166,7 +166,8 @@ def _proxies_by_hand(samples, tokenizer):
         lls = np.array([float(ll) for ll, _ in sample["filtered_resps"]])
         chars = np.array([len(choice) for choice in doc["choices"]])
         context = doc["context"]
-        tokens = len(tokenizer(context + " " + doc["choices"][gold])["input_ids"]) - len(tokenizer(context)["input_ids"])
+        whole = tokenizer(context + " " + doc["choices"][gold])["input_ids"]
+        tokens = len(whole) - len(tokenizer(context)["input_ids"])
         probs = np.exp(lls / chars) / np.exp(lls / chars).sum()
         out["correct_logprob_per_token"].append(lls[gold] / tokens)
         out["correct_logprob_per_char"].append(lls[gold] / chars[gold])

@@ -60,8 +60,9 @@ def test_tasks_in_an_include_path_are_local_unless_their_files_are_urls(tmp_path
               "doc_to_text": "q", "doc_to_choice": "choices", "doc_to_target": "label"}
     (tmp_path / "mine.yaml").write_text(yaml.safe_dump(
         {**config, "task": "my_local_task", "dataset_kwargs": {"data_files": {"test": str(tmp_path / "data.jsonl")}}}))
-    (tmp_path / "remote.yaml").write_text(yaml.safe_dump(
-        {**config, "task": "my_remote_task", "dataset_kwargs": {"data_files": {"test": "https://example.org/d.jsonl"}}}))
+    remote = {"data_files": {"test": "https://example.org/d.jsonl"}}
+    (tmp_path / "remote.yaml").write_text(yaml.safe_dump({**config, "task": "my_remote_task",
+                                                          "dataset_kwargs": remote}))
     assert task_problems(["my_local_task"], include_path=tmp_path) == []
     assert task_problems(["my_local_task"]) == ["config.harness.tasks[0]: unknown task 'my_local_task'"]
     assert task_problems(["my_remote_task"], include_path=tmp_path) == [
