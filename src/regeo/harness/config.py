@@ -1,0 +1,39 @@
+"""The config's ``harness`` section as the benchmark jobs take it; its defaults are the schema's
+(``regeo.config.schema_defaults("harness")``), the dataclasses have none of their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from regeo.harness.next_sentence import NextSentenceSpec
+from regeo.params import section_fields
+
+# Keys of the harness section that are not a model job's: how the local tasks are built (the
+# task-building job's, NextSentenceSpec).
+OTHER_KEYS = ("local_tasks",)
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    tasks: tuple[str, ...]  # task, group or tag names, regeo's own or the harness's
+    offline: bool  # no hub access while the harness runs
+    num_fewshot: int | None  # None: each task's own default
+    batch_size: int  # requests per forward pass
+    limit: int | None  # documents per task; None: all
+    seed: int  # the harness's python, numpy, torch and few-shot seeds
+    bootstrap_iters: int  # resamples for stderrs without a closed form
+    device: str  # auto, cpu or cuda
+    threads: int  # torch.set_num_threads of the job
+
+    @classmethod
+    def from_params(cls, params: dict) -> "HarnessConfig":
+        """From the benchmark rule's params (or the whole harness section); ``local_tasks`` is
+        left out, any other unknown key is an error; YAML's task list becomes a tuple."""
+        values = section_fields(cls, params, "harness", other=OTHER_KEYS)
+        values["tasks"] = tuple(values["tasks"])
+        return cls(**values)
+
+
+def next_sentence_spec(local_tasks: dict) -> NextSentenceSpec:
+    """The ``harness.local_tasks`` section as a :class:`NextSentenceSpec`; an unknown or missing key is an error."""
+    return NextSentenceSpec(**section_fields(NextSentenceSpec, local_tasks, "harness.local_tasks"))
