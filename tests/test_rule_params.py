@@ -48,6 +48,10 @@ def test_each_rules_params_are_exactly_its_owners_keys():
 
     steering = rule_params.steering_params(cfg, *steering_pairs(cfg)[0])
     assert set(steering) == set(section_keys("steering")) - set(PIPELINE_KEYS)
+    from regeo.harness.config import HarnessConfig
+
+    assert set(rule_params.harness_params(cfg)) == set(owned_keys(HarnessConfig))
+    assert set(rule_params.harness_task_params(cfg)) == {"local_tasks", "tasks"}
     assert {f.name for f in dataclasses.fields(SteeringConfig)} <= set(steering)
 
 
@@ -57,6 +61,7 @@ def test_every_key_of_the_owned_sections_has_one_owner():
     from regeo.data.classifier import RENAME, ClassifierConfig
     from regeo.data.fineweb import FineWebConfig
     from regeo.data.subsets import SubsetSpec
+    from regeo.harness.config import HarnessConfig
     from regeo.registers import METHOD_KEYS, LabelingRules
     from regeo.steering.config import PIPELINE_KEYS
     from regeo.tokenizer import TokenizerConfig
@@ -72,6 +77,7 @@ def test_every_key_of_the_owned_sections_has_one_owner():
         "tokenizer": [owned_keys(TokenizerConfig)],
         "training": [owned_keys(TrainConfig, given=RUN_FIELDS), ["runs", "presets"]],
         "steering": [set(section_keys("steering")) - set(PIPELINE_KEYS), PIPELINE_KEYS],
+        "harness": [owned_keys(HarnessConfig), ["local_tasks"]],
     }
     for section, claims in owners.items():
         keys = [key for claim in claims for key in claim]
@@ -88,6 +94,9 @@ def test_every_key_of_the_owned_sections_has_one_owner():
      "'threads' cannot be set per pair"),
     ({"training": {"warmup_steps": 10_000}}, "training.warmup_steps"),
     ({"registers": {"method": "classifier", "classifier_batch_size": 0}}, "classifier_batch_size"),
+    ({"harness": {"tasks": ["regeo_next_sentence_same_subset", "hellaswg"]}},
+     r"config\.harness\.tasks\[1\]: unknown task 'hellaswg'"),
+    ({"harness": {"tasks": ["hellaswag"]}}, r"config\.harness\.tasks\[0\]: task 'hellaswag' reads its data from the hub"),
 ])
 def test_an_owners_check_fails_the_validation(change, named):
     raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())

@@ -132,6 +132,26 @@ def evaluation_table(root: str = RESULTS) -> str:
     return _at(root, "eval", "cross_register.parquet")
 
 
+def harness_tasks_dir(root: str = RESULTS) -> str:
+    """regeo's local benchmark tasks (jsonl and task YAML), built from the subsets' val documents."""
+    return _at(root, "harness", "tasks")
+
+
+def benchmark_table(run: str, root: str = RESULTS) -> str:
+    """One final model's lm-evaluation-harness table (regeo.harness.table)."""
+    return _at(root, "harness", "models", f"{run}.parquet")
+
+
+def benchmark_results(run: str, root: str = RESULTS) -> str:
+    """The harness's own results JSON of one final model (without the per-sample logs)."""
+    return _at(root, "harness", "models", f"{run}.results.json")
+
+
+def benchmarks_table(root: str = RESULTS) -> str:
+    """Every final model's benchmark rows in one table."""
+    return _at(root, "harness", "benchmarks.parquet")
+
+
 def steering_pair(source: str, target: str, kind: str | None = None, root: str = RESULTS) -> str:
     """A pair job's table: the sweep (``kind`` None) or its ``summary``, ``depth``, ``next_token``,
     ``top_tokens``; ``samples`` is its generations (jsonl)."""

@@ -48,6 +48,15 @@ def steering_mem_mb(models: list[dict | None], vocab_size: int, batch_size: int,
     return int(math.ceil(2048 + model_mb + batch_mb) * attempt)
 
 
+def harness_mem_mb(model: dict | None, vocab_size: int, batch_size: int, max_length: int, attempt: int = 1) -> int:
+    """Host memory of one model's benchmark job: the interpreter with lm-evaluation-harness, the
+    model at 8 bytes per parameter, and a batch's logits and log-probabilities at most four times
+    over (the harness keeps one batch of requests in flight)."""
+    model_mb = UNKNOWN_MODEL_MEM_MB if model is None else 8 * parameter_count(model, vocab_size) / 2**20
+    batch_mb = 4 * batch_size * max_length * vocab_size * 4 / 2**20
+    return int(math.ceil(3072 + model_mb + batch_mb) * attempt)
+
+
 # Peak RSS of every data job (corpus_shard to tokens) stays under 1 GB at 100k and 400k
 # documents (docs/benchmarks.md, "Data stages at scale"): the text never sits in one job's
 # memory, so the request does not grow with the corpus. Twice the measured peak, for batches of

@@ -74,6 +74,18 @@ def steering_params(cfg: dict, source: str, target: str) -> dict:
     return pair_job_params(cfg["steering"], steering_pair_settings(cfg).get((source, target)))
 
 
+def harness_task_params(cfg: dict) -> dict:
+    """Rule harness_tasks: how regeo's local tasks are built, and which of them the config runs."""
+    return {"local_tasks": cfg["harness"]["local_tasks"], "tasks": list(cfg["harness"]["tasks"])}
+
+
+def harness_params(cfg: dict) -> dict:
+    """Rule harness: one model's evaluation settings (regeo.harness.config.HarnessConfig)."""
+    from regeo.harness.config import HarnessConfig
+
+    return owned_params(HarnessConfig, cfg["harness"])
+
+
 def owner_problems(cfg: dict) -> list[str]:
     """Every owner's dataclass built from the params its rule gets, one problem line per failure:
     the checks that live in a dataclass (cross-field ones included) run at the dry run."""
@@ -107,7 +119,26 @@ def owner_problems(cfg: dict) -> list[str]:
             params["run"], params["preset"], params["model"], params["seed"], cfg["training"],
             params.get("data_seed")))
     problems += _steering_problems(cfg)
+    problems += _harness_problems(cfg)
     return problems
+
+
+def _harness_problems(cfg: dict) -> list[str]:
+    """The harness settings and the task names: an unknown task, or a hub task while offline,
+    stops the dry run (regeo.harness.validation reads the harness's task files, not the hub)."""
+    from regeo.harness.config import HarnessConfig, next_sentence_spec
+    from regeo.harness.validation import task_problems
+    from regeo.io import RegeoInputError
+
+    harness = cfg["harness"]
+    problems = []
+    for where, make in (("config.harness", lambda: HarnessConfig.from_params(harness_params(cfg))),
+                        ("config.harness.local_tasks", lambda: next_sentence_spec(harness["local_tasks"]))):
+        try:
+            make()
+        except (RegeoInputError, ValueError, TypeError) as err:
+            problems.append(f"{where}: {err}")
+    return problems + task_problems(harness["tasks"], offline=harness["offline"])
 
 
 def _steering_problems(cfg: dict) -> list[str]:

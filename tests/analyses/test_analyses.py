@@ -123,7 +123,7 @@ def test_spearman_and_the_verdict_on_few_or_many_runs():
     many["id_mle_k20"] = np.repeat(np.arange(12.0), 2) + 0.1 * rng.standard_normal(24)
     many["loss_own"] = -many["id_mle_k20"]
     many["loss_mean"] = np.abs(np.repeat(np.arange(12.0), 2) - 5.5) + 0.01 * rng.standard_normal(24)  # V-shaped: no monotone trend
-    table = rq3_correlations(many, TokenBootstrap(200, 0, 0.95), 10, "holm", 20_000).set_index("loss")
+    table = rq3_correlations(many, TokenBootstrap(200, 0, 0.95), 10, "holm", 20_000).set_index("performance")
     assert table.loc["loss_own", "rho"] == pytest.approx(-1.0)
     assert table.loc["loss_own", "verdict"] == "significant" and table.loc["loss_own", "ci_high"] < -0.9
     assert table.loc["loss_own", "null_low"] > -0.7 and table.loc["loss_own", "n_subsets"] == 12

@@ -29,8 +29,10 @@ ID_JOBS = {"id_dynamics": 4, "id_comparison": 1, "figure_id_over_training": 1, "
 STEERING = {"steering": 2, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_transfer": 1,
             "figure_steering_alignment": 1, "steering_next_token": 1, "steering_readings": 1,
             "figure_steering_next_token": 1}
-# The study's analyses after new final models (workflow/rules/analyses.smk).
-STUDY = {"figure_loss_curves": 1, "neighbourhoods": 1, "rank_knee": 1, "across_runs": 1}
+# The study's analyses after new final models (workflow/rules/analyses.smk), and the benchmarks of
+# every final model (workflow/rules/harness.smk).
+STUDY = {"figure_loss_curves": 1, "neighbourhoods": 1, "rank_knee": 1, "across_runs": 1, "harness": 4,
+         "harness_summary": 1}
 # ... and after new ID tables: the ones that read them.
 STUDY_ID = {"neighbourhoods": 1, "across_runs": 1, "rank_knee": 1}
 
@@ -241,6 +243,7 @@ def test_unchanged_config_plans_nothing(pipeline):
                                         "figure_id_over_training": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # a labeling rule: labels and everything after them, never the corpus or its probabilities
         ({"registers": {"min_chars": 300}}, {"registers": 1, "subset": 2, "tokenizer": 1, "tokens": 2, "train": 4,
+                                              "harness_tasks": 1,
 
                                               "id_dynamics": 4, "evaluate": 1, "figure_register_distribution": 1,
                                               **CROSS_MODEL, **STEERING, **STUDY,
@@ -248,16 +251,18 @@ def test_unchanged_config_plans_nothing(pipeline):
                                               "manifest": 1, "all": 1}),
         # an evaluation value: evaluation and its figure only
         ({"evaluation": {"max_batches": 1}}, {"evaluate": 1, "figure_cross_register": 1, "across_runs": 1,
-                                              "manifest": 1, "all": 1}),
+                                              "harness_summary": 1, "manifest": 1, "all": 1}),
         # the token budget: token files and everything after them
         ({"subsets": {"val_tokens": 2500}}, {"subset": 2, "tokenizer": 1, "tokens": 2, "train": 4, "id_dynamics": 4,
+                                             "harness_tasks": 1,
 
                                              "evaluate": 1, "figure_id_over_training": 1, **CROSS_MODEL, **STEERING, **STUDY,
                                              "figure_cross_register": 1, "manifest": 1, "all": 1}),
         # one more seed: only the new run's jobs and the tables that gather all runs
         ({"training": {"runs": [{"subsets": "all", "presets": ["micro"], "seeds": [0, 1, 2]}]}},
          {"train": 2, "id_dynamics": 2, "evaluate": 1, "figure_id_over_training": 1,
-          **CROSS_MODEL, **STUDY, "similarity_over_training": 2, "figure_cross_register": 1, "manifest": 1, "all": 1}),
+          **CROSS_MODEL, **STUDY, "harness": 2, "similarity_over_training": 2, "figure_cross_register": 1,
+          "manifest": 1, "all": 1}),
         # the steering alphas: the pair jobs, their summary and figures, nothing before them
         ({"steering": {"alphas": [-1, 1]}}, {**STEERING, "manifest": 1, "all": 1}),
         # one more pair: that pair's job, the summary and the figures, not the other pairs
@@ -274,8 +279,11 @@ def test_unchanged_config_plans_nothing(pipeline):
         ({"analyses": {"neighbourhoods": {"k": 6}}}, {"neighbourhoods": 1, "manifest": 1, "all": 1}),
         ({"analyses": {"rank_knee": {"tolerance": 0.05}}}, {"rank_knee": 1, "across_runs": 1, "manifest": 1, "all": 1}),
         ({"analyses": {"across_runs": {"min_subsets": 5}}}, {"across_runs": 1, "manifest": 1, "all": 1}),
+        # a benchmark setting: every model's benchmark job and what reads them, nothing before them
+        ({"harness": {"num_fewshot": 1}}, {"harness": 4, "harness_summary": 1, "across_runs": 1, "manifest": 1,
+                                           "all": 1}),
     ],
-    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.id.comparison_nulls", "geometry.id.comparison_metrics", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs", "steering.pairs[].settings", "analyses.neighbourhoods.k", "analyses.rank_knee.tolerance", "analyses.across_runs.min_subsets"],
+    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.id.comparison_nulls", "geometry.id.comparison_metrics", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs", "steering.pairs[].settings", "analyses.neighbourhoods.k", "analyses.rank_knee.tolerance", "analyses.across_runs.min_subsets", "harness.num_fewshot"],
 )
 def test_a_config_change_reruns_only_what_uses_it(pipeline, change, expected):
     write_config(pipeline, change)

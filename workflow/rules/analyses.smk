@@ -105,6 +105,7 @@ rule across_runs:
         id_comparison=layout.geometry_table("id_comparison"),
         similarity=layout.geometry_table("global_similarity"),
         evaluation=layout.evaluation_table(),
+        benchmarks=layout.benchmarks_table(),
         rank_curve=layout.analyses_table("rank_knee"),
         rank_summary=layout.analyses_table("rank_knee_summary"),
     output:

@@ -29,3 +29,11 @@ def train_params(run):
 def steering_params(source, target):
     """One pair's steering values: the section's, with the pair's own settings over them."""
     return rule_params.steering_params(config, source, target)
+
+
+def harness_task_params():
+    return rule_params.harness_task_params(config)
+
+
+def harness_params():
+    return rule_params.harness_params(config)

@@ -1,5 +1,6 @@
 # Each job's declared memory and time (regeo.resources), and where GPU jobs go on SLURM.
 from regeo.resources import (
+    harness_mem_mb,
     data_mem_mb,
     local_rules,
     steering_mem_mb,
@@ -58,3 +59,20 @@ def send_gpu_rules_to(partition):
             continue
         if isinstance(gpu.raw, int) and gpu.raw > 0:
             each.resources["slurm_partition"] = partition
+
+
+def harness_memory(wildcards, attempt):
+    """Host memory of one model's benchmark job (regeo.resources.harness_mem_mb)."""
+    run = wildcards.run
+    model = (
+        resolve_preset(RUNS[run].preset, config["training"]["presets"])
+        if run in TRAINED_RUNS
+        else None
+    )
+    return harness_mem_mb(
+        model,
+        VOCAB_SIZE,
+        config["harness"]["batch_size"],
+        config["training"]["seq_len"],
+        attempt=attempt,
+    )

@@ -53,6 +53,7 @@ FIGURES = [
         "rank_knee",
         "rq3_correlations",
         "redundancy_vs_size",
+        "benchmark_ranking",
     )
 ]
 
@@ -77,7 +78,7 @@ def final_outputs():
     return (
         FIGURES
         + [f.replace(".pdf", ".png") for f in FIGURES]
-        + [layout.evaluation_table()]
+        + [layout.evaluation_table(), layout.benchmarks_table()]
         + [layout.id_table(run) for run in RUNS]
         + [
             layout.geometry_table(name)

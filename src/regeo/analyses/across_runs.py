@@ -50,10 +50,13 @@ def measured(id_comparison: pd.DataFrame, measures: list[dict] | None) -> pd.Dat
 
 
 def run_variables(id_comparison: pd.DataFrame, similarity: pd.DataFrame, evaluation: pd.DataFrame,
-                  embeddings: str = "input", measures: list[dict] | None = None) -> pd.DataFrame:
+                  embeddings: str = "input", measures: list[dict] | None = None,
+                  benchmarks: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per trained run: subset, preset, seed, ``id_{estimator}_k{k}`` = value / isotropic
     null (of the ID ``measures``; every row for None), ``similarity`` (mean cosine-similarity
-    correlation to runs of another seed), ``loss_own`` and ``loss_mean``."""
+    correlation to runs of another seed), the performance measures ``loss_own`` and ``loss_mean``,
+    and with ``benchmarks`` (the harness table) a ``bench_{task}_{metric}`` per task
+    (regeo.harness.ranking.benchmark_columns)."""
     id_comparison = measured(id_comparison, measures)
     ids = id_comparison[(id_comparison["embeddings"] == embeddings)
                         & (id_comparison["metric"] == id_comparison["metric"].iloc[0])].copy()
@@ -69,7 +72,16 @@ def run_variables(id_comparison: pd.DataFrame, similarity: pd.DataFrame, evaluat
     out = runs.join(wide, how="inner")
     out["loss_own"] = own
     out["loss_mean"] = evaluation.groupby("run")["loss"].mean()
+    if benchmarks is not None and len(benchmarks):
+        from regeo.harness.ranking import benchmark_columns
+
+        out = out.join(benchmark_columns(benchmarks).set_index("run"), how="left")
     return out.reset_index()
+
+
+def performance_columns(variables: pd.DataFrame) -> list[str]:
+    """The performance measures of a run_variables table: the losses, then the benchmark proxies."""
+    return ["loss_own", "loss_mean"] + [c for c in variables.columns if c.startswith("bench_")]
 
 
 def subset_means(variables: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -83,7 +95,8 @@ def subset_means(variables: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def rq3_correlations(variables: pd.DataFrame, boot: TokenBootstrap, min_subsets: int, adjustment: str,
                      max_exact: int) -> pd.DataFrame:
-    """Per (preset, geometry variable, loss): Spearman's rho across *subsets* (each subset's
+    """Per (preset, geometry variable, performance measure: a loss or a benchmark proxy, see
+    :func:`performance_columns`): Spearman's rho across *subsets* (each subset's
     variables averaged over its seeds), its bootstrap interval over subsets, the 95 % band of the
     permutation null (losses permuted over subsets: every one of the n! orders when there are at
     most ``max_exact``, else ``boot.replicates`` draws), p = (1 + b) / (1 + B) two-sided with its
@@ -94,15 +107,15 @@ def rq3_correlations(variables: pd.DataFrame, boot: TokenBootstrap, min_subsets:
     rows = []
     for preset, runs in variables.groupby("preset", sort=True):
         for g in geometry:
-            for loss in ("loss_own", "loss_mean"):
-                units = subset_means(runs[[g, loss, "subset", "preset"]].dropna(), [g, loss])
+            for measure in performance_columns(variables):
+                units = subset_means(runs[[g, measure, "subset", "preset"]].dropna(), [g, measure])
                 n_subsets = len(units)
-                row = {"preset": preset, "geometry": g, "loss": loss, "unit": "subset",
+                row = {"preset": preset, "geometry": g, "performance": measure, "unit": "subset",
                        "n_runs": int(units["n_runs"].sum()), "n_subsets": n_subsets, "rho": np.nan,
                        "ci_low": np.nan, "ci_high": np.nan, "null_low": np.nan, "null_high": np.nan,
                        "p_value": np.nan, "p_min": np.nan, "n_permutations": 0, "exact": False}
                 if n_subsets >= 3:
-                    x, y = units[g].to_numpy(np.float64), units[loss].to_numpy(np.float64)
+                    x, y = units[g].to_numpy(np.float64), units[measure].to_numpy(np.float64)
                     row["rho"] = spearman(x, y)
                     rng = np.random.default_rng(boot.seed)
                     picks = rng.integers(0, n_subsets, (boot.replicates, n_subsets))

@@ -8,10 +8,6 @@ from dataclasses import dataclass
 from regeo.harness.next_sentence import NextSentenceSpec
 from regeo.params import section_fields
 
-# Keys of the harness section that are not a model job's: how the local tasks are built (the
-# task-building job's, NextSentenceSpec).
-OTHER_KEYS = ("local_tasks",)
-
 
 @dataclass(frozen=True)
 class HarnessConfig:
@@ -27,9 +23,10 @@ class HarnessConfig:
 
     @classmethod
     def from_params(cls, params: dict) -> "HarnessConfig":
-        """From the benchmark rule's params (or the whole harness section); ``local_tasks`` is
-        left out, any other unknown key is an error; YAML's task list becomes a tuple."""
-        values = section_fields(cls, params, "harness", other=OTHER_KEYS)
+        """From the benchmark rule's params (or the whole harness section); the section's other key
+        (``local_tasks``, the task-building job's) is left out, a key the schema does not know is an
+        error; YAML's task list becomes a tuple."""
+        values = section_fields(cls, params, "harness")
         values["tasks"] = tuple(values["tasks"])
         return cls(**values)
 

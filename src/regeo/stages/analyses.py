@@ -160,16 +160,19 @@ def rank_knee(params: dict, bootstrap: dict, seq_len: int, device_name: str, run
 
 
 def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: str, evaluation: str,
-                rank_curve: str, rank_summary: str, out: dict[str, str], dpi: int, adjustment: str) -> None:
-    """Rule ``across_runs``: RQ3's rank correlations, the seed-blocked register tests, redundancy
-    against model size, and the rank knee beside the IDs (``id_comparison``, input embeddings, first metric)."""
+                rank_curve: str, rank_summary: str, out: dict[str, str], dpi: int, adjustment: str,
+                benchmarks: str | None = None) -> None:
+    """Rule ``across_runs``: RQ3's rank correlations (geometry against losses and, with
+    ``benchmarks``, the harness's proxies), the seed-blocked register tests, redundancy against
+    model size, and the rank knee beside the IDs (``id_comparison``, input embeddings, first metric)."""
     from regeo.figures.analyses import plot_rank_knee, plot_redundancy_vs_size, plot_rq3
     from regeo.analyses.across_runs import measured, redundancy_by_size, rq3_correlations, run_variables, with_ids
     from regeo.analyses.register_effect import register_tests
 
     ids = read_parquet(id_comparison)
     measures = params["id_measures"]
-    variables = run_variables(ids, read_parquet(similarity), read_parquet(evaluation), measures=measures)
+    variables = run_variables(ids, read_parquet(similarity), read_parquet(evaluation), measures=measures,
+                              benchmarks=read_parquet(benchmarks) if benchmarks is not None else None)
     boot = section_bootstrap(bootstrap, params["replicates"])
     correlations = rq3_correlations(variables, boot, params["min_subsets"], adjustment, params["max_exact"])
     registers = register_tests(measured(ids[ids["run"].isin(variables["run"])], measures), adjustment,
