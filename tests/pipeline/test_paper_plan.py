@@ -59,6 +59,7 @@ def test_paper_config_is_the_study():
     assert {r.preset for r in runs(cfg).values()} == {"124m"}
     assert len(checkpoint_steps(cfg["training"]["steps"], cfg["training"]["checkpoint_every"])) == 154
     assert set(cfg["geometry"]["id"]["estimators"]) == {"mle", "twonn", "twonn_mle", "local_pca"}
+    assert {"hellaswag", "arc_easy", "piqa", "social_iqa", "winogrande"} <= set(cfg["harness"]["tasks"])
 
 
 def test_the_whole_study_plans_without_network(plan):
@@ -81,6 +82,8 @@ def test_planned_jobs_follow_from_the_config(plan):
         "id_dynamics": len(trained) + len(external), "similarity_over_training": len(trained) + len(external),
         "global_similarity": 1, "lle_comparison": 1, "evaluate": 1,
         "steering": len(steering_pairs(cfg)), "manifest": 1, "all": 1,
+        # every final model, trained and external, on the early-signal tasks
+        "harness": len(trained) + len(external), "harness_summary": 1,
     }
     expected.update({"external_dump_" + re.sub(r"\W", "_", name): 1 for name in external})
     assert {rule: counts.get(rule) for rule in expected} == expected
