@@ -96,6 +96,7 @@ def test_every_key_of_the_owned_sections_has_one_owner():
     ({"registers": {"method": "classifier", "classifier_batch_size": 0}}, "classifier_batch_size"),
     ({"harness": {"tasks": ["regeo_next_sentence_same_subset", "hellaswg"]}},
      r"config\.harness\.tasks\[1\]: unknown task 'hellaswg'"),
+    ({"harness": {"local_tasks": {"max_sentence_chars": 500}}}, r"max_sentence_chars: 500 characters are about 167 tokens"),
     ({"harness": {"tasks": ["hellaswag"]}}, r"config\.harness\.tasks\[0\]: task 'hellaswag' reads its data from the hub"),
 ])
 def test_an_owners_check_fails_the_validation(change, named):

@@ -138,6 +138,15 @@ def _harness_problems(cfg: dict) -> list[str]:
             make()
         except (RegeoInputError, ValueError, TypeError) as err:
             problems.append(f"{where}: {err}")
+    # The harness refuses an answer longer than the model's context (it trims only the context);
+    # the trained models' context is training.seq_len tokens, the config's own characters per
+    # token turn the longest answer sentence into tokens.
+    longest = harness["local_tasks"]["max_sentence_chars"] / cfg["subsets"]["chars_per_token"]
+    if runs(cfg) and longest > cfg["training"]["seq_len"]:
+        problems.append(f"config.harness.local_tasks.max_sentence_chars: {harness['local_tasks']['max_sentence_chars']} "
+                        f"characters are about {longest:.0f} tokens (subsets.chars_per_token "
+                        f"{cfg['subsets']['chars_per_token']}), more than the trained models' context of "
+                        f"training.seq_len = {cfg['training']['seq_len']}; lower it")
     return problems + task_problems(harness["tasks"], offline=harness["offline"])
 
 
