@@ -56,9 +56,9 @@ every replicate recomputes every property from the resampled rows (their multipl
 drawn 0 times cost nothing), except the directions c of the partition isotropy: its approximation
 fixes a set of directions, and a replicate keeps the full matrix's set (Z is recomputed from the
 resampled rows), which saves an eigenproblem and an n x d x d product per replicate. One rule
-keeps the cosine honest: two copies of one row in a
-resample are not a pair (their cosine, 1, would raise the mean cosine of an isotropic matrix by
-about 1/n, many times its spread), so the pair sums leave out pairs of copies.
+keeps the cosine honest: two copies of one row in a resample are not a pair (their cosine, 1,
+would raise the mean cosine of an isotropic matrix by about 1/n, many times its spread), so the
+pair sums leave out pairs of copies.
 
 Reading the intervals: IsoScore, the effective rank and the participation ratio are biased
 down by about d/n (a sample's eigenvalues spread more than the population's), and a resample
@@ -70,14 +70,21 @@ intervals sit. A top-k share's resamples each pick their own top k, so its inter
 above the value (selection bias); a matrix without a mean makes the mean cosine a degenerate
 U-statistic, whose bootstrap is wider than its sampling spread (conservative: 200 of 200 seeded
 isotropic 400 x 8 draws covered 0). The participation ratio's and the mean norm's covered the
-population value in 95.5 % and 94.5 % of 200 such draws.
+population value in 95.5 % and 94.5 % of 200 seeded 400 x 8 Gaussians of a known spectrum.
 
-Memory: the rows are read in blocks of :data:`_ROW_BLOCK`; beyond X and its resample only (d, d)
-second moments, (block, d) buffers and (n,) norms are held.
+Precision: products run in the rows' own precision (float32 for dumps, float64 otherwise) and
+are summed in float64; on a float32 50,000 x 768 matrix every property is within 8e-7 (relative)
+of its value on the same matrix in float64 (docs/benchmarks.md).
+
+Memory: no n x n matrix. Held at once: X, three (n, d) per-row arrays in X's precision (centred
+rows, unit rows, their squares), the partition function's (n, 2d) float32 terms, a block of
+resamples' multiplicities (64 MiB, :class:`TokenBootstrap`) and (d, d) second moments: about
+1 GiB for a float32 50,000 x 768 dump.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -98,8 +105,8 @@ _SPECTRUM_FLOOR = 1e-12  # eigenvalues below this share of the largest are zeros
 
 
 @dataclass(frozen=True)
-class PropertySettings:
-    """The knobs of the suite (checked once); :func:`property_table` builds it from its keywords."""
+class _Settings:
+    """The knobs of the suite, checked once (the public functions take them as keywords)."""
 
     tops: tuple[int, ...]
     quantiles: tuple[float, ...]
@@ -143,7 +150,7 @@ def _percent(q: float) -> str:
 
 @dataclass
 class _Moments:
-    """What every property of one (multiset of) rows is computed from."""
+    """What the properties of one (multi)set of rows are computed from, besides their norms."""
 
     n: float  # rows, counted with their multiplicities
     mean: np.ndarray  # (d,)
@@ -151,7 +158,6 @@ class _Moments:
     unit_sum: np.ndarray  # (d,) sum_r w_r u_r
     unit_copies: np.ndarray  # (d,) sum_r w_r^2 u_ri^2: the pair sums' terms of a row with its copies (itself included)
     copies: float  # sum_r w_r^2: ordered pairs of copies of one row
-    norms: np.ndarray  # (m,) |x_r| of the distinct rows
 
 
 def _blocks(m: int):
@@ -159,32 +165,65 @@ def _blocks(m: int):
         yield slice(lo, min(m, lo + _ROW_BLOCK))
 
 
-def _moments(X: np.ndarray, weights: np.ndarray) -> _Moments:
-    """One pass over the rows of X (m, d) with multiplicities ``weights`` (m,). The second moments
-    are summed about a provisional centre (the first block's mean) and moved to the mean after, so
-    that a large mean cancels no digits without a second pass."""
-    m, d = X.shape
-    n = float(weights.sum())
-    shift = X[:_ROW_BLOCK].mean(0, dtype=np.float64)
-    total, gram = np.zeros(d), np.zeros((d, d))
-    unit_sum, unit_copies = np.zeros(d), np.zeros(d)
-    norms = np.empty(m)
-    for rows in _blocks(m):
-        w = weights[rows]
-        block = X[rows].astype(np.float64)
-        norms[rows] = np.sqrt(np.einsum("ij,ij->i", block, block))
-        if (norms[rows] == 0).any():
-            raise ValueError("rows of X with norm 0 have no cosine: leave them out of the token set")
-        total += w @ block
-        scaled = (block - shift) * np.sqrt(w)[:, None]
-        gram += scaled.T @ scaled  # one symmetric product (BLAS syrk)
-        unit = unit_rows(X[rows])
-        unit_sum += w @ unit
-        unit_copies += (w * w) @ (unit * unit)
-    mean = total / n
-    offset = mean - shift
-    gram -= n * np.outer(offset, offset)
-    return _Moments(n, mean, gram, unit_sum, unit_copies, float(weights @ weights), norms)
+class _Rows:
+    """Per-row arrays of one matrix, computed once, from which the moments of any reweighting of
+    its rows (the matrix: every weight 1; a bootstrap resample: the multiplicities) are products,
+    many resamples at a time:
+
+    - ``centred`` (n, d): the rows minus a provisional centre (the first block's mean), so that a
+      large mean cancels no digits in the second moments (they are moved to the exact mean after);
+    - ``unit`` and ``unit_squared`` (n, d): the unit rows (:func:`regeo.geometry.knn.unit_rows`)
+      and their squares; ``norms`` (n,);
+    - ``partition``: the partition function's terms on the matrix's own directions.
+
+    Arrays and products are in the rows' own precision (module docstring).
+    """
+
+    def __init__(self, X: np.ndarray):
+        n = X.shape[0]
+        self.X = X
+        self.shift = X[:_ROW_BLOCK].mean(0, dtype=np.float64)  # (d,)
+        self.centred, self.unit = np.empty_like(X), np.empty_like(X)
+        self.norms = np.empty(n)
+        for rows in _blocks(n):
+            block = X[rows].astype(np.float64)
+            self.norms[rows] = np.sqrt(np.einsum("ij,ij->i", block, block))
+            if (self.norms[rows] == 0).any():
+                raise ValueError("rows of X with norm 0 have no cosine: leave them out of the token set")
+            self.centred[rows] = block - self.shift
+            self.unit[rows] = unit_rows(X[rows])
+        self.unit_squared = self.unit * self.unit
+
+    @functools.cached_property
+    def partition(self) -> "_PartitionTerms":
+        ones = np.ones((1, self.X.shape[0]))
+        return _PartitionTerms(self.X, _partition_directions(self.moments(ones)[0]))
+
+    def _gram(self, weights: np.ndarray) -> np.ndarray:
+        """(d, d) float64 sum_r w_r y_r y_r^T of the centred rows drawn (w_r > 0), block by block."""
+        drawn = np.flatnonzero(weights)
+        d = self.centred.shape[1]
+        gram = np.zeros((d, d))
+        for part in _blocks(drawn.size):
+            rows = drawn[part]
+            scaled = self.centred[rows] * np.sqrt(weights[rows]).astype(self.centred.dtype)[:, None]
+            gram += scaled.T @ scaled  # one symmetric product (BLAS syrk)
+        return gram
+
+    def moments(self, W: np.ndarray) -> list[_Moments]:
+        """One :class:`_Moments` per row of W (b, n), the multiplicities of the rows."""
+        dtype = self.centred.dtype
+        squares = W * W
+        sizes = W.sum(1)  # (b,)
+        offsets = (W.astype(dtype) @ self.centred).astype(np.float64) / sizes[:, None]  # (b, d) mean - shift
+        unit_sums = (W.astype(dtype) @ self.unit).astype(np.float64)
+        unit_copies = (squares.astype(dtype) @ self.unit_squared).astype(np.float64)
+        out = []
+        for b, weights in enumerate(W):
+            gram = self._gram(weights) - sizes[b] * np.outer(offsets[b], offsets[b])
+            out.append(_Moments(float(sizes[b]), self.shift + offsets[b], gram, unit_sums[b], unit_copies[b],
+                                float(squares[b].sum())))
+        return out
 
 
 def _contributions(mo: _Moments) -> np.ndarray:
@@ -272,53 +311,57 @@ class _PartitionTerms:
             self.terms[rows, :d] = np.exp(block - self.peak[:d])
             self.terms[rows, d:] = np.exp(-block - self.peak[d:])
 
-    def isotropy(self, weights: np.ndarray) -> float:
-        """min_c Z(c) / max_c Z(c) with row multiplicities ``weights`` (n,)."""
-        log_z = self.peak + np.log((weights.astype(np.float32) @ self.terms).astype(np.float64))
-        return float(np.exp(log_z.min() - log_z.max()))
+    def isotropy(self, W: np.ndarray) -> np.ndarray:
+        """(b,) min_c Z(c) / max_c Z(c) for each row of W (b, n), multiplicities of the rows."""
+        log_z = self.peak + np.log((W.astype(np.float32) @ self.terms).astype(np.float64))  # (b, 2d)
+        return np.exp(log_z.min(1) - log_z.max(1))
 
 
-def _measure(X: np.ndarray, weights: np.ndarray | None, counts: np.ndarray | None, settings: PropertySettings,
-             partition_isotropy: float | None = None) -> tuple[dict[str, float], dict[str, str]]:
-    """({property: value}, {property: detail}) of the rows of X with multiplicities ``weights``
-    (None: each row once) and their token ``counts`` (None: no frequency row).
-    ``partition_isotropy``: the value when the caller has it (a resample's, on the full matrix's
-    directions); None computes it on X's own directions."""
-    weights = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
-    mo = _moments(X, weights)
-    if partition_isotropy is None:
-        partition_isotropy = _PartitionTerms(X, _partition_directions(mo)).isotropy(weights)
-    contributions = _contributions(mo)
-    eigenvalues = _covariance_eigenvalues(mo)
-    d = X.shape[1]
-    values = {"mean_cosine": float(contributions.sum()),
-              "mean_vector_ratio": float(np.linalg.norm(mo.mean) / (weights @ mo.norms / mo.n)),
-              "isoscore": _isoscore(eigenvalues, settings.isoscore_shrinkage),
-              "partition_isotropy": partition_isotropy}
-    details = {"mean_cosine": "exact over all distinct pairs of rows",
-               "mean_vector_ratio": "|mean row| / mean row norm",
-               "isoscore": (f"IsoScore* shrunk towards I by {settings.isoscore_shrinkage:g}"
-                            if settings.isoscore_shrinkage else "IsoScore of the centred covariance"),
-               "partition_isotropy": f"c over +-eigenvectors of W^T W ({2 * d} directions)"}
-    for k in settings.tops:
-        share, dims = _rogue(contributions, k)
-        values[f"rogue_share_top{k}"] = share
-        details[f"rogue_share_top{k}"] = "dimensions " + ", ".join(str(int(i)) for i in dims)
-    alpha, first, last = _spectral_alpha(eigenvalues, settings.alpha_fit_range)
-    values.update(effective_rank=_effective_rank(eigenvalues), participation_ratio=_participation_ratio(eigenvalues),
-                  spectral_alpha=alpha)
-    details.update(effective_rank="singular values of the centred rows (RankMe)",
-                   participation_ratio="eigenvalues of the centred covariance",
-                   spectral_alpha=f"log-log least squares on eigenvalues {first}-{last} of {d}")
-    norms = np.repeat(mo.norms, weights.astype(np.int64)) if weights.max() > 1 else mo.norms
-    values.update(norm_mean=float(norms.mean()), norm_sd=float(norms.std(ddof=1)))
-    for q, value in zip(settings.quantiles, np.quantile(norms, settings.quantiles)):
-        values[f"norm_q{_percent(q)}"] = float(value)
-    if counts is not None:
-        paired = np.repeat(counts, weights.astype(np.int64)) if weights.max() > 1 else counts
-        values["norm_frequency_spearman"] = spearman(norms, paired)
-        details["norm_frequency_spearman"] = "Spearman rho of row norm and token count"
-    return values, details
+def _evaluate(rows: _Rows, W: np.ndarray, indices: np.ndarray, counts: np.ndarray | None,
+              settings: _Settings) -> list[tuple[dict[str, float], dict[str, str]]]:
+    """({property: value}, {property: detail}) for each row of W (b, n), the multiplicities of the
+    rows, and of ``indices`` (b, n), the same draws as row indices (norm statistics and ranks)."""
+    W = np.asarray(W, dtype=np.float64)
+    d = rows.centred.shape[1]
+    out = []
+    for mo, partition_isotropy, idx in zip(rows.moments(W), rows.partition.isotropy(W), indices):
+        contributions = _contributions(mo)
+        eigenvalues = _covariance_eigenvalues(mo)
+        norms = rows.norms[idx]
+        values = {"mean_cosine": float(contributions.sum()),
+                  "mean_vector_ratio": float(np.linalg.norm(mo.mean) / norms.mean()),
+                  "isoscore": _isoscore(eigenvalues, settings.isoscore_shrinkage),
+                  "partition_isotropy": float(partition_isotropy)}
+        details = {"mean_cosine": "exact over all distinct pairs of rows",
+                   "mean_vector_ratio": "|mean row| / mean row norm",
+                   "isoscore": (f"IsoScore* shrunk towards I by {settings.isoscore_shrinkage:g}"
+                                if settings.isoscore_shrinkage else "IsoScore of the centred covariance"),
+                   "partition_isotropy": f"c over +-eigenvectors of W^T W ({2 * d} directions)"}
+        for k in settings.tops:
+            share, dims = _rogue(contributions, k)
+            values[f"rogue_share_top{k}"] = share
+            details[f"rogue_share_top{k}"] = "dimensions " + ", ".join(str(int(i)) for i in dims)
+        alpha, first, last = _spectral_alpha(eigenvalues, settings.alpha_fit_range)
+        values.update(effective_rank=_effective_rank(eigenvalues),
+                      participation_ratio=_participation_ratio(eigenvalues), spectral_alpha=alpha)
+        details.update(effective_rank="singular values of the centred rows (RankMe)",
+                       participation_ratio="eigenvalues of the centred covariance",
+                       spectral_alpha=f"log-log least squares on eigenvalues {first}-{last} of {d}")
+        values.update(norm_mean=float(norms.mean()), norm_sd=float(norms.std(ddof=1)))
+        for q, value in zip(settings.quantiles, np.quantile(norms, settings.quantiles)):
+            values[f"norm_q{_percent(q)}"] = float(value)
+        if counts is not None:
+            values["norm_frequency_spearman"] = spearman(norms, counts[idx])
+            details["norm_frequency_spearman"] = "Spearman rho of row norm and token count"
+        out.append((values, details))
+    return out
+
+
+def _measure(X: np.ndarray, counts: np.ndarray | None, settings: _Settings,
+             rows: _Rows | None = None) -> tuple[dict[str, float], dict[str, str]]:
+    """({property: value}, {property: detail}) of the rows of X, each once."""
+    n = X.shape[0]
+    return _evaluate(rows or _Rows(X), np.ones((1, n)), np.arange(n)[None, :], counts, settings)[0]
 
 
 def _checked_counts(counts, n: int) -> np.ndarray | None:
@@ -330,8 +373,8 @@ def _checked_counts(counts, n: int) -> np.ndarray | None:
     return counts
 
 
-def _settings(tops, quantiles, alpha_fit_range, isoscore_shrinkage, d: int) -> PropertySettings:
-    settings = PropertySettings(tuple(tops), tuple(quantiles), tuple(alpha_fit_range), float(isoscore_shrinkage))
+def _settings(tops, quantiles, alpha_fit_range, isoscore_shrinkage, d: int) -> _Settings:
+    settings = _Settings(tuple(tops), tuple(quantiles), tuple(alpha_fit_range), float(isoscore_shrinkage))
     settings.check_width(d)
     return settings
 
@@ -351,16 +394,15 @@ def property_null_sample(kind: str, X, seed: int) -> np.ndarray:
     return (null_sample("covariance", n, d, seed, spectrum) * math.sqrt(total_variance)) @ axes.T
 
 
-def _one_pass(X) -> tuple[np.ndarray, np.ndarray, _Moments]:
-    X = as_matrix(X, min_rows=3)
-    weights = np.ones(X.shape[0])
-    return X, weights, _moments(X, weights)
+def _one_pass(X) -> tuple[_Rows, _Moments]:
+    rows = _Rows(as_matrix(X, min_rows=3))
+    return rows, rows.moments(np.ones((1, rows.norms.size)))[0]
 
 
 def cosine_contributions(X) -> np.ndarray:
     """(d,) each dimension's contribution to the mean cosine over distinct pairs (Timkey & van
     Schijndel's C_i); they sum to :func:`mean_pairwise_cosine`."""
-    return _contributions(_one_pass(X)[2])
+    return _contributions(_one_pass(X)[1])
 
 
 def mean_pairwise_cosine(X) -> float:
@@ -377,32 +419,31 @@ def rogue_dimensions(X, k: int) -> tuple[float, np.ndarray]:
 def isoscore(X, shrinkage: float = 0.0) -> float:
     """IsoScore of the rows (``shrinkage`` zeta > 0: IsoScore* towards the identity), as the
     ``isoscore`` package computes it."""
-    X, _, mo = _one_pass(X)
-    PropertySettings((), (), (0.0, 1.0), float(shrinkage)).check_width(X.shape[1])
-    return _isoscore(_covariance_eigenvalues(mo), float(shrinkage))
+    _Settings((), (), (0.0, 1.0), float(shrinkage)).check_width(as_matrix(X).shape[1])
+    return _isoscore(_covariance_eigenvalues(_one_pass(X)[1]), float(shrinkage))
 
 
 def partition_isotropy(X) -> float:
     """Mu & Viswanath's min_c Z(c) / max_c Z(c) over the +-eigenvectors of W^T W."""
-    X, weights, mo = _one_pass(X)
-    return _PartitionTerms(X, _partition_directions(mo)).isotropy(weights)
+    rows = _one_pass(X)[0]
+    return float(rows.partition.isotropy(np.ones((1, rows.norms.size)))[0])
 
 
 def effective_rank(X) -> float:
     """exp(entropy) of the centred rows' normalised singular values (RankMe)."""
-    return _effective_rank(_covariance_eigenvalues(_one_pass(X)[2]))
+    return _effective_rank(_covariance_eigenvalues(_one_pass(X)[1]))
 
 
 def participation_ratio(X) -> float:
     """(sum lambda)^2 / sum lambda^2 of the centred covariance."""
-    return _participation_ratio(_covariance_eigenvalues(_one_pass(X)[2]))
+    return _participation_ratio(_covariance_eigenvalues(_one_pass(X)[1]))
 
 
 def spectral_alpha(X, fit_range=(0.01, 0.5)) -> tuple[float, int, int]:
     """(alpha, first, last): alpha-ReQ's power-law exponent of the covariance spectrum, fit on the
     1-based eigenvalue indices first..last derived from ``fit_range`` (module docstring)."""
-    settings = PropertySettings((), (), tuple(fit_range), 0.0)
-    return _spectral_alpha(_covariance_eigenvalues(_one_pass(X)[2]), settings.alpha_fit_range)
+    settings = _Settings((), (), tuple(fit_range), 0.0)
+    return _spectral_alpha(_covariance_eigenvalues(_one_pass(X)[1]), settings.alpha_fit_range)
 
 
 def property_values(X, counts=None, *, tops=(1, 3, 10), quantiles=(0.05, 0.5, 0.95),
@@ -410,21 +451,18 @@ def property_values(X, counts=None, *, tops=(1, 3, 10), quantiles=(0.05, 0.5, 0.
     """{property: value} of the rows of X (module docstring), no nulls and no intervals."""
     X = as_matrix(X, min_rows=3)
     settings = _settings(tops, quantiles, alpha_fit_range, isoscore_shrinkage, X.shape[1])
-    return _measure(X, None, _checked_counts(counts, X.shape[0]), settings)[0]
+    return _measure(X, _checked_counts(counts, X.shape[0]), settings)[0]
 
 
-def _bootstrap_values(X: np.ndarray, counts: np.ndarray | None, settings: PropertySettings,
-                      boot: TokenBootstrap, partition: _PartitionTerms) -> dict[str, np.ndarray]:
+def _bootstrap_values(rows: _Rows, counts: np.ndarray | None, settings: _Settings,
+                      boot: TokenBootstrap) -> dict[str, np.ndarray]:
     """{property: (replicates,) values}: each replicate recomputed from the resampled rows (the
     partition function's directions are the full matrix's: see the module docstring)."""
-    n = X.shape[0]
+    n = rows.norms.size
     draws: dict[str, list[float]] = {}
-    for block in boot.indices(n):
-        for idx in block:
-            weights = np.bincount(idx, minlength=n)
-            drawn = np.flatnonzero(weights)
-            values = _measure(X[drawn], weights[drawn], None if counts is None else counts[drawn], settings,
-                              partition.isotropy(weights))[0]
+    for indices in boot.indices(n):
+        W = np.stack([np.bincount(idx, minlength=n) for idx in indices])  # (b, n) multiplicities
+        for values, _ in _evaluate(rows, W, indices, counts, settings):
             for name, value in values.items():
                 draws.setdefault(name, []).append(value)
     return {name: np.asarray(values) for name, values in draws.items()}
@@ -456,21 +494,21 @@ def property_table(X, counts=None, *, tops=(1, 3, 10), quantiles=(0.05, 0.5, 0.9
     check_int(null_seed, "null_seed", 0)
     if 0 < check_int(bootstrap_replicates, "bootstrap_replicates", 0) < 100:
         raise ValueError(f"bootstrap_replicates must be 0 (no intervals) or >= 100, got {bootstrap_replicates}")
-    partition = _PartitionTerms(X, _partition_directions(_moments(X, np.ones(n))))
-    values, details = _measure(X, None, counts, settings, partition.isotropy(np.ones(n)))
+    rows_of_X = _Rows(X)
+    values, details = _measure(X, counts, settings, rows_of_X)
     rows = settings.properties(counts is not None)
     table = pd.DataFrame({"property": [name for name, _ in rows], "family": [family for _, family in rows]})
     table["value"] = [values[name] for name, _ in rows]
     table["ci_low"], table["ci_high"] = math.nan, math.nan
     if bootstrap_replicates:
         boot = TokenBootstrap(bootstrap_replicates, bootstrap_seed, confidence)
-        draws = _bootstrap_values(X, counts, settings, boot, partition)
+        draws = _bootstrap_values(rows_of_X, counts, settings, boot)
         intervals = [boot.percentiles(draws[name]) for name, _ in rows]
         table["ci_low"], table["ci_high"] = [lo for lo, _ in intervals], [hi for _, hi in intervals]
         if replicates is not None:
             replicates.update(draws)
     for kind in PROPERTY_NULLS:
-        null = _measure(property_null_sample(kind, X, null_seed), None, counts, settings)[0] if kind in nulls else {}
+        null = _measure(property_null_sample(kind, X, null_seed), counts, settings)[0] if kind in nulls else {}
         table[f"null_{kind}"] = [null.get(name, math.nan) for name, _ in rows]
     table["n_rows"] = np.int64(n)
     table["d"] = np.int64(d)
