@@ -379,19 +379,31 @@ def _settings(tops, quantiles, alpha_fit_range, isoscore_shrinkage, d: int) -> _
     return settings
 
 
+def _centred_gram(X: np.ndarray) -> np.ndarray:
+    """(d, d) float64 sum_r (x_r - mean)(x_r - mean)^T, block by block (no float64 copy of X)."""
+    mean = X.mean(0, dtype=np.float64)
+    gram = np.zeros((X.shape[1],) * 2)
+    for rows in _blocks(X.shape[0]):
+        centred = X[rows].astype(np.float64) - mean
+        gram += centred.T @ centred
+    return gram
+
+
 def property_null_sample(kind: str, X, seed: int) -> np.ndarray:
-    """(n, d) float64 seeded Gaussian null of X: ``"isotropic"`` N(0, (tr C / d) I) or
+    """(n, d) seeded Gaussian null of X, in X's precision: ``"isotropic"`` N(0, (tr C / d) I) or
     ``"covariance"`` N(0, C), C the centred covariance (ddof 0) of X (module docstring)."""
     check_choice(kind, "kind", PROPERTY_NULLS)
     X = as_matrix(X)
     n, d = X.shape
-    centred = X.astype(np.float64) - X.mean(0, dtype=np.float64)
-    total_variance = float(np.einsum("ij,ij->", centred, centred)) / n
+    gram = _centred_gram(X)
+    total_variance = float(np.trace(gram)) / n
     if kind == "isotropic":
-        return null_sample("isotropic", n, d, seed) * math.sqrt(total_variance / d)
-    spectrum = null_spectrum(X, "euclidean")  # (d,) descending, summing to 1
-    axes = np.linalg.eigh(centred.T @ centred)[1][:, ::-1]  # (d, d) principal axes, same order
-    return (null_sample("covariance", n, d, seed, spectrum) * math.sqrt(total_variance)) @ axes.T
+        sample = null_sample("isotropic", n, d, seed) * math.sqrt(total_variance / d)
+    else:
+        spectrum = null_spectrum(X, "euclidean")  # (d,) descending, summing to 1
+        axes = np.linalg.eigh(gram)[1][:, ::-1]  # (d, d) principal axes, in the spectrum's order
+        sample = (null_sample("covariance", n, d, seed, spectrum) * math.sqrt(total_variance)) @ axes.T
+    return sample.astype(X.dtype, copy=False)
 
 
 def _one_pass(X) -> tuple[_Rows, _Moments]:
@@ -494,6 +506,8 @@ def property_table(X, counts=None, *, tops=(1, 3, 10), quantiles=(0.05, 0.5, 0.9
     check_int(null_seed, "null_seed", 0)
     if 0 < check_int(bootstrap_replicates, "bootstrap_replicates", 0) < 100:
         raise ValueError(f"bootstrap_replicates must be 0 (no intervals) or >= 100, got {bootstrap_replicates}")
+    # The nulls first: their per-row arrays and X's are never held at once.
+    null_values = {kind: _measure(property_null_sample(kind, X, null_seed), counts, settings)[0] for kind in nulls}
     rows_of_X = _Rows(X)
     values, details = _measure(X, counts, settings, rows_of_X)
     rows = settings.properties(counts is not None)
@@ -508,8 +522,7 @@ def property_table(X, counts=None, *, tops=(1, 3, 10), quantiles=(0.05, 0.5, 0.9
         if replicates is not None:
             replicates.update(draws)
     for kind in PROPERTY_NULLS:
-        null = _measure(property_null_sample(kind, X, null_seed), counts, settings)[0] if kind in nulls else {}
-        table[f"null_{kind}"] = [null.get(name, math.nan) for name, _ in rows]
+        table[f"null_{kind}"] = [null_values.get(kind, {}).get(name, math.nan) for name, _ in rows]
     table["n_rows"] = np.int64(n)
     table["d"] = np.int64(d)
     table["detail"] = [details.get(name, "") for name, _ in rows]
