@@ -78,8 +78,10 @@ of its value on the same matrix in float64 (docs/benchmarks.md).
 
 Memory: no n x n matrix. Held at once: X, three (n, d) per-row arrays in X's precision (centred
 rows, unit rows, their squares), the partition function's (n, 2d) float32 terms, a block of
-resamples' multiplicities (64 MiB, :class:`TokenBootstrap`) and (d, d) second moments: about
-1 GiB for a float32 50,000 x 768 dump.
+resamples (64 MiB of indices, :class:`TokenBootstrap`, and their multiplicities), one resample's
+rows and (d, d) second moments; the nulls' arrays are freed before X's are made. A float32
+50,000 x 768 dump's table peaks at 1.9 GiB for the whole process, torch included
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
