@@ -1,5 +1,6 @@
-"""The ``regeo`` command: read a point of a run's space (``regeo explain``), or the ID of any
-matrix with its nulls and intervals (``regeo id``), without Snakemake."""
+"""The ``regeo`` command: read a point of a run's space (``regeo explain``), or the ID or the
+properties of any matrix with their nulls and intervals (``regeo id``, ``regeo properties``),
+without Snakemake."""
 
 from __future__ import annotations
 
@@ -64,6 +65,26 @@ def _id_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
 
 
+def _properties_parser(sub) -> None:
+    from regeo.config import schema_defaults
+
+    bootstrap = schema_defaults("geometry")["bootstrap"]
+    p = sub.add_parser("properties", help="anisotropy, isotropy, rogue dimensions, spectrum and norms of a matrix",
+                       description="The properties of the rows of a matrix (.npy, or .safetensors with --key): "
+                                   "mean cosine, mean-vector ratio, IsoScore, partition isotropy, rogue-dimension "
+                                   "shares, effective rank, participation ratio, spectral decay and row norms, "
+                                   "each with its bootstrap interval over rows and the isotropic and "
+                                   "covariance-matched Gaussian nulls (regeo.geometry.properties). Interval "
+                                   "defaults are the pipeline's (geometry.bootstrap).")
+    p.add_argument("matrix", help="MATRIX.npy or MATRIX.safetensors (rows = points)")
+    p.add_argument("--key", help="tensor of a safetensors file (default: 'input', or its only tensor)")
+    p.add_argument("--counts", help="COUNTS.npy: one token count per row (adds the norm-frequency correlation)")
+    p.add_argument("--replicates", type=int, default=bootstrap["replicates"],
+                   help="bootstrap replicates (0: no intervals)")
+    p.add_argument("--no-nulls", action="store_true", help="skip the nulls (faster)")
+    p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+
+
 def read_matrix(path: str | Path, key: str | None = None):
     """(n, d) float array of a .npy file or one tensor of a .safetensors file."""
     import numpy as np
@@ -106,6 +127,34 @@ def run_id(args) -> int:
     return 0
 
 
+def run_properties(args) -> int:
+    import numpy as np
+
+    from regeo.config import schema_defaults
+    from regeo.geometry.properties import PROPERTY_NULLS, property_table
+
+    bootstrap = schema_defaults("geometry")["bootstrap"]
+    X = read_matrix(args.matrix, args.key)
+    counts = None
+    if args.counts is not None:
+        if not args.counts.endswith(".npy"):
+            raise RegeoInputError(f"{args.counts}: the counts must be a .npy file")
+        counts = np.load(args.counts)  # allow_pickle is off by default: a plain array only
+        if counts.shape != (X.shape[0],):
+            raise RegeoInputError(f"{args.counts}: {counts.shape} counts for {X.shape[0]} rows")
+    table = property_table(X, counts, nulls=() if args.no_nulls else PROPERTY_NULLS,
+                           bootstrap_replicates=args.replicates, bootstrap_seed=bootstrap["seed"],
+                           confidence=bootstrap["confidence"])
+    if args.json:
+        print(table.to_json(orient="records", indent=1))
+        return 0
+    print(f"{args.matrix}: {X.shape[0]} rows x {X.shape[1]} (token set: all rows), "
+          f"{int(bootstrap['confidence'] * 100)} % intervals over rows ({args.replicates} replicates)")
+    cols = ["property", "value", "ci_low", "ci_high", "null_isotropic", "null_covariance", "detail"]
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
 def run_explain(args) -> int:
     from regeo import explain as ex
 
@@ -142,9 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _explain_parser(sub)
     _id_parser(sub)
+    _properties_parser(sub)
     args = parser.parse_args(argv)
+    commands = {"explain": run_explain, "id": run_id, "properties": run_properties}
     try:
-        return run_explain(args) if args.command == "explain" else run_id(args)
+        return commands[args.command](args)
     except RegeoInputError as err:
         print(f"regeo {args.command}: {err}", file=sys.stderr)
         return 2

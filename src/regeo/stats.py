@@ -12,6 +12,8 @@
   keeps the test valid: Phipson & Smyth 2010).
 - **Multiple tests**: Holm (family-wise error) or Benjamini-Hochberg (false discovery rate)
   adjusted p-values across a table's family of tests.
+- **Spearman's rho** (``spearman_rows``): of many resamples at once, with average ranks for ties;
+  used across runs (RQ3) and by the row-norm/frequency property of :mod:`regeo.geometry.properties`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 
 ADJUSTMENTS = ("holm", "bh")
 # Ties between a relabelled statistic and the observed one are ties, not float noise: a
@@ -162,3 +165,19 @@ def adjust(p_values, method: str) -> np.ndarray:
         adjusted = np.minimum.accumulate((m / np.arange(1, m + 1) * ranked)[::-1])[::-1]
     out[order] = np.minimum(adjusted, 1.0)
     return out
+
+
+def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(b,) Spearman's rank correlation of each row pair of two (b, n) arrays (average ranks for
+    ties, which resamples with repeated runs have); NaN where a row is constant."""
+    rx = pd.DataFrame(np.atleast_2d(x)).rank(axis=1).to_numpy()
+    ry = pd.DataFrame(np.atleast_2d(y)).rank(axis=1).to_numpy()
+    rx = rx - rx.mean(1, keepdims=True)
+    ry = ry - ry.mean(1, keepdims=True)
+    norm = np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
+    return np.divide((rx * ry).sum(1), norm, out=np.full(len(rx), np.nan), where=norm > 0)
+
+
+def spearman(x, y) -> float:
+    """Spearman's rank correlation of two sequences; NaN when either is constant."""
+    return float(spearman_rows(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))[0])

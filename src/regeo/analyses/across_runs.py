@@ -19,23 +19,7 @@ import numpy as np
 import pandas as pd
 
 from regeo.geometry.intervals import TokenBootstrap
-from regeo.stats import adjust, block_relabellings, minimum_p, permutation_p
-
-
-def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(b,) Spearman's rank correlation of each row pair of two (b, n) arrays (average ranks for
-    ties, which resamples with repeated runs have); NaN where a row is constant."""
-    rx = pd.DataFrame(np.atleast_2d(x)).rank(axis=1).to_numpy()
-    ry = pd.DataFrame(np.atleast_2d(y)).rank(axis=1).to_numpy()
-    rx = rx - rx.mean(1, keepdims=True)
-    ry = ry - ry.mean(1, keepdims=True)
-    norm = np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
-    return np.divide((rx * ry).sum(1), norm, out=np.full(len(rx), np.nan), where=norm > 0)
-
-
-def spearman(x, y) -> float:
-    """Spearman's rank correlation of two sequences; NaN when either is constant."""
-    return float(spearman_rows(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))[0])
+from regeo.stats import adjust, block_relabellings, minimum_p, permutation_p, spearman, spearman_rows
 
 
 def measured(id_comparison: pd.DataFrame, measures: list[dict] | None) -> pd.DataFrame:
