@@ -15,6 +15,7 @@ rule steering:
     output:
         sweep="results/steering/{source}__{target}.parquet",
         summary="results/steering/{source}__{target}.summary.parquet",
+        native="results/steering/{source}__{target}.native.parquet",
         depth="results/steering/{source}__{target}.depth.parquet",
         next_token="results/steering/{source}__{target}.next_token.parquet",
         top_tokens="results/steering/{source}__{target}.top_tokens.parquet",
@@ -45,17 +46,24 @@ rule steering:
         "../scripts/steering.py"
 
 
+# The pairs' tables joined: native effects once per (target, concept), transfers per (pair,
+# concept, map), p adjusted across each table's family (regeo.steering.summary).
 rule steering_summary:
     input:
         summaries=steering_tables("summary"),
+        natives=steering_tables("native"),
         depths=steering_tables("depth"),
     output:
         transfer="results/steering/transfer.parquet",
+        native="results/steering/native.parquet",
+        by_relation="results/steering/transfer_by_relation.parquet",
         depth="results/steering/alignment_depth.parquet",
     log:
         "logs/steering/summary.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        adjustment=config["steering"]["adjustment"],
     script:
         "../scripts/steering_summary.py"
 
