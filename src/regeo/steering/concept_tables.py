@@ -3,9 +3,10 @@ the target with its tests and intervals, the sweep, the next-token tables.
 
 Per concept, at the target's block l_B of the source's relative depth:
 
-1. the vector texts as per-unit activations in A and B (:mod:`regeo.steering.activations`);
-2. every condition's vector per bootstrap replicate and its null vectors
+1. (the pair job) the vector texts as per-unit activations in A and B
+   (:mod:`regeo.steering.activations`), every condition's vector per bootstrap replicate
    (:mod:`regeo.steering.conditions`);
+2. the null vectors of every condition;
 3. one backward pass over the held-out passages scores all of them to first order
    (:mod:`regeo.steering.first_order`);
 4. the swept conditions (native, transferred through each Emb2Emb map, the hidden-state map) at
@@ -28,8 +29,7 @@ import torch
 from regeo.steering.activations import UnitActivations, unit_activations
 from regeo.steering.bootstrap import passage_weights, percentile_interval, with_point
 from regeo.steering.concepts import Concept
-from regeo.steering.conditions import (HIDDEN, NATIVE, TRANSFERRED, Condition, condition_vectors, conditions,
-                                       null_vectors, replicate_vectors)
+from regeo.steering.conditions import HIDDEN, NATIVE, TRANSFERRED, Condition, conditions, null_vectors
 from regeo.steering.config import SteeringConfig
 from regeo.steering.effects import interval_columns, null_test_columns, odd_slope, paired_slopes, ratio_columns
 from regeo.steering.first_order import passage_gradients
@@ -43,7 +43,7 @@ from regeo.steering.text import encode_texts, target_token_ids
 class Setting:
     """One swept (vector, alpha): the condition it belongs to (or the null it is a draw of)."""
 
-    condition: str  # a condition's name, or "null_permutation" / "null_isotropic"
+    condition: str  # a condition's name, or a checked null's: "null_label", "null_pairing", "null_isotropic"
     map: str  # the condition's map; for a permutation draw the map its vectors went through ("" in B)
     key: str  # the condition whose vectors or nulls hold it
     draw: int
@@ -72,8 +72,7 @@ def _settings(conds: list[Condition], point: dict[str, torch.Tensor], nulls: dic
     grids = [(Setting(c.name, c.map, c.key, 0, point[c.key], 0.0), alphas) for c in conds if c.swept]
     default = next(c for c in conds if c.name == TRANSFERRED)
     for k in range(cfg.null_checks):
-        for condition, key, kind in (("null_permutation", NATIVE, "permutation"),
-                                     ("null_permutation", default.key, "permutation"),
+        for condition, key, kind in (("null_label", NATIVE, "label"), ("null_pairing", default.key, "pairing"),
                                      ("null_isotropic", NATIVE, "isotropic")):
             vector = torch.from_numpy(nulls[key][kind][k]).float()
             rows = default.map if key == default.key else ""
@@ -86,22 +85,18 @@ def _settings(conds: list[Condition], point: dict[str, torch.Tensor], nulls: dic
     return grids, kl_only
 
 
-def score_concept(concept: Concept, units_a: UnitActivations, units_b: UnitActivations, maps: PairMaps, model_b,
-                  tok_b, layer_b: int, map_draws: np.ndarray, ceiling_draws: np.ndarray, cfg: SteeringConfig,
-                  device) -> ConceptTables:
+def score_concept(concept: Concept, units_a: UnitActivations, units_b: UnitActivations, vectors: dict[str, np.ndarray],
+                  maps: PairMaps, model_b, tok_b, layer_b: int, cfg: SteeringConfig, device) -> ConceptTables:
     """Sweep rows, native row, transfer rows and vectors of one concept in the target (module docstring).
 
-    ``map_draws`` (1 + R, n_fit_tokens), ``ceiling_draws`` (1 + R, n_ceiling_passages): the pair's
-    bootstrap draws of the maps' fit units, shared by its concepts.
+    ``vectors``: key -> (1 + R, d_B), every condition's vector per replicate
+    (:func:`regeo.steering.conditions.condition_vectors`).
     """
     R = cfg.bootstrap_replicates
-    vector_draws = with_point(passage_weights(units_b.passage_positive, R, cfg.seed, f"{concept.name}/vector"))
-    v_a, v_b = replicate_vectors(units_a, vector_draws), replicate_vectors(units_b, vector_draws)
     conds = conditions(maps)
-    vectors = condition_vectors(v_a, v_b, maps, map_draws, ceiling_draws)  # key -> (1 + R, d_B)
     point = {key: torch.from_numpy(v[0]).float() for key, v in vectors.items()}
-    nulls = null_vectors(units_a, units_b, maps, float(np.linalg.norm(v_b[0])), cfg.n_permutations, cfg.n_null,
-                         cfg.seed, concept.name)
+    nulls = null_vectors(units_a, units_b, maps, float(np.linalg.norm(vectors[NATIVE][0])), cfg.n_permutations,
+                         cfg.n_null, cfg.seed, concept.name)
 
     heldout = Heldout(positive=encode_texts(tok_b, concept.heldout_positive, cfg.max_length),
                       negative=encode_texts(tok_b, concept.heldout_negative, cfg.max_length),
@@ -165,7 +160,7 @@ def score_concept(concept: Concept, units_a: UnitActivations, units_b: UnitActiv
         row = {**described, "condition": condition.name, "map": condition.map,
                **interval_columns("effect", effect, cfg.confidence),
                **interval_columns("first_order", first[key], cfg.confidence),
-               **null_test_columns(float(first[key][0]), null_slopes[key]),
+               **null_test_columns(condition.name, float(first[key][0]), null_slopes[key]),
                "vector_norm": float(point[key].double().norm()), "cosine_to_native": cosine(point[key], point[NATIVE]),
                "null_check_error": float(np.nanmax(check_errors[key])) if check_errors.get(key) else np.nan}
         if condition.name != NATIVE:

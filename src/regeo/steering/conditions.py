@@ -13,20 +13,29 @@ r, which recomputes v_A and v_B from its draw of the vector passages (the same d
 models: the same texts) and carries v_A through its replicate of the map; the rescaling is to
 that replicate's native norm.
 
-Nulls, (n, d_B) each: ``permutation`` (the vector of random relabellings of the condition's own
-texts, :mod:`regeo.steering.permutation`: relabelled in B for the native vector, in A and through
-the condition's map for the others, one set of relabellings of A's texts serving every map),
-``isotropic`` (random directions in B) and ``mapped`` (random source directions through the
-condition's map); all of the native norm, as the conditions are.
+Nulls, (n, d_B) each, all of the native norm, as the conditions are:
+
+- ``label``: the vector of random relabellings of the condition's own texts
+  (:mod:`regeo.steering.permutation`): relabelled in B for the native vector, in A and through
+  the condition's map for the others; every condition's test;
+- ``pairing``: A's vector through the map refit on randomly re-paired tokens
+  (:func:`regeo.steering.map_replicates.pairing_draws`), for the Emb2Emb maps and the shuffled
+  one: a column that asks another question, whether the token correspondence of the map matters.
+  It can: through output rows a concept tied to tokens (their logits) is carried by token
+  identity alone, even into an untrained model (tests/steering);
+- ``isotropic`` (random directions in B) and ``mapped`` (random source directions through the
+  condition's map).
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from regeo.steering.activations import UnitActivations
+from regeo.steering.map_replicates import apply_replicates, pairing_draws
 from regeo.steering.maps import MapChecks, PairMaps
 from regeo.steering.nulls import isotropic_draws, mapped_draws
 from regeo.steering.permutation import permuted_vectors
@@ -77,37 +86,37 @@ def replicate_vectors(units: UnitActivations, passage_weights: np.ndarray) -> np
     return np.vstack([units.vector()[None], units.vectors(units.positive[None], passage_weights[1:])])
 
 
-def condition_vectors(v_a: np.ndarray, v_b: np.ndarray, maps: PairMaps, map_draws: np.ndarray,
-                      ceiling_draws: np.ndarray) -> dict[str, np.ndarray]:
-    """key -> (1 + R, d_B) vectors of every condition (module docstring).
+def condition_vectors(replicates: dict[str, tuple[np.ndarray, np.ndarray]], maps: PairMaps, map_draws: np.ndarray,
+                      ceiling_draws: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """concept -> key -> (1 + R, d_B) vectors of every condition (module docstring).
 
-    ``v_a`` (1 + R, d_A), ``v_b`` (1 + R, d_B): the replicate vectors of A and B
-    (:func:`replicate_vectors`); ``map_draws`` (1 + R, n_fit_tokens) and ``ceiling_draws``
-    (1 + R, n_ceiling_passages): each replicate's draw counts of the maps' fit units.
+    ``replicates``: concept -> (v_A (1 + R, d_A), v_B (1 + R, d_B)), the replicate vectors of
+    both models (:func:`replicate_vectors`); ``map_draws`` (1 + R, n_fit_tokens) and
+    ``ceiling_draws`` (1 + R, n_ceiling_passages): each replicate's draw of the maps' fit units.
+    Each replicate map is refit once and used on every concept (:mod:`regeo.steering.map_replicates`).
     """
-    norms = np.linalg.norm(v_b, axis=1)
-    out = {}
+    out = {concept: {NATIVE: v_b} for concept, (_, v_b) in replicates.items()}
+    sources = {concept: v_a for concept, (v_a, _) in replicates.items()}
     for condition in conditions(maps):
         checks = map_of(condition, maps)
         if checks is None:
-            out[condition.key] = v_b
             continue
-        if checks.replicates is None:  # the shuffled baseline: not resampled
-            mapped = v_a @ checks.emb_map.weight.numpy().T
-        else:
-            draws = ceiling_draws if condition.name == HIDDEN else map_draws
-            mapped = checks.replicates.apply(v_a, checks.row_weights(draws))
-        out[condition.key] = rescale_rows(mapped, norms)
+        draws = ceiling_draws if condition.name == HIDDEN else map_draws
+        mapped = apply_replicates(checks.emb_map.weight.numpy(), checks.replicates, draws, sources)
+        for concept, vectors in mapped.items():
+            out[concept][condition.key] = rescale_rows(vectors, np.linalg.norm(replicates[concept][1], axis=1))
     return out
 
 
 def null_vectors(units_a: UnitActivations, units_b: UnitActivations, maps: PairMaps, norm: float,
                  n_permutations: int, n_null: int, seed: int, concept: str) -> dict[str, dict[str, np.ndarray]]:
-    """key -> {"permutation", "isotropic", "mapped"} -> (n, d_B) null vectors of every condition, each
-    of norm ``norm`` (the native vector's, as the conditions'); ``mapped`` absent for the native vector."""
+    """key -> null kind -> (n, d_B) null vectors of every condition, each of norm ``norm`` (the
+    native vector's, as the conditions'). Kinds (module docstring): ``label`` (every condition's test),
+    ``pairing`` (the Emb2Emb maps and the shuffled one), ``isotropic`` and ``mapped`` (random)."""
     # One seed for both models: a text contrast's relabellings are then the same splits of the same
     # passages in A and B (and, in self-transfer, the native and transferred nulls are one null).
     permuted_a = permuted_vectors(units_a, n_permutations, seed, concept)  # (B, d_A)
+    v_a = units_a.vector()
     d_b = units_b.sums.shape[1]
     isotropic = isotropic_draws(d_b, n_null, norm, seed, concept)
     out = {}
@@ -115,9 +124,14 @@ def null_vectors(units_a: UnitActivations, units_b: UnitActivations, maps: PairM
         checks = map_of(condition, maps)
         if checks is None:
             permuted = permuted_a if units_b is units_a else permuted_vectors(units_b, n_permutations, seed, concept)
-            out[condition.key] = {"permutation": rescale_rows(permuted, norm), "isotropic": isotropic}
+            out[condition.key] = {"label": rescale_rows(permuted, norm), "isotropic": isotropic}
             continue
         weight = checks.emb_map.weight.numpy()  # (d_B, d_A)
-        out[condition.key] = {"permutation": rescale_rows(permuted_a @ weight.T, norm), "isotropic": isotropic,
+        out[condition.key] = {"label": rescale_rows(permuted_a @ weight.T, norm), "isotropic": isotropic,
                               "mapped": mapped_draws(weight, n_null, norm, seed, concept)}
+        if condition.name != HIDDEN:
+            # The shuffled map's rows are the default map's, re-paired: its null is the default map's.
+            paired = checks.replicates if checks.replicates is not None else maps.default.replicates
+            rng = np.random.default_rng([seed, zlib.crc32(f"{concept}/{condition.map}".encode())])
+            out[condition.key]["pairing"] = rescale_rows(pairing_draws(paired, v_a, n_permutations, rng), norm)
     return out

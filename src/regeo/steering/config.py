@@ -61,7 +61,7 @@ class SteeringConfig:
     # Share of the shared tokens held out of the map's fit, for its R^2 and retrieval checks.
     map_heldout_fraction: float
     # Bootstrap replicates over everything an effect is computed from (vector passages, the map's
-    # fit rows, held-out passages; regeo.steering.replicates) and the intervals' coverage.
+    # fit units, held-out passages; regeo.steering.bootstrap) and the intervals' coverage.
     bootstrap_replicates: int
     confidence: float
     # Prompts per concept for greedy generations (0: none).

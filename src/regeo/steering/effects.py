@@ -16,9 +16,11 @@ first-order one) the added term is larger than the change it stands for, so its 
 the wide side.
 
 Tests. A condition's first-order slope at the samples as they are is compared with the same
-slope of each of its null draws (like for like; the swept effect is not, where it saturates): the
-label permutation (:func:`regeo.steering.permutation.two_sided_p`, the test every significance
-reads) and, as extra columns, the isotropic and mapped random directions.
+slope of each of its null draws (like for like; the swept effect is not, where it saturates),
+two-sided (:func:`regeo.steering.permutation.two_sided_p`): the label permutation of the
+vector's passages (in B for B's own vector, in A and through the map for a transfer) is every
+condition's test; the token-pairing permutation of the map and the random directions are extra
+columns (:mod:`regeo.steering.conditions`).
 """
 
 from __future__ import annotations
@@ -53,19 +55,28 @@ def interval_columns(name: str, values: np.ndarray, confidence: float) -> dict:
     return {name: float(values[0]), f"{name}_ci_low": float(low), f"{name}_ci_high": float(high)}
 
 
-def null_test_columns(observed: float, null_slopes: dict[str, np.ndarray]) -> dict:
-    """The first-order slope ``observed`` against each null (kind -> (n,) slopes): ``p_value`` with
-    ``p_min``, ``n_permutations`` and ``z_permutation`` for the label permutation; ``p_{kind}``, ``z_{kind}`` for the others;
-    each null's mean and sd."""
-    out = {}
+# The null each condition's significance reads; the others are columns.
+PRIMARY = {"native": "label", "transferred": "label", "hidden_map": "label", "shuffled_map": "label"}
+NULL_NAMES = {"label": "label permutation of the vector passages",
+              "pairing": "token-pairing permutation of the map"}
+
+
+def null_test_columns(condition: str, observed: float, null_slopes: dict[str, np.ndarray]) -> dict:
+    """The first-order slope ``observed`` of a ``condition`` against each of its nulls (kind -> (n,)
+    slopes): ``p_value`` with ``p_min``, ``n_permutations``, ``z_permutation`` and ``null_test`` for
+    its primary null (:data:`PRIMARY`); ``p_{kind}``, ``z_{kind}`` for each other; every null's mean and sd."""
+    primary = PRIMARY.get(condition)
+    out = {"null_test": NULL_NAMES.get(primary, "none"), "p_value": np.nan, "p_min": np.nan, "n_permutations": 0,
+           "z_permutation": np.nan, "null_permutation_mean": np.nan, "null_permutation_sd": np.nan}
     for kind, null in null_slopes.items():
         p, p_min = two_sided_p(observed, null)
-        if kind == "permutation":
-            out.update(p_value=p, p_min=p_min, n_permutations=int(null.size), z_permutation=float(z_score(observed, null)))
+        z = float(z_score(observed, null))
+        mean, sd = float(null.mean()), float(null.std(ddof=1)) if null.size > 1 else float("nan")
+        if kind == primary:
+            out.update(p_value=p, p_min=p_min, n_permutations=int(null.size), z_permutation=z,
+                       null_permutation_mean=mean, null_permutation_sd=sd)
         else:
-            out.update({f"p_{kind}": p, f"z_{kind}": float(z_score(observed, null))})
-        out[f"null_{kind}_mean"] = float(null.mean())
-        out[f"null_{kind}_sd"] = float(null.std(ddof=1)) if null.size > 1 else float("nan")
+            out.update({f"p_{kind}": p, f"z_{kind}": z, f"null_{kind}_mean": mean, f"null_{kind}_sd": sd})
     return out
 
 

@@ -14,9 +14,9 @@
 - **Alignment through depth**: at the embedding output and at every block of A, the default map's
   R^2 and cosine on B's held-out states, and a map fit at that depth on the ceiling passages.
 
-Bootstrap replicates (:mod:`regeo.steering.map_replicates`) resample an Emb2Emb map's fit token
-pairs (a token's input and output rows together when stacked), and the ceiling's passages (a
-passage's positions together).
+Bootstrap replicates (:mod:`regeo.steering.map_replicates`) refit an Emb2Emb map on a draw of its
+fit token pairs (a token's input and output rows together when stacked), and the ceiling map on a
+draw of its passages (a passage's positions together).
 """
 
 from __future__ import annotations
@@ -46,11 +46,6 @@ class MapChecks:
     n_fit: int = 0  # token pairs (Emb2Emb) or paired positions (hidden states) fit on
     n_heldout: int = 0
     replicates: MapReplicates | None = None
-    expand: np.ndarray | None = None  # (n_rows,) the resampled unit (token pair, passage) of each fit row
-
-    def row_weights(self, draws: np.ndarray) -> np.ndarray:
-        """Per fit row draw counts (R, n_rows) from per unit draws (R, n_units) (:attr:`expand`)."""
-        return draws[:, self.expand] if self.expand is not None else draws
 
 
 @dataclass
@@ -71,7 +66,8 @@ def _stacked(index: np.ndarray, n: int, which: str) -> np.ndarray:
     return np.concatenate([index, index + n]) if which == "both" else index
 
 
-def embedding_maps(model_a, model_b, ids_a, ids_b, cfg: SteeringConfig) -> tuple[dict[str, MapChecks], MapChecks]:
+def embedding_maps(model_a, model_b, ids_a, ids_b, cfg: SteeringConfig, device="cpu"
+                   ) -> tuple[dict[str, MapChecks], MapChecks]:
     """The Emb2Emb maps of the default rows and of each variant, and the shuffled-pairs baseline of
     the default rows, all on the same token split, all checked on the held-out tokens."""
     fit, heldout = split_pairs(len(ids_a), cfg.map_heldout_fraction, cfg.seed)
@@ -81,11 +77,11 @@ def embedding_maps(model_a, model_b, ids_a, ids_b, cfg: SteeringConfig) -> tuple
         fit_rows_, heldout_rows = _stacked(fit, len(ids_a), which), _stacked(heldout, len(ids_a), which)
         emb_map = fit_linear_map(rows_a[fit_rows_], rows_b[fit_rows_], cfg.ridge)
         ranks = retrieval(emb_map, rows_a[heldout_rows], rows_b, heldout_rows)
-        expand = np.tile(np.arange(len(fit)), 2) if which == "both" else None
+        token_of_row = np.tile(np.arange(len(fit)), 2 if which == "both" else 1)  # a token's rows together
         maps[which] = MapChecks(emb_map, r2_of(emb_map, rows_a[heldout_rows], rows_b[heldout_rows]), ranks[1],
                                 ranks[10], n_fit=len(fit), n_heldout=len(heldout),
-                                replicates=map_replicates(rows_a[fit_rows_], rows_b[fit_rows_], emb_map),
-                                expand=expand)
+                                replicates=map_replicates(rows_a[fit_rows_].numpy(), rows_b[fit_rows_].numpy(),
+                                                          token_of_row, cfg.ridge, device))
         if which == cfg.embeddings:
             shuffled_order = np.random.default_rng([cfg.seed, 1]).permutation(fit_rows_)
             shuffled_map = fit_linear_map(rows_a[fit_rows_], rows_b[shuffled_order], cfg.ridge)
@@ -96,7 +92,8 @@ def embedding_maps(model_a, model_b, ids_a, ids_b, cfg: SteeringConfig) -> tuple
 
 
 def hidden_maps(states_a, states_b, fit_texts: Sequence[int], heldout_texts: Sequence[int], layer_a: int,
-                layer_b: int, n_a: int, n_b: int, embedding: LinearMap, ridge: float) -> tuple[MapChecks, pd.DataFrame]:
+                layer_b: int, n_a: int, n_b: int, embedding: LinearMap, ridge: float, device="cpu"
+                ) -> tuple[MapChecks, pd.DataFrame]:
     """The hidden-state map at the steering layers (fit on ``fit_texts``, checked on ``heldout_texts``)
     with its replicates, and alignment through depth (one row per A layer)."""
     rows, ceiling = [], None
@@ -116,7 +113,7 @@ def hidden_maps(states_a, states_b, fit_texts: Sequence[int], heldout_texts: Seq
         if la == layer_a:
             passage_of_row = np.repeat(np.arange(len(fit_texts)), paired_counts(states_a, states_b, fit_texts))
             ceiling = MapChecks(fitted, r2_fitted, n_fit=len(X), n_heldout=len(Xh),
-                                replicates=map_replicates(X, Y, fitted), expand=passage_of_row)
+                                replicates=map_replicates(X, Y, passage_of_row, ridge, device))
     assert ceiling is not None
     return ceiling, pd.DataFrame(rows)
 
@@ -135,7 +132,7 @@ def ceiling_texts(concepts: Sequence[Concept]) -> list[str]:
 def pair_maps(model_a, tok_a, model_b, tok_b, ids_a, ids_b, concepts: Sequence[Concept], layer_a: int,
               layer_b: int, cfg: SteeringConfig, device) -> PairMaps:
     """Every map of a pair with its checks (module docstring)."""
-    embedding, shuffled = embedding_maps(model_a, model_b, ids_a, ids_b, cfg)
+    embedding, shuffled = embedding_maps(model_a, model_b, ids_a, ids_b, cfg, device)
     fit_texts = ceiling_texts(concepts)
     heldout = list(dict.fromkeys(t for c in concepts for t in c.heldout_positive + c.heldout_negative))
     texts = fit_texts + heldout
@@ -146,5 +143,5 @@ def pair_maps(model_a, tok_a, model_b, tok_b, ids_a, ids_b, concepts: Sequence[C
     fit_index, heldout_index = range(len(fit_texts)), range(len(fit_texts), len(texts))
     default = next(iter(embedding.values()))
     hidden, depth = hidden_maps(states_a, states_b, fit_index, heldout_index, layer_a, layer_b, n_a, n_b,
-                                default.emb_map, cfg.ridge)
+                                default.emb_map, cfg.ridge, device)
     return PairMaps(embedding, shuffled, hidden, fit_texts, depth)

@@ -167,12 +167,12 @@ def null_comparison(kl: np.ndarray, null: np.ndarray, confidence: float, n_direc
 
 def tops_html(tops) -> str:
     """The top tokens of the swept conditions (no null draws) as one HTML table for the report:
-    a row per (pair, concept, condition, alpha), each list's tokens in order."""
+    a row per (pair, concept, condition, map, alpha), each list's tokens in order."""
     import pandas as pd
 
     if tops.empty:
         return "<p>No steering pairs configured (steering.pairs).</p>"
-    keys = ["source", "target", "concept", "condition", "alpha", "n_positions"]
+    keys = ["source", "target", "concept", "condition", "map", "alpha", "n_positions"]
     swept = tops[~tops["condition"].str.startswith("null_")]
     rows = []
     for key, part in swept.groupby(keys, sort=False):

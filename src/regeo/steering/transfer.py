@@ -32,8 +32,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from regeo.devices import resolve_device
 from regeo.io import RegeoInputError
-from regeo.steering.bootstrap import unit_weights
+from regeo.steering.bootstrap import passage_weights, unit_weights, with_point
 from regeo.steering.concept_tables import concept_units, score_concept
+from regeo.steering.conditions import condition_vectors, replicate_vectors
 from regeo.steering.concepts import Concept
 from regeo.steering.config import SteeringConfig
 from regeo.steering.inject import decoder_layers, layer_at_depth, match_layer
@@ -146,12 +147,22 @@ def run_transfer(source_model_dir: str | Path, target_model_dir: str | Path, con
             "layer_target": layer_b, "n_layers_target": n_b, "d_source": emb.emb_map.d_a,
             "d_target": emb.emb_map.d_b, "n_shared_tokens": len(ids_a)}
     map_columns = {rows: _map_columns(checks, "tokens") for rows, checks in maps.embedding.items()}
-    sweeps, natives, rows, records, saved, next_tokens, tops = [], [], [], [], {}, [], []
+    units, replicates = {}, {}
     for concept in concepts:
         units_a = concept_units(model_a, tok_a, concept, layer_a, cfg, device)
         same_place = model_b is model_a and layer_b == layer_a  # self-transfer: B's units are A's
         units_b = units_a if same_place else concept_units(model_b, tok_b, concept, layer_b, cfg, device)
-        tables = score_concept(concept, units_a, units_b, maps, model_b, tok_b, layer_b, map_draws, ceiling_draws,
+        # One draw of the vector passages per replicate, the same texts in both models.
+        draws = with_point(passage_weights(units_b.passage_positive, cfg.bootstrap_replicates, cfg.seed,
+                                           f"{concept.name}/vector"))
+        units[concept.name] = units_a, units_b
+        replicates[concept.name] = replicate_vectors(units_a, draws), replicate_vectors(units_b, draws)
+    vectors = condition_vectors(replicates, maps, map_draws, ceiling_draws)
+
+    sweeps, natives, rows, records, saved, next_tokens, tops = [], [], [], [], {}, [], []
+    for concept in concepts:
+        units_a, units_b = units[concept.name]
+        tables = score_concept(concept, units_a, units_b, vectors[concept.name], maps, model_b, tok_b, layer_b,
                                cfg, device)
         sweeps.append(tables.sweep)
         natives.append({**{k: pair[k] for k in ("target", "layer_target", "n_layers_target", "d_target")},
