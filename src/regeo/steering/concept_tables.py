@@ -162,16 +162,27 @@ def score_concept(concept: Concept, units_a: UnitActivations, units_b: UnitActiv
                **interval_columns("first_order", first[key], cfg.confidence),
                **null_test_columns(condition.name, float(first[key][0]), null_slopes[key]),
                "vector_norm": float(point[key].double().norm()), "cosine_to_native": cosine(point[key], point[NATIVE]),
-               "null_check_error": float(np.nanmax(check_errors[key])) if check_errors.get(key) else np.nan}
+               "null_check_error": _largest(check_errors.get(key, []))}
         if condition.name != NATIVE:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = effect / effects[NATIVE]
             row.update(default_map=condition.name == TRANSFERRED and condition.default,
                        **ratio_columns("transfer_ratio", effect, effects[NATIVE], cfg.confidence),
                        **ratio_columns("ceiling_share", effect if condition.name != HIDDEN else nan,
-                                       effects[HIDDEN], cfg.confidence))
+                                       effects[HIDDEN], cfg.confidence),
+                       # The replicates, for paired comparisons across pair jobs: every job draws
+                       # replicate r of a concept from the same seeds and keys (regeo.steering.summary).
+                       transfer_ratio_replicates=ratio[1:].tolist())
         rows[key] = row
     next_token, tops = _next_token_tables(concept.name, conds, settings, measured, weights, point[NATIVE], tok_b, cfg)
     native = rows.pop(NATIVE)
     return ConceptTables(pd.DataFrame(sweep_rows), native, list(rows.values()), point, next_token, tops)
+
+
+def _largest(errors: list[float]) -> float:
+    """The largest finite check error (NaN where there is none)."""
+    finite = [e for e in errors if np.isfinite(e)]
+    return float(max(finite)) if finite else float("nan")
 
 
 def _next_token_tables(concept: str, conds: list[Condition], settings: list[Setting], measured, weights: np.ndarray,

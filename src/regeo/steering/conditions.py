@@ -19,8 +19,7 @@ Nulls, (n, d_B) each, all of the native norm, as the conditions are:
   (:mod:`regeo.steering.permutation`): relabelled in B for the native vector, in A and through
   the condition's map for the others; every condition's test;
 - ``pairing``: A's vector through the map refit on randomly re-paired tokens
-  (:func:`regeo.steering.map_replicates.pairing_draws`), for the Emb2Emb maps and the shuffled
-  one: a column that asks another question, whether the token correspondence of the map matters.
+  (:func:`regeo.steering.map_replicates.pairing_draws`), for the Emb2Emb maps: a column that asks another question, whether the token correspondence of the map matters.
   It can: through output rows a concept tied to tokens (their logits) is carried by token
   identity alone, even into an untrained model (tests/steering);
 - ``isotropic`` (random directions in B) and ``mapped`` (random source directions through the
@@ -112,7 +111,7 @@ def null_vectors(units_a: UnitActivations, units_b: UnitActivations, maps: PairM
                  n_permutations: int, n_null: int, seed: int, concept: str) -> dict[str, dict[str, np.ndarray]]:
     """key -> null kind -> (n, d_B) null vectors of every condition, each of norm ``norm`` (the
     native vector's, as the conditions'). Kinds (module docstring): ``label`` (every condition's test),
-    ``pairing`` (the Emb2Emb maps and the shuffled one), ``isotropic`` and ``mapped`` (random)."""
+    ``pairing`` (the Emb2Emb maps), ``isotropic`` and ``mapped`` (random)."""
     # One seed for both models: a text contrast's relabellings are then the same splits of the same
     # passages in A and B (and, in self-transfer, the native and transferred nulls are one null).
     permuted_a = permuted_vectors(units_a, n_permutations, seed, concept)  # (B, d_A)
@@ -129,9 +128,8 @@ def null_vectors(units_a: UnitActivations, units_b: UnitActivations, maps: PairM
         weight = checks.emb_map.weight.numpy()  # (d_B, d_A)
         out[condition.key] = {"label": rescale_rows(permuted_a @ weight.T, norm), "isotropic": isotropic,
                               "mapped": mapped_draws(weight, n_null, norm, seed, concept)}
-        if condition.name != HIDDEN:
-            # The shuffled map's rows are the default map's, re-paired: its null is the default map's.
-            paired = checks.replicates if checks.replicates is not None else maps.default.replicates
+        if condition.name == TRANSFERRED:  # (the shuffled map is itself a re-pairing)
             rng = np.random.default_rng([seed, zlib.crc32(f"{concept}/{condition.map}".encode())])
-            out[condition.key]["pairing"] = rescale_rows(pairing_draws(paired, v_a, n_permutations, rng), norm)
+            out[condition.key]["pairing"] = rescale_rows(pairing_draws(checks.replicates, v_a, n_permutations, rng),
+                                                         norm)
     return out

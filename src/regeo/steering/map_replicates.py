@@ -125,14 +125,15 @@ def pairing_draws(replicates: MapReplicates, vector: np.ndarray, n: int, rng: np
     n_units, n_rows = replicates.n_units, len(replicates.unit)
     if n_rows % n_units or not np.array_equal(replicates.unit, np.tile(np.arange(n_units), n_rows // n_units)):
         raise ValueError("pairing draws need each unit once per block of rows")
-    offsets = np.repeat(np.arange(0, n_rows, n_units), n_units)  # (n_rows,) start of each row's block
-    Y_np = Y.cpu().numpy()
-    out = np.empty((n, Y_np.shape[1]))
+    blocks = n_rows // n_units
+    z_blocks = z.reshape(blocks, n_units)  # (k, n_units)
+    Y_blocks = Y.cpu().numpy().reshape(blocks, n_units, -1)  # (k, n_units, d_b)
+    out = np.zeros((n, Y_blocks.shape[2]))
     for start in range(0, n, 256):
         stop = min(start + 256, n)
-        perms = np.argsort(rng.random((stop - start, n_units)), axis=1)  # unit u's B rows go to unit perms[u]
-        rows = offsets + perms[:, replicates.unit]  # (k, n_rows): the B row paired with each A row
-        permuted = np.zeros((stop - start, n_rows))
-        np.put_along_axis(permuted, rows, np.broadcast_to(z, permuted.shape), axis=1)  # z moved to its B row
-        out[start:stop] = permuted @ Y_np
+        # Unit u's A rows are paired with unit perm[u]'s B rows: W_p^T v = sum_u z_u y_perm[u]
+        # = sum_j z_inverse[j] y_j.
+        inverse_perm = np.argsort(np.argsort(rng.random((stop - start, n_units)), axis=1), axis=1)
+        for k in range(blocks):
+            out[start:stop] += z_blocks[k][inverse_perm] @ Y_blocks[k]
     return out

@@ -44,7 +44,10 @@ Columns of both (the native table has no map, ratio or mapped-null columns):
 ``transfer_by_relation.parquet``: per relation, concept and map, the spread of the transfer
 ratio over the pairs of that relation between the same two kinds of model (subset and preset,
 either direction, any seeds): with several seeds, the ratio across seed pairs is the spread to
-read first, before any one pair's interval.
+read first, before any one pair's interval. Where the relation holds one pair of runs transferred
+both ways, ``direction_difference`` (A -> B minus B -> A) with its paired interval and
+``directions_differ`` (the interval excludes 0): two directions are compared by the paired
+bootstrap of their difference, not by whether their intervals overlap (DESIGN.md, "Intervals").
 
 Pure pandas (and :mod:`regeo.stats`): the rule and the figures read it without torch.
 """
@@ -109,26 +112,52 @@ def transfer_table(transfers: pd.DataFrame, native: pd.DataFrame, adjustment: st
     return table
 
 
+def direction_difference(forward: pd.Series, backward: pd.Series, confidence: float) -> dict:
+    """The two directions of one pair of runs, A -> B against B -> A: the difference of their transfer
+    ratios with a paired percentile interval. Paired: both jobs draw replicate r from the same seeds
+    and keys (the concept's vector and held-out passages, the map's tokens, the ceiling's passages),
+    so replicate r resamples the same passages and token pairs in both."""
+    a, b = np.asarray(forward["transfer_ratio_replicates"]), np.asarray(backward["transfer_ratio_replicates"])
+    difference = float(forward["transfer_ratio"] - backward["transfer_ratio"])
+    if a.size == 0 or a.size != b.size:
+        return {"direction_difference": difference, "direction_difference_ci_low": np.nan,
+                "direction_difference_ci_high": np.nan, "directions_differ": False}
+    replicates = a - b
+    replicates = replicates[np.isfinite(replicates)]
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(replicates, [tail, 1 - tail]) if replicates.size else (np.nan, np.nan)
+    return {"direction_difference": difference, "direction_difference_ci_low": float(low),
+            "direction_difference_ci_high": float(high), "directions_differ": bool(low > 0 or high < 0)}
+
+
 def relation_table(transfer: pd.DataFrame) -> pd.DataFrame:
-    """The transfer ratio's spread over the non-self pairs of each relation between two kinds of model."""
+    """The transfer ratio's spread over the non-self pairs of each relation between two kinds of model,
+    and, for each pair of runs transferred both ways, the paired difference of the two directions."""
     rows = transfer[transfer["source"] != transfer["target"]]
     if rows.empty:
         return pd.DataFrame()
-    kinds = [tuple(sorted([(s, p) for s, p in ((a_s, a_p), (b_s, b_p))]))
+    kinds = [" / ".join(sorted([f"{a_s}-{a_p}", f"{b_s}-{b_p}"]))
              for a_s, a_p, b_s, b_p in zip(rows["source_subset"], rows["source_preset"], rows["target_subset"],
                                            rows["target_preset"])]
-    rows = rows.assign(models=[" / ".join(f"{s}-{p}" for s, p in kind) for kind in kinds])
+    rows = rows.assign(models=kinds)
     out = []
     for (relation, models, concept, map_), part in rows.groupby(["relation", "models", "concept", "map"], sort=False):
         ratios = part["transfer_ratio"]
-        out.append(dict(relation=relation, models=models, concept=concept, map=map_,
-                        default_map=bool(part["default_map"].iloc[0]), n_pairs=len(part),
-                        pairs="; ".join(f"{a} → {b}" for a, b in zip(part["source"], part["target"])),
-                        transfer_ratio_mean=float(ratios.mean()), transfer_ratio_min=float(ratios.min()),
-                        transfer_ratio_max=float(ratios.max()),
-                        transfer_ratio_sd=float(ratios.std(ddof=1)) if len(part) > 1 else np.nan,
-                        effect_mean=float(part["effect"].mean()), n_significant=int(part["significant"].sum()),
-                        n_native_significant=int(part["native_significant"].sum())))
+        row = dict(relation=relation, models=models, concept=concept, map=map_,
+                   default_map=bool(part["default_map"].iloc[0]), n_pairs=len(part),
+                   pairs="; ".join(f"{a} → {b}" for a, b in zip(part["source"], part["target"])),
+                   transfer_ratio_mean=float(ratios.mean()), transfer_ratio_min=float(ratios.min()),
+                   transfer_ratio_max=float(ratios.max()),
+                   transfer_ratio_sd=float(ratios.std(ddof=1)) if len(part) > 1 else np.nan,
+                   effect_mean=float(part["effect"].mean()), n_significant=int(part["significant"].sum()),
+                   n_native_significant=int(part["native_significant"].sum()))
+        by_pair = part.set_index(["source", "target"])
+        both_ways = [(a, b) for a, b in by_pair.index if a < b and (b, a) in by_pair.index]
+        if len(both_ways) == 1 and "transfer_ratio_replicates" in part:  # one pair of runs, both directions
+            a, b = both_ways[0]
+            row.update(direction_difference(by_pair.loc[(a, b)], by_pair.loc[(b, a)],
+                                            float(part["confidence"].iloc[0])), direction=f"{a} → {b} minus {b} → {a}")
+        out.append(row)
     return pd.DataFrame(out)
 
 
