@@ -178,8 +178,8 @@ def test_pairing_draws_are_refits_on_re_paired_tokens():
         A, B = np.vstack([E_a] * blocks), np.vstack([E_b + k for k in range(blocks)])
         replicates = map_replicates(A, B, np.tile(np.arange(50), blocks), 0.0)
         draws = pairing_draws(replicates, v, 3, np.random.default_rng(5))
-        perms = np.argsort(np.random.default_rng(5).random((3, 50)), axis=1)
-        for perm, draw in zip(perms, draws):
+        inverse = np.random.default_rng(5).permuted(np.tile(np.arange(50), (3, 1)), axis=1)
+        for perm, draw in zip(np.argsort(inverse, axis=1), draws):
             rows = np.concatenate([k * 50 + perm for k in range(blocks)])  # A row i paired with B row rows[i]
             np.testing.assert_allclose(draw, fit_linear_map(A, B[rows]).weight.numpy() @ v, atol=1e-10)
 

@@ -38,31 +38,39 @@ class MapReplicates:
     ridge: float  # relative, as fit_linear_map's
     blocks: dict | None = None  # per-unit statistics when units are blocks of rows
 
-    def maps(self, draws: np.ndarray) -> Iterator[torch.Tensor]:
-        """Per row of ``draws`` (R, n_units) its refit map's weight (d_b, d_a) float64, in order."""
+    def maps(self, draws: np.ndarray, chunk: int = 32) -> Iterator[torch.Tensor]:
+        """Per row of ``draws`` (R, n_units) its refit map's weight (d_b, d_a) float64, in order;
+        ``chunk`` replicates are refit together (batched products and solves)."""
         device = self.rows_a.device
-        for draw in np.atleast_2d(draws):
-            weights = torch.as_tensor(draw, dtype=torch.float64, device=device)  # (n_units,)
+        draws = np.atleast_2d(draws)
+        for start in range(0, len(draws), chunk):
+            weights = torch.as_tensor(draws[start:start + chunk], dtype=torch.float64, device=device)  # (k, units)
             if self.blocks is not None:
-                n = weights @ self.blocks["count"]
-                sum_a, sum_b = weights @ self.blocks["sum_a"], weights @ self.blocks["sum_b"]
-                gram = torch.einsum("u,uij->ij", weights, self.blocks["gram"])
-                cross = torch.einsum("u,uij->ij", weights, self.blocks["cross"])
+                n = weights @ self.blocks["count"]  # (k,)
+                sum_a, sum_b = weights @ self.blocks["sum_a"], weights @ self.blocks["sum_b"]  # (k, d_a), (k, d_b)
+                gram = torch.einsum("ku,uij->kij", weights, self.blocks["gram"])  # (k, d_a, d_a)
+                cross = torch.einsum("ku,uij->kij", weights, self.blocks["cross"])  # (k, d_a, d_b)
             else:
-                row = weights[torch.as_tensor(self.unit, device=device)]  # (n,)
-                weighted = self.rows_a * row[:, None]  # (n, d_a)
-                n, sum_a, sum_b = row.sum(), weighted.sum(0), row @ self.rows_b
-                gram, cross = weighted.T @ self.rows_a, weighted.T @ self.rows_b  # (d_a, d_a), (d_a, d_b)
-            mean_a, mean_b = sum_a / n, sum_b / n
-            gram = gram - n * torch.outer(mean_a, mean_a)  # centred on the replicate's own means
-            cross = cross - n * torch.outer(mean_a, mean_b)
+                row = weights[:, torch.as_tensor(self.unit, device=device)]  # (k, n)
+                weighted = row[:, :, None] * self.rows_a  # (k, n, d_a)
+                n, sum_a, sum_b = row.sum(1), weighted.sum(1), row @ self.rows_b
+                gram, cross = weighted.transpose(1, 2) @ self.rows_a, weighted.transpose(1, 2) @ self.rows_b
+            mean_a, mean_b = sum_a / n[:, None], sum_b / n[:, None]
+            # centred on each replicate's own means
+            gram = gram - n[:, None, None] * mean_a[:, :, None] * mean_a[:, None, :]
+            cross = cross - n[:, None, None] * mean_a[:, :, None] * mean_b[:, None, :]
+            eye = torch.eye(gram.shape[1], dtype=gram.dtype, device=device)
             if self.ridge > 0:
-                lam = self.ridge * torch.trace(gram) / gram.shape[0]
-                solution = torch.linalg.solve(gram + lam * torch.eye(gram.shape[0], dtype=gram.dtype,
-                                                                       device=device), cross)
-            else:  # the minimum-norm solution, as fit_linear_map's (rank-deficient safe)
-                solution = torch.linalg.pinv(gram, hermitian=True) @ cross
-            yield solution.T  # (d_b, d_a)
+                lam = self.ridge * gram.diagonal(dim1=1, dim2=2).sum(1) / gram.shape[1]  # (k,)
+                solution = torch.linalg.solve(gram + lam[:, None, None] * eye, cross)
+            else:
+                # Cholesky where the rows span the space (the rule); the minimum-norm solution, as
+                # fit_linear_map's, where they do not.
+                factor, info = torch.linalg.cholesky_ex(gram)
+                solution = torch.cholesky_solve(cross, factor)
+                for k in torch.nonzero(info).flatten().tolist():
+                    solution[k] = torch.linalg.pinv(gram[k], hermitian=True) @ cross[k]
+            yield from solution.transpose(1, 2)  # each (d_b, d_a)
 
 
 def map_replicates(E_a, E_b, unit: np.ndarray, ridge: float, device="cpu") -> MapReplicates:
@@ -132,8 +140,8 @@ def pairing_draws(replicates: MapReplicates, vector: np.ndarray, n: int, rng: np
     for start in range(0, n, 256):
         stop = min(start + 256, n)
         # Unit u's A rows are paired with unit perm[u]'s B rows: W_p^T v = sum_u z_u y_perm[u]
-        # = sum_j z_inverse[j] y_j.
-        inverse_perm = np.argsort(np.argsort(rng.random((stop - start, n_units)), axis=1), axis=1)
+        # = sum_j z_inverse[j] y_j; the inverse of a uniform random permutation is one too.
+        inverse_perm = rng.permuted(np.tile(np.arange(n_units), (stop - start, 1)), axis=1)
         for k in range(blocks):
             out[start:stop] += z_blocks[k][inverse_perm] @ Y_blocks[k]
     return out
