@@ -24,7 +24,9 @@ def p_text(row) -> str:
     """p (floor), adjusted p and the verdict."""
     if not np.isfinite(row.p_value):
         return "– | – |"
-    adjusted = "–" if not np.isfinite(row.p_adjusted) else f"{row.p_adjusted:.2g}"
+    if not np.isfinite(row.p_adjusted):
+        return f"{row.p_value:.2g} | not tested (self) |"
+    adjusted = f"{row.p_adjusted:.2g}"
     verdict = "" if row.significant else " (n.s.)"
     return f"{row.p_value:.2g} | {adjusted}{verdict} |"
 
@@ -62,7 +64,7 @@ def variants_table(transfer: pd.DataFrame) -> str:
 
 
 def map_table(transfer: pd.DataFrame) -> str:
-    pairs = transfer.drop_duplicates(["source", "target", "map"]).set_index(["source", "target", "map"])
+    pairs = transfer.drop_duplicates(["source", "target", "map"]).set_index(["source", "target", "map"]).sort_index()
     lines = ["| pair | shared tokens (fit / held out) | R² held out: output / input / both | top-1: output / input / "
              "both | shuffled R² | hidden-state map R² (positions fit / held out) |",
              "| --- | --- | --- | --- | ---: | --- |"]

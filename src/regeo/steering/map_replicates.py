@@ -9,7 +9,8 @@ means, from weighted sufficient statistics (N, sum x, sum y, X^T X, X^T Y):
 - where units are many single rows (tokens), one weighted product over the rows per replicate,
   n d_A (d_A + d_B) multiply-adds (a 2,048-token vocabulary at width 64: 10 M), on the job's device;
 - where units are blocks of rows (passages), the statistics are summed per unit once, and a
-  replicate's are a weighted sum of those: no pass over the rows per replicate.
+  replicate's are a weighted sum of those: no pass over the rows per replicate (when the
+  per-unit (d_A, d_A + d_B) statistics fit in CHUNK_BYTES; else as for single rows).
 
 A first-order shortcut (W_r = W + C X^T (D_r - I) E) was tried and dropped: its error relative to
 the refit's change is of the order of sqrt(d / n) (14 % at d 8, n 400; more for the ceiling map,
@@ -27,6 +28,11 @@ import numpy as np
 import torch
 
 
+# Bytes of the weighted rows of the replicates refit together (a paper-sized map, 50k tokens at
+# width 2048, is refit one replicate at a time; the default's 1,466 x 64, 32 at a time).
+CHUNK_BYTES = 2 ** 28
+
+
 @dataclass(frozen=True)
 class MapReplicates:
     """What refitting a map on resampled units needs (module docstring); float64 torch on ``device``."""
@@ -38,11 +44,13 @@ class MapReplicates:
     ridge: float  # relative, as fit_linear_map's
     blocks: dict | None = None  # per-unit statistics when units are blocks of rows
 
-    def maps(self, draws: np.ndarray, chunk: int = 32) -> Iterator[torch.Tensor]:
+    def maps(self, draws: np.ndarray) -> Iterator[torch.Tensor]:
         """Per row of ``draws`` (R, n_units) its refit map's weight (d_b, d_a) float64, in order;
-        ``chunk`` replicates are refit together (batched products and solves)."""
+        replicates are refit a few at a time (batched products and solves), as many as keep the
+        weighted rows (k, n, d_a) under CHUNK_BYTES."""
         device = self.rows_a.device
         draws = np.atleast_2d(draws)
+        chunk = max(1, min(32, CHUNK_BYTES // max(1, self.rows_a.numel() * 8)))
         for start in range(0, len(draws), chunk):
             weights = torch.as_tensor(draws[start:start + chunk], dtype=torch.float64, device=device)  # (k, units)
             if self.blocks is not None:
@@ -81,9 +89,11 @@ def map_replicates(E_a, E_b, unit: np.ndarray, ridge: float, device="cpu") -> Ma
     unit = np.asarray(unit, dtype=np.int64)
     n_units = int(unit.max()) + 1 if unit.size else 0
     blocks = None
-    if n_units < unit.size:  # blocks of rows: sum each unit's statistics once
+    d_a, d_b = rows_a.shape[1], rows_b.shape[1]
+    if n_units < unit.size and n_units * d_a * (d_a + d_b) * 8 <= CHUNK_BYTES:
+        # Blocks of rows: each unit's statistics summed once (a paper-sized width would make these
+        # (n_units, d, d) arrays gigabytes: the rows are then reweighted per replicate instead).
         index = torch.as_tensor(unit, device=device)
-        d_a, d_b = rows_a.shape[1], rows_b.shape[1]
         zeros = dict(dtype=torch.float64, device=device)
         blocks = {"count": torch.zeros(n_units, **zeros).index_add_(0, index, torch.ones(len(unit), **zeros)),
                   "sum_a": torch.zeros(n_units, d_a, **zeros).index_add_(0, index, rows_a),
