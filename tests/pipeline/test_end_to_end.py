@@ -137,7 +137,7 @@ def test_steering_tables_and_generations(pipeline):
     assert summary["flag"].isin(["ok", "native_not_significant", "first_order_null_off"]).all()
     native = pd.read_parquet(steering / "native.parquet")  # once per (target, concept)
     assert len(native) == 2 * 2 and (native["p_adjusted"] >= native["p_value"]).all()
-    assert len(pd.read_parquet(steering / "transfer_by_relation.parquet")) == 2 * 5
+    assert len(pd.read_parquet(steering / "transfer_by_relation.parquet")) == 2 * 2 * 5  # relations x concepts x maps
     depth = pd.read_parquet(steering / "alignment_depth.parquet")
     assert len(depth) == 2 * 2 and depth["fitted_map_r2"].between(-1, 1).all()  # micro: 1 block + embeddings
     vectors = load_tensors(steering / "vectors" / "ne-micro-s0__ne-micro-s1.safetensors")
