@@ -8,11 +8,13 @@ three at once (DESIGN.md, "Intervals": every step recomputed from what it resamp
   ceiling map; the map's action is its replicate's (:mod:`regeo.steering.map_replicates`);
 - the held-out passages the effect is scored on.
 
-Held-out passages: a replicate draws, with replacement, as many positive passages as there are and as many negative
-passages as there are (the two sides stay the size they are, as the statistic assumes), and
-gives each passage its draw count as a weight. Every effect and ratio of a (pair, concept) is
-computed on the same replicates, so an interval of a ratio accounts for the correlation of its
-numerator and denominator. Passages are the unit, not tokens: the tokens of one passage are not
+Passages with sides (a contrast's vector passages, the held-out passages): a replicate draws,
+with replacement, as many positive passages as there are and as many negative passages as there
+are (the two sides stay the size they are, as the statistic assumes), and gives each passage its
+draw count as a weight. Every effect and ratio of a (pair, concept) is computed on the same
+replicates, so an interval of a ratio accounts for the correlation of its numerator and
+denominator; and every pair job draws replicate r of a concept from the same seed and keys, so
+two jobs' replicates can be paired (:mod:`regeo.steering.summary`). Passages are the unit, not tokens: the tokens of one passage are not
 independent draws. (Passages are pieces of held-out documents; a side whose held-out texts come
 from one long document resamples that document's passages.)
 """
