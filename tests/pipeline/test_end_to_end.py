@@ -103,38 +103,49 @@ def test_cross_model_tables(pipeline):
 
 
 def test_steering_tables_and_generations(pipeline):
-    """Both pairs of the small config: the sweep with intervals, the summary with nulls and map checks,
-    depth alignment, readable samples, vectors and maps as safetensors."""
+    """Both pairs of the small config: the sweep with intervals, the native and transfer tables with
+    permutation tests, adjusted p and map checks, depth alignment, readable samples, vectors and maps."""
     steering = pipeline / "results" / "steering"
     pair = pd.read_parquet(steering / "ne-micro-s0__ne-micro-s1.parquet")
-    assert {"source", "target", "concept", "condition", "draw", "alpha", "effect", "ci_low", "ci_high",
+    assert {"source", "target", "concept", "condition", "map", "draw", "alpha", "effect", "ci_low", "ci_high",
             "first_order", "loglik_shift", "logodds_shift", "mass_shift", "relation"} <= set(pair.columns)
     assert set(pair["relation"]) == {"seeds"}
     assert set(pair["concept"]) == {"news_vs_narrative", "the_token"}
-    assert set(pair["condition"]) == {"native", "transferred", "hidden_map", "null_isotropic", "null_mapped"}
-    for (concept, condition), rows in pair.groupby(["concept", "condition"]):
-        assert sorted(rows["alpha"]) == [-2.0, 2.0], (concept, condition)
+    assert set(pair["condition"]) == {"native", "transferred", "hidden_map", "null_label", "null_pairing",
+                                      "null_isotropic"}
+    assert set(pair.loc[pair["condition"] == "transferred", "map"]) == {"output", "input", "both"}
+    for (concept, condition, map_), rows in pair.groupby(["concept", "condition", "map"]):
+        assert sorted(rows["alpha"]) == [-2.0, 2.0], (concept, condition, map_)
     assert ((pair["ci_low"] <= pair["effect"]) & (pair["effect"] <= pair["ci_high"])).all()
     samples = [json.loads(line) for line in (steering / "NA-micro-s0__ne-micro-s0.samples.jsonl").read_text().splitlines()]
     # per concept: one prompt, without steering and under (native, transferred) x 2 alphas
     assert len(samples) == 2 * (1 + 2 * 2)
     assert all(s["source"] == "NA-micro-s0" and s["target"] == "ne-micro-s0" and s["prompt"] for s in samples)
     summary = pd.read_parquet(steering / "transfer.parquet")
-    assert len(summary) == 4 and set(zip(summary["source"], summary["target"])) == {
+    # per pair and concept: the three Emb2Emb fit rows, the hidden-state map and the shuffled map
+    assert len(summary) == 2 * 2 * 5 and set(zip(summary["source"], summary["target"])) == {
         ("ne-micro-s0", "ne-micro-s1"), ("NA-micro-s0", "ne-micro-s0")}
-    assert set(summary["metric"]) == {"loglik", "logodds"} and (summary["n_null"] == 64).all()
-    for column in ("native_effect", "transferred_effect", "hidden_map_effect", "transfer_ratio", "ceiling_share"):
-        assert (summary[f"{column}_ci_low"] <= summary[f"{column}_ci_high"]).all(), column
-    assert summary["map_r2_heldout"].between(-1, 1).all() and summary["map_top10_heldout"].between(0, 1).all()
+    assert set(summary["metric"]) == {"loglik", "logodds"} and (summary["n_permutations"] == 2000).all()
+    assert (summary["p_adjusted"] >= summary["p_value"]).all() and (summary["adjustment"] == "holm").all()
+    for column in ("effect", "first_order", "transfer_ratio", "ceiling_share"):
+        both = summary[[f"{column}_ci_low", f"{column}_ci_high"]].dropna()
+        assert (both[f"{column}_ci_low"] <= both[f"{column}_ci_high"]).all(), column
+    emb = summary[summary["condition"] == "transferred"]
+    assert (emb.groupby(["source", "target", "concept"])["default_map"].sum() == 1).all()
+    assert emb["map_r2_heldout"].between(-1, 1).all() and emb["map_top10_heldout"].between(0, 1).all()
     # the maps are fit on the tokens both runs saw: most of the 512-token vocabulary, a fifth held out
     assert summary["n_shared_tokens"].between(200, 512).all()
-    assert (summary["n_map_heldout_tokens"] == (0.2 * summary["n_shared_tokens"]).round()).all()
-    assert summary["flag"].isin(["ok", "native_not_above_null", "first_order_null_off"]).all()
+    assert (emb["n_map_heldout"] == (0.2 * emb["n_shared_tokens"]).round()).all()
+    assert summary["flag"].isin(["ok", "native_not_significant", "first_order_null_off"]).all()
+    native = pd.read_parquet(steering / "native.parquet")  # once per (target, concept)
+    assert len(native) == 2 * 2 and (native["p_adjusted"] >= native["p_value"]).all()
+    assert len(pd.read_parquet(steering / "transfer_by_relation.parquet")) == 2 * 2 * 5  # relations x concepts x maps
     depth = pd.read_parquet(steering / "alignment_depth.parquet")
     assert len(depth) == 2 * 2 and depth["fitted_map_r2"].between(-1, 1).all()  # micro: 1 block + embeddings
     vectors = load_tensors(steering / "vectors" / "ne-micro-s0__ne-micro-s1.safetensors")
     assert set(vectors) == {f"{c}.{v}" for c in ("news_vs_narrative", "the_token")
-                            for v in ("source", "native", "transferred", "hidden_map", "shuffled_map")}
+                            for v in ("source", "native", "transferred", "transferred_input", "transferred_both",
+                                      "hidden_map", "shuffled_map")}
     maps = load_tensors(steering / "maps" / "ne-micro-s0__ne-micro-s1.safetensors")
     assert maps["embedding.weight"].shape == (16, 16) and maps["hidden.weight"].shape == (16, 16)
     # the next-token distribution: every swept setting's KL with its interval, the null at |alpha| 2
@@ -143,6 +154,7 @@ def test_steering_tables_and_generations(pipeline):
     assert (kl["kl"] >= 0).all() and (kl["kl_ci_low"] <= kl["kl_ci_high"]).all()
     compared = kl[kl["compared_to_null"]]
     assert set(compared["condition"]) == {"native", "transferred", "hidden_map"} and (compared["n_null_draws"] == 2).all()
+    assert (compared["n_null_directions"] == 1).all()
     tops = pd.read_parquet(steering / "top_tokens.parquet")
     assert len(tops) == len(kl) * 3 * 5 and tops["token"].map(type).eq(str).all()
     readings = pd.read_parquet(steering / "vector_readings.parquet")

@@ -80,12 +80,14 @@ def reordered_dir(tmp_path_factory, model_dirs, tokenizer):
 
 @pytest.fixture(scope="session")
 def concepts():
-    """A text concept (news vs opinion) and a token-set concept (positive adjectives)."""
+    """A text concept (news vs opinion) and a token-set concept (positive adjectives); the ceiling
+    map's texts are a third sample of both registers."""
+    ceiling = texts("news", 16, 3) + texts("opinion", 16, 3)
     return [
         dict(name="news_vs_opinion", positive=texts("news", 20, 1), negative=texts("opinion", 20, 1),
-             heldout_positive=texts("news", 16, 2), heldout_negative=texts("opinion", 16, 2),
+             heldout_positive=texts("news", 16, 2), heldout_negative=texts("opinion", 16, 2), ceiling=ceiling,
              target_tokens=POSITIVE_ADJ),
         dict(name="positive_adj", vector="tokens", positive=texts("opinion", 20, 1), negative=texts("news", 20, 1),
-             heldout_positive=texts("opinion", 16, 2), heldout_negative=texts("news", 16, 2),
+             heldout_positive=texts("opinion", 16, 2), heldout_negative=texts("news", 16, 2), ceiling=ceiling,
              target_tokens=POSITIVE_ADJ),
     ]

@@ -94,7 +94,8 @@ def test_null_comparison():
     null = 0.1 + 0.01 * rng.standard_normal((4, 101))  # 4 draws, point value + 100 replicates
     far = 1.0 + 0.01 * rng.standard_normal(101)
     out = null_comparison(far, null, 0.95)
-    assert out["above_null"] and out["compared_to_null"] and out["n_null_draws"] == 4
+    assert out["above_isotropic_band"] and out["compared_to_null"] and out["n_null_draws"] == 4
+    assert out["n_null_directions"] == 4 and null_comparison(far, null, 0.95, n_directions=2)["n_null_directions"] == 2
     assert out["null_isotropic_kl_low"] < 0.1 < out["null_isotropic_kl_high"]
     # Each replicate's difference is one far draw less the mean of four null draws, 0.9 +- 0.01
     # sqrt(1 + 1/4), so the interval's low end is 0.878, estimated from 100 replicates to 0.003
@@ -102,7 +103,7 @@ def test_null_comparison():
     assert out["kl_minus_null_ci_low"] == pytest.approx(0.9 - 1.96 * 0.01 * np.sqrt(1.25), abs=0.02), \
         out["kl_minus_null_ci_low"]
     same = null_comparison(null[0], null, 0.95)
-    assert not same["above_null"] and same["kl_minus_null_ci_low"] < 0 < same["kl_minus_null_ci_high"]
+    assert not same["above_isotropic_band"] and same["kl_minus_null_ci_low"] < 0 < same["kl_minus_null_ci_high"]
     assert not null_comparison(far, np.zeros((0, 101)), 0.95)["compared_to_null"]
 
 

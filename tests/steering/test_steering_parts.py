@@ -267,6 +267,16 @@ def test_config_and_concept_validation():
                 dict(layer_relative_depth=0.0), dict(batch_size=0), dict(device="tpu")):
         with pytest.raises(RegeoInputError):
             SteeringConfig.from_params({**defaults, **bad})
+    # Errors name the key.
+    assert SteeringConfig.from_params(defaults).embeddings == "output"  # Lee et al.'s rows
+    for bad, key in ((dict(map_variants=["output"]), "map_variants"), (dict(map_variants=["input", "input"]),
+                     "map_variants"), (dict(map_variants=["hidden"]), "map_variants"),
+                     (dict(n_permutations=50), "n_permutations"), (dict(n_permutations=200, null_checks=300),
+                                                                   "null_checks")):
+        with pytest.raises(RegeoInputError, match=f"'{key}'"):
+            SteeringConfig.from_params({**defaults, **bad})
+    assert SteeringConfig.from_params({**defaults, "embeddings": "input", "map_variants": ["output"]}).map_variants \
+        == ("output",)
     good = dict(name="c", positive=["a"], negative=["b"], heldout_positive=["c"])
     assert Concept.from_dict(good).primary_metric == "loglik"
     for bad in ({**good, "positve": ["a"]}, {**good, "positive": "a b"}, {**good, "vector": "tokens"},
@@ -275,3 +285,5 @@ def test_config_and_concept_validation():
             Concept.from_dict(bad)
     tokens = Concept.from_dict({**good, "vector": "tokens", "target_tokens": ["great"]})
     assert tokens.primary_metric == "logodds"
+    with pytest.raises(RegeoInputError, match="'ceiling' shares texts"):  # the ceiling needs texts of its own
+        Concept.from_dict({**good, "ceiling": ["d", "c"]})

@@ -33,14 +33,16 @@ def test_passages_cut_at_whitespace_and_keep_every_word():
 def test_subset_texts_split_by_document():
     documents = [f"doc{i} " + " ".join(f"w{i}x{j}" for j in range(30)) for i in range(6)]
     split = subset_texts(documents, passage_chars=40, per_side=4)
-    assert len(split.vector) == len(split.heldout) == 4
-    vector_docs = {p.split("x")[0] for p in split.vector}
-    heldout_docs = {p.split("x")[0] for p in split.heldout}
-    assert not ({d.replace("doc", "w") for d in vector_docs} & {d.replace("doc", "w") for d in heldout_docs})
+    assert len(split.vector) == len(split.heldout) == len(split.ceiling) == 4
+    # Documents dealt in turn: 0 and 3 to the vectors, 1 and 4 held out, 2 and 5 to the ceiling.
+    assert {doc for doc, _ in split.ids["vector"]} == {0, 3} and {doc for doc, _ in split.ids["ceiling"]} == {2, 5}
+    assert {doc for doc, _ in split.ids["heldout"]} == {1, 4}
+    assert all(text.split()[0] in ("doc1", "doc4") or text.split()[0][1] in "14" for text in split.heldout)
     # Evenly spread: the first and the last passage of the vector side's documents are kept.
-    assert split.vector[0].startswith("doc0") and "w4x29" in split.vector[-1]
+    assert split.vector[0].startswith("doc0") and "w3x29" in split.vector[-1]
     single = subset_texts([documents[0]], passage_chars=40, per_side=100)
-    assert single.vector and single.heldout and not set(single.vector) & set(single.heldout)
+    sides = [set(single.vector), set(single.heldout), set(single.ceiling)]
+    assert all(sides) and not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
     with pytest.raises(RegeoInputError, match="no non-empty val documents"):
         subset_texts(["   "], 40, 4)
 
@@ -78,6 +80,8 @@ def test_build_concepts_from_subsets(val_paths):
     assert len(contrast.positive) == len(contrast.heldout_negative) == 10
     assert all("i think" not in t and "honestly" not in t for t in contrast.positive)  # news texts only
     assert not set(contrast.positive) & set(contrast.heldout_positive)
+    assert len(contrast.ceiling) == 20 and not set(contrast.ceiling) & set(contrast.positive + contrast.heldout_positive)
+    assert set(tokens.ceiling) <= set(contrast.ceiling)  # the opinion subset's ceiling passages
     assert tokens.target_tokens == POSITIVE_ADJ and tokens.prompts == ["i think the film was"]
     assert tokens.heldout_positive and not tokens.heldout_negative
     with pytest.raises(RegeoInputError, match="no val split given for subset 'opinion'"):
@@ -99,7 +103,7 @@ def test_relation():
 
 def _outputs(root, name: str) -> dict:
     return {kind: root / f"{name}.{suffix}" for kind, suffix in (
-        ("sweep", "parquet"), ("summary", "summary.parquet"), ("depth", "depth.parquet"),
+        ("sweep", "parquet"), ("summary", "summary.parquet"), ("native", "native.parquet"), ("depth", "depth.parquet"),
         ("next_token", "next_token.parquet"), ("top_tokens", "top_tokens.parquet"), ("samples", "samples.jsonl"), ("vectors", "vectors.safetensors"), ("maps", "maps.safetensors"))}
 
 
@@ -113,8 +117,10 @@ def pair_files(model_dirs, val_paths, tmp_path_factory):
     steering_pair(steering_params(), str(model_dirs["a"]), str(model_dirs["a"]), val_paths,
                   {"source": None, "target": None}, self_runs, _outputs(out, "self"))
     summarise_files([str(out / "pair.summary.parquet"), str(out / "self.summary.parquet")],
+                    [str(out / "pair.native.parquet"), str(out / "self.native.parquet")],
                     [str(out / "pair.depth.parquet"), str(out / "self.depth.parquet")],
-                    out / "transfer.parquet", out / "depth.parquet")
+                    out / "transfer.parquet", out / "native.parquet", out / "by_relation.parquet", out / "depth.parquet",
+                    "holm")
     return out
 
 
@@ -122,8 +128,9 @@ def test_pair_job_writes_its_tables_generations_vectors_and_maps(pair_files):
     table = pd.read_parquet(pair_files / "pair.parquet")
     assert set(table["source"]) == {"news-p64-s0"} and set(table["target"]) == {"news-p128-s0"}
     assert set(table["relation"]) == {"presets"}
-    # 2 concepts x ((native, transferred, hidden_map) x 4 alphas + 2 checked null draws x 2 alphas)
-    assert len(table) == 2 * (3 * 4 + 2 * 2)
+    # 2 concepts x ((native, transferred through 3 maps, hidden_map) x 4 alphas + 3 checked null
+    # draws (permutation in B and through the default map, isotropic) x 2 alphas)
+    assert len(table) == 2 * (5 * 4 + 3 * 2)
     assert table.loc[table["concept"] == "news_vs_opinion", "logodds_shift"].isna().all()  # no target tokens
     # the next-token KL of every swept setting, plus the KL-only null draws at the largest alpha
     kl = pd.read_parquet(pair_files / "pair.next_token.parquet")
@@ -142,21 +149,39 @@ def test_pair_job_writes_its_tables_generations_vectors_and_maps(pair_files):
     with safe_open(pair_files / "pair.maps.safetensors", "pt") as f:
         meta = json.loads(f.metadata()["regeo"])
         assert f.get_tensor("embedding.weight").shape == (128, 64)
-    assert meta["source"] == "news-p64-s0" and meta["layer_target"] == "1" and meta["fit_rows"] == "input"
+    assert meta["source"] == "news-p64-s0" and meta["layer_target"] == "1" and meta["fit_rows"] == "output"
+    native = pd.read_parquet(pair_files / "pair.native.parquet")
+    assert len(native) == 2 and set(native["target_preset"]) == {"p128"} and "relation" not in native
 
 
 def test_summary_of_pairs(pair_files):
-    summary = pd.read_parquet(pair_files / "transfer.parquet").set_index(["target", "concept"])
-    assert len(summary) == 4 and set(summary["metric"]) == {"loglik", "logodds"}
-    self_rows = summary.loc["news-p64-s0"]
-    assert (self_rows["relation"] == "self").all()
-    assert np.allclose(self_rows["transfer_ratio"], 1.0) and self_rows["native_significant"].all()
-    # Across widths: the native vector acts far beyond the null, so its ratios are defined
-    # (how much of it the map carries is what the study measures, not a property to assert here).
-    cross = summary.loc[("news-p128-s0", "news_vs_opinion")]
-    assert cross["native_significant"] and abs(cross["native_z_first_order"]) > 5
-    assert np.isfinite(cross["transfer_ratio"]) and cross["transfer_ratio_ci_low"] <= cross["transfer_ratio_ci_high"]
-    assert cross["d_source"] == 64 and cross["d_target"] == 128 and cross["n_layers_target"] == 4
+    transfer = pd.read_parquet(pair_files / "transfer.parquet")
+    native = pd.read_parquet(pair_files / "native.parquet").set_index(["target", "concept"])
+    # A row per pair, concept and map (3 embedding maps, the hidden-state map, the shuffled map).
+    assert len(transfer) == 2 * 2 * 5 and set(transfer["metric"]) == {"loglik", "logodds"}
+    assert set(transfer["map"]) == {"output", "input", "both", "hidden_states", "shuffled_output"}
+    # Native results once per (target, concept), whatever the number of pairs into the target.
+    assert len(native) == 4 and (native["n_pair_jobs"] == 1).all() and (native["family"] == "native").all()
+    self_rows = transfer[transfer["relation"] == "self"]
+    assert np.allclose(self_rows["transfer_ratio"].dropna(), 1.0) and self_rows["p_adjusted"].isna().all()
+    cross = transfer[transfer["relation"] == "presets"]
+    # Holm within each map's family of non-self tests (here one pair x two concepts).
+    for map_, family in cross.groupby("map"):
+        assert (family["family"] == f"transfer: {map_}").all() and len(family) == 2
+        assert (family["p_adjusted"] >= family["p_value"]).all() and family["p_adjusted"].max() <= 1
+        assert (family["significant"] == (family["p_adjusted"] < 0.05)).all()
+    assert (cross["n_permutations"] == 2000).all() and (cross["p_min"] == 1 / 2001).all()
+    # The native table's verdicts, on the adjusted p, reach the transfer rows.
+    tokens = native.loc[("news-p128-s0", "positive_adj")]
+    assert tokens["p_adjusted"] >= tokens["p_value"] and tokens["significant"] == (tokens["p_adjusted"] < 0.05)
+    row = cross[(cross["concept"] == "positive_adj") & cross["default_map"]].iloc[0]
+    assert row["native_significant"] == tokens["significant"]
+    assert row["flag"] == ("ok" if row["native_significant"] and row["null_check_error"] <= 1 else
+                           "native_not_significant" if not row["native_significant"] else "first_order_null_off")
+    assert row["d_source"] == 64 and row["d_target"] == 128 and row["n_layers_target"] == 4
+    assert row["transfer_ratio_ci_low"] <= row["transfer_ratio_ci_high"]
+    relations = pd.read_parquet(pair_files / "by_relation.parquet")
+    assert set(relations["relation"]) == {"presets"} and (relations["n_pairs"] == 1).all()
     depth = pd.read_parquet(pair_files / "depth.parquet")
     assert len(depth) == 3 + 3 and set(depth["target"]) == {"news-p128-s0", "news-p64-s0"}
 

@@ -13,7 +13,8 @@ from regeo.steering.emb2emb import fit_linear_map, r2_of, retrieval, split_pairs
 from regeo.steering.first_order import passage_gradients
 from regeo.steering.hidden import paired_positions
 from regeo.steering.inject import steer
-from regeo.steering.nulls import isotropic_draws, mapped_draws, p_value, z_score
+from regeo.steering.nulls import isotropic_draws, mapped_draws, z_score
+from regeo.steering.permutation import two_sided_p
 from regeo.steering.score import Heldout, score_passages, statistic
 from regeo.steering.text import encode_texts, target_token_ids
 
@@ -96,7 +97,11 @@ def test_nulls_have_the_norm_and_the_span_asked_for():
     assert not np.array_equal(isotropic_draws(16, 64, 3.0, 0, "d"), iso)
     null = np.random.default_rng(0).normal(size=999)
     assert z_score(null.mean() + 2 * null.std(ddof=1), null) == pytest.approx(2.0)
-    assert p_value(0.0, null) > 0.9 and p_value(10.0, null) == pytest.approx(1 / 1000)
+    # Two-sided about the centre of all 1 + B statistics, p = (1 + b) / (1 + B) (regeo.stats), with its floor.
+    assert two_sided_p(0.0, null)[0] > 0.9
+    assert two_sided_p(10.0, null) == pytest.approx((1 / 1000, 1 / 1000))
+    assert two_sided_p(-10.0, null)[0] == pytest.approx(1 / 1000)  # either sign
+    assert np.isnan(two_sided_p(float("nan"), null)[0])
 
 
 def test_held_out_map_checks_and_the_shuffled_baseline():

@@ -6,25 +6,26 @@
 
 rule steering:
     input:
-        source=lambda wc: f"results/runs/{wc.source}/model",
-        target=lambda wc: f"results/runs/{wc.target}/model",
+        source=lambda wc: layout.model_dir(wc.source),
+        target=lambda wc: layout.model_dir(wc.target),
         val=list(val_documents(STEERING_SUBSETS).values()),
         # A run without a count table (none known) has every token counted as seen.
         source_counts=lambda wc: [c for c in [run_counts(wc.source)] if c],
         target_counts=lambda wc: [c for c in [run_counts(wc.target)] if c],
     output:
-        sweep="results/steering/{source}__{target}.parquet",
-        summary="results/steering/{source}__{target}.summary.parquet",
-        depth="results/steering/{source}__{target}.depth.parquet",
-        next_token="results/steering/{source}__{target}.next_token.parquet",
-        top_tokens="results/steering/{source}__{target}.top_tokens.parquet",
-        samples="results/steering/{source}__{target}.samples.jsonl",
-        vectors="results/steering/vectors/{source}__{target}.safetensors",
-        maps="results/steering/maps/{source}__{target}.safetensors",
+        sweep=layout.steering_pair("{source}", "{target}"),
+        summary=layout.steering_pair("{source}", "{target}", "summary"),
+        native=layout.steering_pair("{source}", "{target}", "native"),
+        depth=layout.steering_pair("{source}", "{target}", "depth"),
+        next_token=layout.steering_pair("{source}", "{target}", "next_token"),
+        top_tokens=layout.steering_pair("{source}", "{target}", "top_tokens"),
+        samples=layout.steering_pair("{source}", "{target}", "samples"),
+        vectors=layout.steering_vectors("{source}", "{target}"),
+        maps=layout.steering_maps("{source}", "{target}"),
     log:
         "logs/steering/{source}__{target}.log",
     benchmark:
-        "results/benchmarks/steering/{source}__{target}.tsv"
+        layout.job_benchmark("steering", "{source}__{target}")
     wildcard_constraints:
         source=_alternatives(RUNS),
         target=_alternatives(RUNS),
@@ -45,17 +46,24 @@ rule steering:
         "../scripts/steering.py"
 
 
+# The pairs' tables joined: native effects once per (target, concept), transfers per (pair,
+# concept, map), p adjusted across each table's family (regeo.steering.summary).
 rule steering_summary:
     input:
         summaries=steering_tables("summary"),
+        natives=steering_tables("native"),
         depths=steering_tables("depth"),
     output:
-        transfer="results/steering/transfer.parquet",
-        depth="results/steering/alignment_depth.parquet",
+        transfer=layout.steering_table("transfer.parquet"),
+        native=layout.steering_table("native.parquet"),
+        by_relation=layout.steering_table("transfer_by_relation.parquet"),
+        depth=layout.steering_table("alignment_depth.parquet"),
     log:
         "logs/steering/summary.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        adjustment=config["steering"]["adjustment"],
     script:
         "../scripts/steering_summary.py"
 
@@ -67,10 +75,10 @@ rule steering_next_token:
         kl=steering_tables("next_token"),
         tops=steering_tables("top_tokens"),
     output:
-        kl="results/steering/next_token_kl.parquet",
-        tops="results/steering/top_tokens.parquet",
+        kl=layout.steering_table("next_token_kl.parquet"),
+        tops=layout.steering_table("top_tokens.parquet"),
         html=report(
-            "results/steering/top_tokens.html",
+            layout.steering_table("top_tokens.html"),
             caption="../report/steering_top_tokens.rst",
             category="Steering transfer",
         ),
@@ -86,14 +94,12 @@ rule steering_next_token:
 # nearest input embeddings and the logit lens, per pair, concept and vector.
 rule steering_readings:
     input:
-        vectors=[
-            f"results/steering/vectors/{a}__{b}.safetensors" for a, b in STEERING_PAIRS
-        ],
+        vectors=[layout.steering_vectors(a, b) for a, b in STEERING_PAIRS],
         spaces=steering_spaces(),
     output:
-        table="results/steering/vector_readings.parquet",
+        table=layout.steering_table("vector_readings.parquet"),
         html=report(
-            "results/steering/vector_readings.html",
+            layout.steering_table("vector_readings.html"),
             caption="../report/steering_readings.rst",
             category="Steering transfer",
         ),
@@ -103,8 +109,8 @@ rule steering_readings:
         "../../envs/analysis.yaml"
     params:
         pairs=[{"source": a, "target": b} for a, b in STEERING_PAIRS],
-        # the results folder the vectors' runs live in: results/steering/vector_readings.parquet's
-        results=lambda wc, output: os.path.dirname(os.path.dirname(output.table)),
+        # where the vectors' runs live: the map of results/ (their files are this rule's inputs)
+        results=layout.RESULTS,
         counts={run: run_counts(run) for run in steering_pair_runs()},
         k=config["steering"]["readings_k"],
     script:

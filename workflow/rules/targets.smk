@@ -3,6 +3,8 @@
 
 STEERING_TABLES_OVER_PAIRS = [
     "transfer.parquet",
+    "native.parquet",
+    "transfer_by_relation.parquet",
     "alignment_depth.parquet",
     "next_token_kl.parquet",
     "top_tokens.parquet",
@@ -25,7 +27,7 @@ def steering_outputs():
     ]
     tables = steering_tables() + [
         t
-        for kind in ("summary", "depth", "next_token", "top_tokens")
+        for kind in ("summary", "native", "depth", "next_token", "top_tokens")
         for t in steering_tables(kind)
     ]
     over_pairs = [layout.steering_table(name) for name in STEERING_TABLES_OVER_PAIRS]

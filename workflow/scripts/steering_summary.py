@@ -5,7 +5,11 @@ from regeo.steering.summary import summarise_files
 with snakemake_job(snakemake):
     summarise_files(
         list(snakemake.input.summaries),
+        list(snakemake.input.natives),
         list(snakemake.input.depths),
         snakemake.output.transfer,
+        snakemake.output.native,
+        snakemake.output.by_relation,
         snakemake.output.depth,
+        snakemake.params.adjustment,
     )

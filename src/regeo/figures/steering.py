@@ -12,7 +12,7 @@ from regeo.steering.summary import METRIC_LABELS
 # Condition -> (colour, line style, label).
 STYLES = {
     "native": ("black", "-", "native (B's own vector)"),
-    "transferred": ("tab:blue", "-", "transferred (M v_A, embedding map)"),
+    "transferred": ("tab:blue", "-", "transferred (M v_A, default embedding map)"),
     "hidden_map": ("tab:green", "--", "hidden-state map (ceiling)"),
     "shuffled_map": ("tab:purple", ":", "shuffled-pairs map (first order)"),
 }
@@ -37,6 +37,23 @@ def _z(confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
+def default_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the default map's transferred vector, and of every condition that is not transferred;
+    the default map is the first transferred map of the table (the pair jobs write it first)."""
+    transferred = table["condition"] == "transferred"
+    if not transferred.any():
+        return table
+    default = table.loc[transferred, "map"].iloc[0]
+    return table[~transferred | (table["map"] == default)]
+
+
+def verdict(row) -> str:
+    """The adjusted p of a transfer row, or "n.s."."""
+    if not np.isfinite(row["p_adjusted"]):
+        return "self (not tested)"
+    return f"p adj. {row['p_adjusted']:.2g}" + ("" if row["significant"] else " n.s.")
+
+
 def _pair_concept_grid(table: pd.DataFrame, row_height: float):
     """(fig, axes, pairs, concepts): one row per (source, target) pair and one column per concept
     of ``table``, in order of appearance, sharing the alpha axis."""
@@ -51,31 +68,33 @@ def _pair_concept_grid(table: pd.DataFrame, row_height: float):
 def plot_steering_effects(sweep: pd.DataFrame, summary: pd.DataFrame):
     """Rows: (source, target) pairs; columns: concepts; each panel the concept's primary effect vs alpha.
 
-    Lines with bootstrap bands (over held-out passages) for the swept conditions, the shuffled map
-    to first order, grey: the band the mapped null's draws span at each alpha (first order,
-    +-z sd), and the checked null draws at full alpha as grey crosses.
+    Lines with bootstrap bands for the swept conditions (the default map's transferred vector), the
+    shuffled map to first order, grey: the band the transferred vector's label-permutation null
+    spans at each alpha (first order, +-z sd), and the checked null draws at full alpha as grey crosses.
     """
     if sweep.empty:
         return _placeholder("no steering pairs configured (steering.pairs)")
+    sweep = default_rows(sweep)
     fig, axes, pairs, concepts = _pair_concept_grid(sweep, row_height=2.3)
     for r, (source, target) in enumerate(pairs):
         for c, concept in enumerate(concepts):
             ax = axes[r][c]
             part = sweep[(sweep["source"] == source) & (sweep["target"] == target) & (sweep["concept"] == concept)]
-            info = summary[(summary["source"] == source) & (summary["target"] == target)
-                           & (summary["concept"] == concept)]
-            if part.empty or info.empty:
+            rows_of = summary[(summary["source"] == source) & (summary["target"] == target)
+                              & (summary["concept"] == concept)].set_index("condition")
+            if part.empty or "transferred" not in rows_of.index:
                 ax.set_axis_off()
                 continue
-            info = info.iloc[0]
+            info = default_rows(rows_of.reset_index()).set_index("condition").loc["transferred"]
             grid = np.sort(part["alpha"].unique())
             z = _z(float(info["confidence"]))
             line = np.linspace(min(grid.min(), 0), max(grid.max(), 0), 50)
-            ax.fill_between(line, line * (info["null_mapped_mean"] - z * info["null_mapped_sd"]),
-                            line * (info["null_mapped_mean"] + z * info["null_mapped_sd"]), color="0.85",
-                            label="mapped null (first order)", zorder=0)
-            ax.plot(line, line * info["shuffled_map_first_order"], STYLES["shuffled_map"][1],
-                    color=STYLES["shuffled_map"][0], linewidth=1, label=STYLES["shuffled_map"][2])
+            ax.fill_between(line, line * (info["null_permutation_mean"] - z * info["null_permutation_sd"]),
+                            line * (info["null_permutation_mean"] + z * info["null_permutation_sd"]), color="0.85",
+                            label="label-permutation null (first order)", zorder=0)
+            if "shuffled_map" in rows_of.index:
+                ax.plot(line, line * rows_of.loc["shuffled_map", "first_order"], STYLES["shuffled_map"][1],
+                        color=STYLES["shuffled_map"][0], linewidth=1, label=STYLES["shuffled_map"][2])
             for condition in ("native", "transferred", "hidden_map"):
                 rows = part[part["condition"] == condition].sort_values("alpha")
                 if rows.empty:
@@ -89,9 +108,8 @@ def plot_steering_effects(sweep: pd.DataFrame, summary: pd.DataFrame):
             ax.axhline(0, color="0.7", linewidth=0.6, zorder=0)
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)
-            verdict = "" if info["transferred_significant"] else ", n.s."
-            ax.set_title(f"{source} → {target} ({info['relation']})\n{concept}: transferred z "
-                         f"{info['transferred_z_mapped']:.1f}{verdict}", fontsize=8)
+            ax.set_title(f"{source} → {target} ({info['relation']})\n{concept}: transferred, {verdict(info)}",
+                         fontsize=8)
             if c == 0:
                 ax.set_ylabel(METRIC_LABELS[info["metric"]].replace(" per unit alpha", ""), fontsize=7)
             if r == len(pairs) - 1:
@@ -103,42 +121,44 @@ def plot_steering_effects(sweep: pd.DataFrame, summary: pd.DataFrame):
 
 
 XLIM = (-0.6, 1.6)
-RATIOS = {"transfer_ratio": ("tab:blue", "transferred / native"),
-          "ceiling_share": ("tab:orange", "transferred / hidden-state map (ceiling share)"),
-          "hidden_map_ratio": ("tab:green", "hidden-state map / native")}
+# (condition, ratio column) -> (colour, label)
+RATIOS = {("transferred", "transfer_ratio"): ("tab:blue", "transferred / native"),
+          ("transferred", "ceiling_share"): ("tab:orange", "transferred / hidden-state map (ceiling share)"),
+          ("hidden_map", "transfer_ratio"): ("tab:green", "hidden-state map / native")}
 
 
 def plot_transfer_ratios(summary: pd.DataFrame):
-    """One panel per concept: per pair the transfer ratio, the ceiling share and the hidden map's ratio with
-    intervals; grey: the band the mapped null spans, as a ratio to the native effect."""
+    """One panel per concept: per pair the default map's transfer ratio and ceiling share and the hidden
+    map's ratio, with intervals; small grey marks: the map variants' transfer ratios."""
     if summary.empty:
         return _placeholder("no steering pairs configured (steering.pairs)")
+    variants = summary[(summary["condition"] == "transferred") & ~summary["default_map"].astype(bool)]
+    summary = default_rows(summary)
     concepts = list(dict.fromkeys(summary["concept"]))
     pairs = list(dict.fromkeys(zip(summary["source"], summary["target"])))
     fig, axes = plt.subplots(1, len(concepts), figsize=(4.2 * len(concepts) + 1.5, 0.45 * len(pairs) + 1.8),
                              squeeze=False, sharey=True)
     for c, concept in enumerate(concepts):
         ax = axes[0][c]
-        part = summary[summary["concept"] == concept].set_index(["source", "target"])
+        part = summary[summary["concept"] == concept].set_index(["source", "target", "condition"])
         for i, pair in enumerate(pairs):
-            if pair not in part.index:
+            if (*pair, "transferred") not in part.index:
                 continue
-            row = part.loc[pair]
-            z = _z(float(row["confidence"]))
-            half = z * row["null_mapped_sd"] / abs(row["native_effect"]) if row["native_effect"] else np.nan
-            ax.add_patch(plt.Rectangle((-half, i - 0.4), 2 * half, 0.8, color="0.88", zorder=0, linewidth=0))
-            for k, (ratio, (color, _)) in enumerate(RATIOS.items()):
+            for k, ((condition, ratio), (color, _)) in enumerate(RATIOS.items()):
+                row = part.loc[(*pair, condition)]
                 y = i + (k - 1) * 0.22
                 low, high = row[f"{ratio}_ci_low"], row[f"{ratio}_ci_high"]
                 # A ratio's percentile interval need not contain its point value (a denominator near 0
                 # makes the replicates heavy-tailed), so the two are drawn separately; both clipped.
                 ax.hlines(y, *np.clip([low, high], *XLIM), color=color, linewidth=1)
                 ax.plot(np.clip(row[ratio], *XLIM), y, "o", color=color, markersize=3.5)
-            mark = "" if row["transferred_significant"] else " n.s."
-            if row["flag"] != "ok":
-                mark += f" [{row['flag']}]"
-            ax.text(1.02, i, f"z {row['transferred_z_mapped']:.1f}{mark}", transform=ax.get_yaxis_transform(),
-                    va="center", fontsize=6.5)
+            others = variants[(variants["source"] == pair[0]) & (variants["target"] == pair[1])
+                              & (variants["concept"] == concept)]
+            ax.plot(np.clip(others["transfer_ratio"], *XLIM), np.full(len(others), i - 0.22), "|", color="0.4",
+                    markersize=6)
+            row = part.loc[(*pair, "transferred")]
+            mark = "" if row["flag"] == "ok" else f" [{row['flag']}]"
+            ax.text(1.02, i, f"{verdict(row)}{mark}", transform=ax.get_yaxis_transform(), va="center", fontsize=6.5)
         ax.axvline(0, color="0.6", linewidth=0.6)
         ax.axvline(1, color="0.6", linewidth=0.6, linestyle=":")
         ax.set_yticks(range(len(pairs)), [f"{a} → {b}" for a, b in pairs], fontsize=7)
@@ -149,7 +169,7 @@ def plot_transfer_ratios(summary: pd.DataFrame):
         ax.set_title(concept, fontsize=9)
         ax.set_xlabel("ratio of effects per unit alpha (clipped to [-0.6, 1.6])", fontsize=7)
     handles = [plt.Line2D([], [], marker="o", color=color, linestyle="", label=label) for color, label in RATIOS.values()]
-    handles.append(plt.Rectangle((0, 0), 1, 1, color="0.88", label="mapped null band (transferred)"))
+    handles.append(plt.Line2D([], [], marker="|", color="0.4", linestyle="", label="other fit rows (map variants)"))
     fig.legend(handles=handles, loc="upper center", ncol=2, fontsize=7.5, frameon=False)
     fig.tight_layout(rect=(0, 0, 0.93, 1 - 0.7 / (0.45 * len(pairs) + 1.8)))
     return fig
@@ -189,6 +209,7 @@ def plot_next_token_kl(kl: pd.DataFrame):
     """
     if kl.empty:
         return _placeholder("no steering pairs configured (steering.pairs)")
+    kl = default_rows(kl)
     fig, axes, pairs, concepts = _pair_concept_grid(kl, row_height=2.2)
     for r, (source, target) in enumerate(pairs):
         for c, concept in enumerate(concepts):
@@ -225,13 +246,13 @@ def plot_next_token_kl(kl: pd.DataFrame):
             for name in ("native", "transferred"):
                 rows = compared[compared["condition"] == name]
                 if not rows.empty:
-                    above = sorted(rows.loc[rows["above_null"].astype(bool), "alpha"])
+                    above = sorted(rows.loc[rows["above_isotropic_band"].astype(bool), "alpha"])
                     verdicts.append(f"{name} " + (f"above at {', '.join(f'{a:g}' for a in above)}" if above else "n.s."))
-            verdict = "; ".join(verdicts)
+            summary_text = "; ".join(verdicts)
             ax.set_ylim(bottom=0)
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)
-            ax.set_title(f"{source} → {target}, {concept}\nvs null: {verdict or 'none'}", fontsize=7)
+            ax.set_title(f"{source} → {target}, {concept}\nvs null: {summary_text or 'none'}", fontsize=7)
             if c == 0:
                 ax.set_ylabel("KL(steered || unsteered)\nnats per position", fontsize=7)
             if r == len(pairs) - 1:

@@ -47,8 +47,8 @@ def steering_pair(params: dict, source_model: str, target_model: str, val_paths:
 
     ``params``: the steering section; ``val_paths``: subset -> val.parquet; ``counts``:
     {"source", "target"} -> counts.parquet or None; ``runs``: {"source", "target"} -> {name,
-    subset, preset, seed}; ``outputs``: paths of ``sweep``, ``summary``, ``depth``, ``next_token``,
-    ``top_tokens``, ``samples``, ``vectors`` and ``maps``.
+    subset, preset, seed}; ``outputs``: paths of ``sweep``, ``summary`` (the transfer rows),
+    ``native``, ``depth``, ``next_token``, ``top_tokens``, ``samples``, ``vectors`` and ``maps``.
     """
     torch.set_num_threads(threads)
     cfg = SteeringConfig.from_params(params)
@@ -63,16 +63,22 @@ def steering_pair(params: dict, source_model: str, target_model: str, val_paths:
             described[f"{side}_{key}"] = run[key]
     for name in ("sweep", "summary", "depth", "next_token", "top_tokens"):
         write_parquet(getattr(result, name).assign(**described), outputs[name])
+    # B's own vector is B's alone: only the target's side describes it.
+    write_parquet(result.native.assign(**{k: v for k, v in described.items() if k.startswith("target_")}),
+                  outputs["native"])
     write_jsonl(result.records, outputs["samples"])
     save_tensors(result.vectors, outputs["vectors"], metadata={**result.metadata, "kind": "steering vectors",
                                                                "names": "{concept}.{source|native|transferred|"
-                                                                        "hidden_map|shuffled_map}"})
+                                                                        "transferred_{variant rows}|hidden_map|"
+                                                                        "shuffled_map}"})
     save_tensors(result.maps, outputs["maps"], metadata={**result.metadata, "kind": "linear maps"})
-    for row in result.summary.itertuples():
-        log.info("%s -> %s %s: transferred %.4g [%.4g, %.4g] (z %.1f), native %.4g (z %.1f), ceiling share %.2f",
-                 source["name"], target["name"], row.concept, row.transferred_effect, row.transferred_effect_ci_low,
-                 row.transferred_effect_ci_high, row.transferred_z_mapped, row.native_effect, row.native_z,
-                 row.ceiling_share)
+    natives = result.native.set_index("concept")
+    for row in result.summary[result.summary["default_map"]].itertuples():
+        native = natives.loc[row.concept]
+        log.info("%s -> %s %s: transferred %.4g [%.4g, %.4g] (permutation p %.2g), native %.4g (p %.2g), "
+                 "ratio %.2f, ceiling share %.2f", source["name"], target["name"], row.concept, row.effect,
+                 row.effect_ci_low, row.effect_ci_high, row.p_value, native.effect, native.p_value,
+                 row.transfer_ratio, row.ceiling_share)
 
 
 def next_token_tables(kl_paths: list[str | Path], top_paths: list[str | Path], kl_out: str | Path,
@@ -92,7 +98,7 @@ def next_token_tables(kl_paths: list[str | Path], top_paths: list[str | Path], k
         log.info("%s -> %s %s %s alpha %g: KL %.4g [%.4g, %.4g] nats, isotropic null %.4g [%.4g, %.4g]%s",
                  row.source, row.target, row.concept, row.condition, row.alpha, row.kl, row.kl_ci_low,
                  row.kl_ci_high, row.null_isotropic_kl, row.null_isotropic_kl_low, row.null_isotropic_kl_high,
-                 "" if row.above_null else " (not above the null)")
+                 "" if row.above_isotropic_band else " (not above the isotropic band)")
 
 
 def steering_readings(pairs: list[dict], vectors_paths: list[str | Path], results: str | Path,

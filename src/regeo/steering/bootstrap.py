@@ -1,10 +1,20 @@
-"""Bootstrap over held-out passages: replicate weights, stratified by side, and percentile intervals.
+"""Bootstrap replicate weights, stratified by side where there are sides, and percentile intervals.
 
-A replicate draws, with replacement, as many positive passages as there are and as many negative
-passages as there are (the two sides stay the size they are, as the statistic assumes), and
-gives each passage its draw count as a weight. Every effect and ratio of a (pair, concept) is
-computed on the same replicates, so an interval of a ratio accounts for the correlation of its
-numerator and denominator. Passages are the unit, not tokens: the tokens of one passage are not
+Every effect of a (pair, concept) is computed from three samples, and a replicate resamples all
+three at once (DESIGN.md, "Intervals": every step recomputed from what it resamples):
+
+- the vector passages (:mod:`regeo.steering.activations`): the vectors are recomputed from them;
+- the maps' fit rows (:mod:`regeo.steering.maps`): token pairs of an Emb2Emb map, passages of the
+  ceiling map; the map's action is its replicate's (:mod:`regeo.steering.map_replicates`);
+- the held-out passages the effect is scored on.
+
+Passages with sides (a contrast's vector passages, the held-out passages): a replicate draws,
+with replacement, as many positive passages as there are and as many negative passages as there
+are (the two sides stay the size they are, as the statistic assumes), and gives each passage its
+draw count as a weight. Every effect and ratio of a (pair, concept) is computed on the same
+replicates, so an interval of a ratio accounts for the correlation of its numerator and
+denominator; and every pair job draws replicate r of a concept from the same seed and keys, so
+two jobs' replicates can be paired (:mod:`regeo.steering.summary`). Passages are the unit, not tokens: the tokens of one passage are not
 independent draws. (Passages are pieces of held-out documents; a side whose held-out texts come
 from one long document resamples that document's passages.)
 """
@@ -29,6 +39,16 @@ def passage_weights(is_positive: np.ndarray, replicates: int, seed: int, key: st
             for r in range(replicates):
                 weights[r, members] = np.bincount(draws[r], minlength=members.size)
     return weights
+
+
+def with_point(replicates: np.ndarray) -> np.ndarray:
+    """(1 + R, n): a row of ones (the sample as it is) on top of the replicates' draw counts (R, n)."""
+    return np.vstack([np.ones((1, replicates.shape[1])), replicates])
+
+
+def unit_weights(n: int, replicates: int, seed: int, key: str) -> np.ndarray:
+    """(1 + replicates, n) draw counts of ``n`` exchangeable units (no sides), row 0 the sample itself."""
+    return with_point(passage_weights(np.zeros(n, dtype=bool), replicates, seed, key))
 
 
 def percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,8 @@ class Concept:
     negative: list[str]  # texts the vector moves away from ("texts"); more context texts ("tokens")
     heldout_positive: list[str] = field(default_factory=list)  # scoring texts, never used for the vector
     heldout_negative: list[str] = field(default_factory=list)
+    # Texts of the hidden-state ceiling map's fit, disjoint from the vector and held-out texts.
+    ceiling: list[str] = field(default_factory=list)
     target_tokens: list[str] | None = None  # words whose probability the vector should raise
     vector: str = "texts"  # "texts" or "tokens", see the module docstring
     prompts: list[str] | None = None  # generation prompts; None: starts of held-out texts
@@ -51,7 +53,8 @@ class Concept:
         if not isinstance(name, str) or not name:
             raise RegeoInputError(f"{where}: 'name' must be a non-empty string")
         values = {}
-        for key in ("positive", "negative", "heldout_positive", "heldout_negative", "target_tokens", "prompts"):
+        for key in ("positive", "negative", "heldout_positive", "heldout_negative", "ceiling", "target_tokens",
+                    "prompts"):
             value = spec.get(key)
             if value is None:
                 values[key] = None if key in ("target_tokens", "prompts") else []
@@ -70,6 +73,10 @@ class Concept:
             raise RegeoInputError(f"{where}: a 'tokens' concept needs context texts in 'positive' or 'negative'")
         if not (values["heldout_positive"] or values["heldout_negative"]):
             raise RegeoInputError(f"{where}: no held-out texts to score on")
+        seen = set(values["positive"] + values["negative"] + values["heldout_positive"] + values["heldout_negative"])
+        if seen & set(values["ceiling"]):
+            raise RegeoInputError(f"{where}: 'ceiling' shares texts with the vector or held-out texts; the "
+                                  "ceiling map must be fit on texts of its own")
         return cls(name=name, vector=vector, **values)
 
 
@@ -96,9 +103,10 @@ def build_concepts(specs: list[dict], val_paths: dict[str, str], passage_chars: 
             positive, negative = of(spec["positive"]), of(spec["negative"])
             concepts.append(Concept.from_dict(dict(common, positive=positive.vector, negative=negative.vector,
                                                    heldout_positive=positive.heldout,
-                                                   heldout_negative=negative.heldout)))
+                                                   heldout_negative=negative.heldout,
+                                                   ceiling=positive.ceiling + negative.ceiling)))
         else:
             context = of(spec["texts"])
             concepts.append(Concept.from_dict(dict(common, positive=context.vector,
-                                                   heldout_positive=context.heldout)))
+                                                   heldout_positive=context.heldout, ceiling=context.ceiling)))
     return concepts

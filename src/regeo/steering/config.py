@@ -15,10 +15,11 @@ from regeo.params import section_fields
 # Which token embeddings the Emb2Emb map may be fit on (regeo.steering.emb2emb.fit_rows).
 FIT_ROWS = ("input", "output", "both")
 # Keys of the steering section that the workflow reads, not a pair job: which pairs exist, the
-# job's threads (the rule's directive), and the readings' length (rule steering_readings). Every
+# job's threads (the rule's directive), the readings' length (rule steering_readings) and the
+# multiple-test adjustment across pairs (rule steering_summary). Every
 # other key is a pair job's (SteeringConfig's fields, the concepts and their passages, the map's
 # seen-token filter), and a pair may override it for itself (steering.pairs[].settings).
-PIPELINE_KEYS = ("pairs", "all_pairs_among", "threads", "readings_k")
+PIPELINE_KEYS = ("pairs", "all_pairs_among", "threads", "readings_k", "adjustment")
 
 
 def pair_job_params(section: dict, settings: dict | None = None) -> dict:
@@ -40,8 +41,11 @@ class SteeringConfig:
     layer_relative_depth: float
     # Ridge of the Emb2Emb least squares, relative to the mean eigenvalue of X^T X (0: plain least squares).
     ridge: float
-    # Which token embeddings the map is fit on: "input" (embed_tokens), "output" (lm_head) or "both" stacked.
+    # Which token embeddings the map is fit on: "input" (embed_tokens), "output" (lm_head, Lee et
+    # al.'s rows) or "both" stacked; the default map, the one the pipeline's headline rows use.
     embeddings: str
+    # Further fit rows whose maps are reported beside the default's, on the same pairs and texts.
+    map_variants: tuple[str, ...]
     # Tokens per text (longer texts are truncated) for the vectors, the scores and the prompts.
     max_length: int
     # Positions at the start of each text left out of the CAA means (1 drops the attention sink
@@ -49,8 +53,13 @@ class SteeringConfig:
     vector_skip_positions: int
     # Texts per forward pass.
     batch_size: int
-    # Random directions per null (isotropic, mapped) scored to first order; null_checks of each swept too.
+    # Relabellings of the vector texts per concept and side (the label-permutation null,
+    # regeo.steering.permutation), scored to first order; p cannot go below 1 / (1 + n_permutations).
+    n_permutations: int
+    # Random directions per extra null (isotropic, mapped) scored to first order.
     n_null: int
+    # Draws of each null (label permutation in the target and in the source, isotropic) also swept
+    # at the largest +-alpha, to check the first-order null there.
     null_checks: int
     # Further isotropic draws swept at the largest |alpha| for the next-token KL's null only
     # (regeo.steering.next_token); the swept null_checks draws count too, at both signs.
@@ -60,7 +69,8 @@ class SteeringConfig:
     top_tokens: int
     # Share of the shared tokens held out of the map's fit, for its R^2 and retrieval checks.
     map_heldout_fraction: float
-    # Bootstrap over held-out passages: replicates and the intervals' coverage.
+    # Bootstrap replicates over everything an effect is computed from (vector passages, the map's
+    # fit units, held-out passages; regeo.steering.bootstrap) and the intervals' coverage.
     bootstrap_replicates: int
     confidence: float
     # Prompts per concept for greedy generations (0: none).
@@ -83,6 +93,8 @@ class SteeringConfig:
         alphas = values["alphas"]
         if isinstance(alphas, (list, tuple)):  # anything else is left for __post_init__ to name
             values["alphas"] = tuple(float(a) if isinstance(a, (int, float)) else a for a in alphas)
+        if isinstance(values.get("map_variants"), list):
+            values["map_variants"] = tuple(values["map_variants"])
         return cls(**values)
 
     def __post_init__(self):
@@ -100,15 +112,22 @@ class SteeringConfig:
             bad("ridge", "must be >= 0")
         if self.embeddings not in FIT_ROWS:
             bad("embeddings", f"must be one of {FIT_ROWS}")
+        variants = self.map_variants
+        if isinstance(variants, (str, bytes)) or not isinstance(variants, (tuple, list)) \
+                or not all(v in FIT_ROWS for v in variants):
+            bad("map_variants", f"must be a list of fit rows from {FIT_ROWS}")
+        if len(set(variants)) != len(variants) or self.embeddings in variants:
+            bad("map_variants", f"must not repeat a fit row or the default map's rows (embeddings: {self.embeddings})")
         for key, low in (("max_length", 2), ("vector_skip_positions", 0), ("batch_size", 1), ("n_null", 32),
+                         ("n_permutations", 99),
                          ("null_checks", 0), ("kl_null_draws", 0), ("top_tokens", 1),
                          ("n_generate", 0), ("prompt_tokens", 1), ("max_new_tokens", 1)):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < low:
                 bad(key, f"must be an integer >= {low}")
         if self.vector_skip_positions >= self.max_length:
             bad("vector_skip_positions", f"must be below max_length ({self.max_length})")
-        if self.null_checks > self.n_null:
-            bad("null_checks", f"must be at most n_null ({self.n_null})")
+        if self.null_checks > min(self.n_null, self.n_permutations):
+            bad("null_checks", f"must be at most n_null ({self.n_null}) and n_permutations ({self.n_permutations})")
         if self.null_checks + self.kl_null_draws > self.n_null:
             bad("kl_null_draws", f"plus null_checks ({self.null_checks}) must be at most n_null ({self.n_null})")
         if not isinstance(self.bootstrap_replicates, int) or not (self.bootstrap_replicates == 0

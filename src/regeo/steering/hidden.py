@@ -99,3 +99,9 @@ def paired_states(a: TextStates, b: TextStates, layer_a: int, layer_b: int,
     X = np.concatenate(xs).astype(np.float64) if xs else np.zeros((0, d_a))
     Y = np.concatenate(ys).astype(np.float64) if ys else np.zeros((0, d_b))
     return X, Y
+
+
+def paired_counts(a: TextStates, b: TextStates, texts: Sequence[int] | None = None) -> np.ndarray:
+    """(n_texts,) int64: paired positions per text, in :func:`paired_states`' row order."""
+    chosen = range(len(a.ends)) if texts is None else texts
+    return np.array([len(paired_positions(a.ends[t], b.ends[t])[0]) for t in chosen], dtype=np.int64)

@@ -130,25 +130,30 @@ def top_tokens(reference: np.ndarray, steered: np.ndarray, k: int) -> dict[str, 
 
 def not_compared() -> dict:
     """The null comparison's columns for a setting that has none (not at the largest |alpha|, or a null draw)."""
-    return {"compared_to_null": False, "n_null_draws": 0, "null_isotropic_kl": np.nan,
+    return {"compared_to_null": False, "n_null_draws": 0, "n_null_directions": 0, "null_isotropic_kl": np.nan,
             "null_isotropic_kl_low": np.nan, "null_isotropic_kl_high": np.nan, "kl_minus_null": np.nan,
-            "kl_minus_null_ci_low": np.nan, "kl_minus_null_ci_high": np.nan, "above_null": False}
+            "kl_minus_null_ci_low": np.nan, "kl_minus_null_ci_high": np.nan, "above_isotropic_band": False}
 
 
-def null_comparison(kl: np.ndarray, null: np.ndarray, confidence: float) -> dict:
-    """A setting's KL (1 + R,) (point value, then bootstrap replicates) against the null's draws
-    (n, 1 + R) on the same replicates.
+def null_comparison(kl: np.ndarray, null: np.ndarray, confidence: float, n_directions: int | None = None) -> dict:
+    """A setting's KL (1 + R,) (point value, then bootstrap replicates) against the isotropic null's
+    draws (n, 1 + R) on the same replicates.
 
     ``null_isotropic_kl``: the draws' mean; ``_low``/``_high``: the null band, percentiles of
     every draw's replicates pooled (where a random direction's KL falls, over directions and
     passages); ``kl_minus_null`` with its interval (per replicate, minus the draws' mean);
-    ``above_null``: the setting's own interval lies above the null band (False: not significant);
+    ``above_isotropic_band``: the setting's own interval lies above that band (False: not shown to
+    move the distribution more than a random direction of its norm); ``n_null_draws`` the draws
+    (a direction swept at both signs is two), ``n_null_directions`` the random directions they
+    come from (``n_directions``; None: one per draw): with ``steering.null_checks`` 1 and
+    ``kl_null_draws`` 0 the band is one direction at two signs, a reading, not a test;
     ``compared_to_null``: whether there was a null to compare with.
     """
     null = np.atleast_2d(np.asarray(null, dtype=np.float64))
     if not null.size:
         return not_compared()
-    out = {"compared_to_null": True, "n_null_draws": int(null.shape[0])}
+    out = {"compared_to_null": True, "n_null_draws": int(null.shape[0]),
+           "n_null_directions": int(null.shape[0] if n_directions is None else n_directions)}
     pooled = null[:, 1:].reshape(-1) if null.shape[1] > 1 else null[:, 0]
     band_low, band_high = percentile_interval(pooled, confidence)
     difference = kl - null.mean(0)  # (1 + R,)
@@ -157,17 +162,17 @@ def null_comparison(kl: np.ndarray, null: np.ndarray, confidence: float) -> dict
     return {**out, "null_isotropic_kl": float(null[:, 0].mean()), "null_isotropic_kl_low": float(band_low),
             "null_isotropic_kl_high": float(band_high), "kl_minus_null": float(difference[0]),
             "kl_minus_null_ci_low": float(low), "kl_minus_null_ci_high": float(high),
-            "above_null": bool(np.isfinite(own_low) and own_low > band_high)}
+            "above_isotropic_band": bool(np.isfinite(own_low) and own_low > band_high)}
 
 
 def tops_html(tops) -> str:
     """The top tokens of the swept conditions (no null draws) as one HTML table for the report:
-    a row per (pair, concept, condition, alpha), each list's tokens in order."""
+    a row per (pair, concept, condition, map, alpha), each list's tokens in order."""
     import pandas as pd
 
     if tops.empty:
         return "<p>No steering pairs configured (steering.pairs).</p>"
-    keys = ["source", "target", "concept", "condition", "alpha", "n_positions"]
+    keys = ["source", "target", "concept", "condition", "map", "alpha", "n_positions"]
     swept = tops[~tops["condition"].str.startswith("null_")]
     rows = []
     for key, part in swept.groupby(keys, sort=False):

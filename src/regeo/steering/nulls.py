@@ -1,16 +1,17 @@
-"""Null distributions of a steering effect: random directions of the native vector's norm.
-
-Two nulls per (pair, concept):
+"""Random-direction nulls of a steering effect, of the native vector's norm: extra columns beside the
+label-permutation null (:mod:`regeo.steering.permutation`), which is the one significance reads.
 
 - ``isotropic``: Gaussian directions in the target's residual space;
-- ``mapped``: Gaussian directions in the *source's* space carried through the same Emb2Emb map,
-  then rescaled: they live in the part of the target's space the map can reach (the map's column
-  space, stretched as the map stretches), the fairer null for a transferred vector.
+- ``mapped``: Gaussian directions in the *source's* space carried through the same map, then
+  rescaled: they live in the part of the target's space the map can reach (the map's column
+  space, stretched as the map stretches).
 
-Each draw is scored to first order (:mod:`regeo.steering.first_order`), so the null has as many
-draws as configured at the cost of one backward pass; a few draws are also swept at full alpha
-to check that the first-order null holds there. Seeds mix in a stable hash of the concept name
-and the null's kind, so adding a concept leaves the other concepts' draws unchanged.
+Neither is like for like for a contrastive (mean-difference) vector, which lives in the
+high-variance part of the residual stream: random directions mostly do not, so a z against them
+can be large for any vector that does (an untrained source reached isotropic z 4.6 in the old
+default; DESIGN.md, "The kind of null"). Each draw is scored to first order
+(:mod:`regeo.steering.first_order`). Seeds mix in a stable hash of the concept name and the null's
+kind, so adding a concept leaves the other concepts' draws unchanged.
 """
 
 from __future__ import annotations
@@ -50,11 +51,3 @@ def z_score(value, null: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return (np.asarray(value, dtype=np.float64) - null.mean()) / (sd if sd > 0 else np.nan)
 
-
-def p_value(value: float, null: np.ndarray) -> float:
-    """Two-sided empirical p-value, (1 + #{|null - mean| >= |value - mean|}) / (1 + n): never 0."""
-    null = np.asarray(null, dtype=np.float64)
-    if not np.isfinite(value) or null.size == 0:
-        return float("nan")
-    centre = null.mean()
-    return float((1 + np.sum(np.abs(null - centre) >= abs(value - centre))) / (1 + null.size))
