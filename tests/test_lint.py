@@ -40,7 +40,7 @@ def test_default_config_plans_every_stage():
         assert jobs.get(rule, 0) >= 1, f"rule {rule!r} plans no job; planned: {jobs}"
 
 
-RULE_FILES = ["Snakefile", *sorted(str(p.relative_to(REPO)) for p in (REPO / "workflow" / "rules").glob("*.smk"))]
+RULE_FILES = ["Snakefile", "workflow/Snakefile", *sorted(str(p.relative_to(REPO)) for p in (REPO / "workflow" / "rules").glob("*.smk"))]
 
 
 def test_rules_are_formatted_with_snakefmt():

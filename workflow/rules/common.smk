@@ -1,15 +1,15 @@
 # The validated config and the run table: what every other rule file reads. The rule graph
 # depends on the config alone. Paths: paths.smk (regeo.layout); params: params.smk
-# (regeo.rule_params); resources: resources.smk (regeo.resources); rule all's: targets.smk.
+# (regeo.rule_params); resources: resources.smk (regeo.resources); the default targets: targets.smk.
 import os
 import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+sys.path.insert(0, str(REPO_ROOT / "src"))
 # The conda environments (envs/*.yaml, --sdm conda) install regeo from here: conda runs their pip
 # sections from Snakemake's copies in .snakemake/conda/, where no relative path finds the checkout.
-os.environ.update(REGEO_SOURCE=str(Path(workflow.basedir)))
+os.environ.update(REGEO_SOURCE=str(REPO_ROOT))
 
 from snakemake.exceptions import WorkflowError
 

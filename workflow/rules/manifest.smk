@@ -13,6 +13,6 @@ rule manifest:
     conda:
         "../../envs/analysis.yaml"
     params:
-        repo=workflow.basedir,
+        repo=str(REPO_ROOT),
     script:
         "../scripts/manifest.py"

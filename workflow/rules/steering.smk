@@ -109,8 +109,9 @@ rule steering_readings:
         "../../envs/analysis.yaml"
     params:
         pairs=[{"source": a, "target": b} for a, b in STEERING_PAIRS],
-        # where the vectors' runs live: the map of results/ (their files are this rule's inputs)
-        results=layout.RESULTS,
+        # the results folder the vectors' runs live in (their files are this rule's inputs),
+        # found from the output so that the rule runs where results/ is not the working directory's
+        results=lambda wc, output: os.path.dirname(os.path.dirname(output.table)),
         counts={run: run_counts(run) for run in steering_pair_runs()},
         k=config["steering"]["readings_k"],
     script:

@@ -1,4 +1,5 @@
-# What `rule all` and the manifest ask for: every table, figure and steering output of the config.
+# The targets of the workflow's default and of the manifest: every table, figure and steering
+# output of the config.
 
 
 STEERING_TABLES_OVER_PAIRS = [
