@@ -86,3 +86,12 @@ def test_the_config_layer_does_not_import_the_steps_at_module_level():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_test_modules_have_unique_basenames():
+    """pytest imports test modules by basename (no packages under tests/): two files of one name
+    stop the whole collection."""
+    from collections import Counter
+
+    names = Counter(p.name for p in (PACKAGE.parents[1] / "tests").rglob("test_*.py"))
+    assert [name for name, n in names.items() if n > 1] == []
