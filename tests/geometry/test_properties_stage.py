@@ -97,3 +97,21 @@ def test_dumps_off_the_schedule_are_an_input_error(tmp_path):
     dumps = write_dumps(tmp_path, tied=True, steps=[0, 1])
     with pytest.raises(RegeoInputError, match="schedule"):
         properties(suite_params(), BOOT, "r", "ne", dumps, SCHEDULE, train_bin, counts, tmp_path / "p.parquet")
+
+
+def test_the_figure_draws_a_panel_per_property_over_training(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from regeo.stages.figures import properties_over_training
+
+    train_bin, counts = write_tokens(tmp_path)
+    dumps = write_dumps(tmp_path, tied=False)
+    runs, tables = {}, []
+    for seed in (0, 1):
+        run = f"ne-micro-s{seed}"
+        runs[run] = {"subset": "ne", "preset": "micro", "seed": seed}
+        tables.append(tmp_path / f"{run}.parquet")
+        properties(suite_params(), BOOT, run, "ne", dumps, SCHEDULE, train_bin, counts, tables[-1])
+    properties_over_training(tables, runs, tmp_path / "f.pdf", tmp_path / "f.png", 50)
+    assert (tmp_path / "f.pdf").stat().st_size > 0 and (tmp_path / "f.png").stat().st_size > 0
