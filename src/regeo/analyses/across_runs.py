@@ -10,7 +10,10 @@ documents, so each subset's variables are averaged over its seeds before Spearma
 across subsets; its interval resamples subsets and its null permutes the losses over subsets
 (:mod:`regeo.stats`: p = (1 + b) / (1 + B), the minimum attainable p beside it, Holm or BH across
 each preset's family). With 5 subsets no p can go below 2/120 = 0.017 and the null band is nearly
-[-1, 1]: the verdict says so.
+[-1, 1]: the verdict says so. The final dump's properties (``prop_*``) are geometry variables too,
+and every other one is also read beyond effective rank (a partial Spearman correlation): across
+models effective rank tracks training choices (arXiv 2602.20433), so a variable that only
+restates it predicts nothing new.
 """
 
 from __future__ import annotations
