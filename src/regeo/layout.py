@@ -119,6 +119,11 @@ def id_per_token(run: str, root: str = RESULTS) -> str:
     return _at(root, "geometry", "id", f"{run}.tokens.parquet")
 
 
+def properties_table(run: str, root: str = RESULTS) -> str:
+    """A run's embedding-space properties at every dump (rule properties)."""
+    return _at(root, "geometry", "properties", f"{run}.parquet")
+
+
 def geometry_table(name: str, root: str = RESULTS) -> str:
     """A cross-model geometry table: id_comparison, global_similarity, lle_comparison, ..."""
     return _at(root, "geometry", f"{name}.parquet")

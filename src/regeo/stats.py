@@ -172,10 +172,27 @@ def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     ties, which resamples with repeated runs have); NaN where a row is constant."""
     rx = pd.DataFrame(np.atleast_2d(x)).rank(axis=1).to_numpy()
     ry = pd.DataFrame(np.atleast_2d(y)).rank(axis=1).to_numpy()
+    return pearson_rows(rx, ry)
+
+
+def pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(b,) Pearson correlation of each row pair of two (b, n) arrays; NaN where a row is constant."""
+    rx = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    ry = np.atleast_2d(np.asarray(y, dtype=np.float64))
     rx = rx - rx.mean(1, keepdims=True)
     ry = ry - ry.mean(1, keepdims=True)
     norm = np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
     return np.divide((rx * ry).sum(1), norm, out=np.full(len(rx), np.nan), where=norm > 0)
+
+
+def rank_residuals(values, control) -> np.ndarray:
+    """(n,) the ranks of ``values`` less their least-squares fit (with intercept) on the ranks of
+    ``control``: what is left of them once the control's monotone trend is taken out (the partial
+    Spearman correlation correlates two such residuals)."""
+    ranks = pd.Series(np.asarray(values, dtype=np.float64)).rank().to_numpy()
+    design = np.column_stack([np.ones(len(ranks)), pd.Series(np.asarray(control, dtype=np.float64)).rank()])
+    fit, *_ = np.linalg.lstsq(design, ranks, rcond=None)
+    return ranks - design @ fit
 
 
 def spearman(x, y) -> float:

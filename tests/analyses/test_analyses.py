@@ -10,7 +10,7 @@ from regeo.devices import resolve_device
 from regeo.geometry.intervals import TokenBootstrap
 from regeo.loss import window_losses
 from regeo.analyses.neighbourhoods import probe_tokens
-from regeo.analyses.across_runs import redundancy_by_size, rq3_correlations, spearman
+from regeo.analyses.across_runs import final_properties, redundancy_by_size, rq3_correlations, spearman
 from regeo.analyses.neighbourhoods import chance_jaccard, coherence, id_groups, settled_step, settling
 from regeo.analyses.rank_knee import knee, measured_id, rank_curve, rank_grid, svd_rank, window_starts
 
@@ -139,6 +139,42 @@ def test_spearman_and_the_verdict_on_few_or_many_runs():
     assert few["exact"].all() and (few["n_permutations"] == 119).all()
     np.testing.assert_allclose(few["p_min"], 2 / 120)
     assert (few["null_high"] > 0.7).all()  # the null band spans most of [-1, 1]
+
+
+def test_the_partial_correlation_keeps_only_what_effective_rank_does_not_explain():
+    """A variable that is a monotone function of effective rank has nothing left beyond it; one that
+    drives the loss independently of it keeps its partial correlation."""
+    rng = np.random.default_rng(0)
+    n = 12
+    runs = pd.DataFrame({"subset": [f"s{i}" for i in range(n)], "preset": "tiny", "seed": 0})
+    runs["prop_effective_rank"] = rng.permutation(n) + 1.0
+    driver = rng.permutation(n) * 1.0  # independent of effective rank
+    runs["prop_mean_cosine"] = np.exp(-runs["prop_effective_rank"])  # monotone in it
+    runs["prop_isoscore"] = driver
+    runs["loss_own"] = 2 * driver + 0.5 * runs["prop_effective_rank"]
+    runs["loss_mean"] = runs["loss_own"]
+    table = rq3_correlations(runs, TokenBootstrap(200, 0, 0.95), 10, "holm", 20_000)
+    own = table[table["performance"] == "loss_own"].set_index("geometry")
+    assert abs(own.loc["prop_mean_cosine", "rho"]) > 0.2  # marginally it tracks the loss through the rank
+    assert own.loc["prop_mean_cosine", "rho_partial_effective_rank"] == pytest.approx(0.0, abs=1e-9)
+    assert own.loc["prop_mean_cosine", "p_partial_effective_rank"] == pytest.approx(1.0)
+    assert own.loc["prop_isoscore", "rho_partial_effective_rank"] > 0.9
+    assert own.loc["prop_isoscore", "p_partial_effective_rank"] == pytest.approx(1 / 201)
+    # effective rank itself has no partial row; the family adjustment covers the partial p's
+    assert np.isnan(own.loc["prop_effective_rank", "rho_partial_effective_rank"])
+    family = table["p_partial_effective_rank"].notna().sum()
+    assert family == 4 and own.loc["prop_isoscore", "p_partial_adjusted"] == pytest.approx(family / 201)
+
+
+def test_final_properties_take_each_runs_last_dump_of_the_input_embeddings():
+    rows = [{"run": run, "step": step, "embeddings": which, "property": name, "value": value}
+            for run in ("a", "b") for step in (0, 10) for which in ("input", "output")
+            for name, value in (("effective_rank", step + (run == "b") + (which == "output") * 100),
+                                ("mean_cosine", 0.5), ("norm_mean", 3.0))]
+    wide = final_properties(pd.DataFrame(rows))
+    assert list(wide.columns) == ["prop_effective_rank", "prop_mean_cosine", "prop_isoscore", "prop_rogue_share_top1"]
+    assert wide.loc["a", "prop_effective_rank"] == 10 and wide.loc["b", "prop_effective_rank"] == 11
+    assert wide["prop_isoscore"].isna().all()
 
 
 def test_redundancy_by_size_reads_the_width_from_the_ceiling():

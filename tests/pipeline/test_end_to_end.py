@@ -16,11 +16,12 @@ from regeo.io import load_tensors
 from snakemake_helpers import REPO, SNAKEMAKE, planned_jobs, snakemake, write_config
 
 RUNS = ["ne-micro-s0", "ne-micro-s1", "NA-micro-s0", "NA-micro-s1"]
-# The geometry jobs after new final models: the pair tables, each run's similarity over training,
-# the redundancy figure and the cross-model figures.
+# The geometry jobs after new final models: the pair tables, each run's similarity over training
+# and properties, the redundancy figure and the cross-model figures.
 CROSS_MODEL = {"global_similarity": 1, "lle_comparison": 1, "similarity_over_training": 4, "id_comparison": 1,
                "figure_redundancy_over_training": 1, "figure_global_similarity": 1, "figure_lle_comparison": 1,
-               "figure_similarity_over_training": 1, "figure_id_comparison": 1}
+               "figure_similarity_over_training": 1, "figure_id_comparison": 1, "properties": 4,
+               "figure_properties_over_training": 1}
 # The ID jobs and figures after a change of what the ID measures.
 ID_JOBS = {"id_dynamics": 4, "id_comparison": 1, "figure_id_over_training": 1, "figure_redundancy_over_training": 1,
            "figure_id_comparison": 1}
@@ -45,7 +46,7 @@ def test_every_stage_produced_its_outputs(pipeline):
     for name in ("id_over_training", "id_comparison", "cross_register_loss", "register_distribution", "redundancy_over_training",
                  "global_similarity", "lle_comparison", "similarity_over_training", "steering_effects",
                  "steering_transfer", "steering_alignment", "steering_next_token", "loss_curves", "neighbourhood_settling", "low_high_id",
-                 "rank_knee", "rq3_correlations", "redundancy_vs_size"):
+                 "rank_knee", "rq3_correlations", "redundancy_vs_size", "properties_over_training"):
         for ext in ("pdf", "png"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 5000
     for subset in ("ne", "NA"):
@@ -58,6 +59,11 @@ def test_every_stage_produced_its_outputs(pipeline):
     mle = table[(table["estimator"] == "mle") & (table["embeddings"] == "input") & (table["metric"] == "euclidean")]
     assert sorted(mle["step"].unique()) == [0, 1, 2, 4, 8, 10, 20]
     assert sorted(mle["k"].unique()) == [5, 10]
+    properties = pd.read_parquet(results / "geometry" / "properties" / "ne-micro-s0.parquet")
+    assert sorted(properties["step"].unique()) == [0, 1, 2, 4, 8, 10, 20]
+    assert (properties["token_set"] == "seen_by_step").all()
+    final = properties[properties["step"] == 20]
+    assert final["value"].notna().all() and final["ci_low"].notna().any()
     # The token set of each dump: the tokens that had been an input by then; none at step 0.
     assert (table["token_set"] == "seen_by_step").all() and set(table["metric"]) == {"euclidean", "cosine"}
     n_by_step = mle[mle["k"] == 5].set_index("step")["n_tokens"]
@@ -250,6 +256,9 @@ def test_unchanged_config_plans_nothing(pipeline):
           "figure_similarity_over_training": 1, "across_runs": 1, "manifest": 1, "all": 1}),
         # the LLE comparison: its table and figure only
         ({"geometry": {"lle": {"k": 6}}}, {"lle_comparison": 1, "figure_lle_comparison": 1, "manifest": 1, "all": 1}),
+        # the property suite: each run's properties table, their figure and RQ3, which reads them
+        ({"geometry": {"properties": {"tops": [1, 3]}}},
+         {"properties": 4, "figure_properties_over_training": 1, "across_runs": 1, "manifest": 1, "all": 1}),
         # a training value: every run and everything downstream, but no data or tokenizer job
         ({"training": {"lr": 0.002}}, {"train": 4, "id_dynamics": 4, "evaluate": 1, **CROSS_MODEL, **STEERING, **STUDY,
                                         "figure_id_over_training": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),
@@ -273,7 +282,8 @@ def test_unchanged_config_plans_nothing(pipeline):
         # one more seed: only the new run's jobs and the tables that gather all runs
         ({"training": {"runs": [{"subsets": "all", "presets": ["micro"], "seeds": [0, 1, 2]}]}},
          {"train": 2, "id_dynamics": 2, "evaluate": 1, "figure_id_over_training": 1,
-          **CROSS_MODEL, **STUDY, "harness": 2, "similarity_over_training": 2, "figure_cross_register": 1,
+          **CROSS_MODEL, **STUDY, "harness": 2, "similarity_over_training": 2, "properties": 2,
+          "figure_cross_register": 1,
           "manifest": 1, "all": 1}),
         # the steering alphas: the pair jobs, their summary and figures, nothing before them
         ({"steering": {"alphas": [-1, 1]}}, {**STEERING, "manifest": 1, "all": 1}),
@@ -295,7 +305,7 @@ def test_unchanged_config_plans_nothing(pipeline):
         ({"harness": {"num_fewshot": 1}}, {"harness": 4, "harness_summary": 1, "across_runs": 1, "manifest": 1,
                                            "all": 1}),
     ],
-    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.id.comparison_nulls", "geometry.id.comparison_metrics", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs", "steering.pairs[].settings", "analyses.neighbourhoods.k", "analyses.rank_knee.tolerance", "analyses.across_runs.min_subsets", "harness.num_fewshot"],
+    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.id.comparison_nulls", "geometry.id.comparison_metrics", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "geometry.properties.tops", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs", "steering.pairs[].settings", "analyses.neighbourhoods.k", "analyses.rank_knee.tolerance", "analyses.across_runs.min_subsets", "harness.num_fewshot"],
 )
 def test_a_config_change_reruns_only_what_uses_it(pipeline, change, expected):
     write_config(pipeline, change)

@@ -108,6 +108,8 @@ rule across_runs:
         benchmarks=layout.benchmarks_table(),
         rank_curve=layout.analyses_table("rank_knee"),
         rank_summary=layout.analyses_table("rank_knee_summary"),
+        # the final dump's properties are geometry variables of RQ3, effective rank its control
+        properties=[layout.properties_table(run) for run in RUNS],
     output:
         variables=layout.analyses_table("run_variables"),
         correlations=layout.analyses_table("rq3_correlations"),

@@ -169,6 +169,27 @@ rule figure_similarity_over_training:
         "../scripts/figure_similarity_over_training.py"
 
 
+rule figure_properties_over_training:
+    input:
+        expand(layout.properties_table("{run}"), run=RUNS),
+    output:
+        pdf=layout.figure("properties_over_training"),
+        png=report(
+            layout.figure("properties_over_training", "png"),
+            caption="../report/properties_over_training.rst",
+            category="Embedding-space properties",
+        ),
+    log:
+        "logs/figures/properties_over_training.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        runs=run_table(),
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_properties_over_training.py"
+
+
 rule figure_steering_effects:
     input:
         sweeps=steering_tables(),

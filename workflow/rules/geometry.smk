@@ -130,3 +130,32 @@ rule similarity_over_training:
         subset=lambda wc: run_subset(wc.run),
     script:
         "../scripts/similarity_over_training.py"
+
+
+# Anisotropy, isotropy, rogue dimensions, spectrum and norms at every dump of every run, on the ID
+# table's tokens; the run's training counts give the norm-frequency row.
+rule properties:
+    input:
+        dumps=lambda wc: run_dumps(wc.run),
+        train_tokens=lambda wc: run_train_tokens(wc.run),
+        counts=lambda wc: [c for c in [run_counts(wc.run)] if c],
+    output:
+        table=layout.properties_table("{run}"),
+    log:
+        "logs/properties/{run}.log",
+    benchmark:
+        layout.job_benchmark("properties", "{run}")
+    conda:
+        "../../envs/analysis.yaml"
+    threads: config["geometry"]["threads"]
+    params:
+        properties={
+            **config["geometry"]["properties"],
+            "min_count": config["geometry"]["id"]["min_count"],
+            "null_seed": config["geometry"]["id"]["null_seed"],
+        },
+        bootstrap=config["geometry"]["bootstrap"],
+        schedule=lambda wc: batch_schedule(wc.run),
+        subset=lambda wc: run_subset(wc.run),
+    script:
+        "../scripts/properties.py"

@@ -46,6 +46,7 @@ FIGURES = [
         "global_similarity",
         "lle_comparison",
         "similarity_over_training",
+        "properties_over_training",
         "steering_effects",
         "steering_transfer",
         "steering_alignment",
@@ -88,6 +89,7 @@ def final_outputs():
             for name in ("id_comparison", "global_similarity", "lle_comparison")
         ]
         + [layout.similarity_over_training(run) for run in RUNS]
+        + [layout.properties_table(run) for run in RUNS]
         + [layout.subset_stats(subset) for subset in SUBSETS]
         + steering_outputs()
         + ANALYSES_TABLES

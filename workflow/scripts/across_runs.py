@@ -6,4 +6,5 @@ with snakemake_job(snakemake):
     across_runs(snakemake.params.across_runs, snakemake.params.bootstrap, snakemake.input.id_comparison,
                 snakemake.input.similarity, snakemake.input.evaluation, snakemake.input.rank_curve,
                 snakemake.input.rank_summary, dict(snakemake.output.items()),
-                snakemake.params.dpi, snakemake.params.adjustment, benchmarks=snakemake.input.benchmarks)
+                snakemake.params.dpi, snakemake.params.adjustment, benchmarks=snakemake.input.benchmarks,
+                properties=list(snakemake.input.properties))

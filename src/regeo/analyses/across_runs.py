@@ -10,7 +10,10 @@ documents, so each subset's variables are averaged over its seeds before Spearma
 across subsets; its interval resamples subsets and its null permutes the losses over subsets
 (:mod:`regeo.stats`: p = (1 + b) / (1 + B), the minimum attainable p beside it, Holm or BH across
 each preset's family). With 5 subsets no p can go below 2/120 = 0.017 and the null band is nearly
-[-1, 1]: the verdict says so.
+[-1, 1]: the verdict says so. The final dump's properties (``prop_*``) are geometry variables too,
+and every other one is also read beyond effective rank (a partial Spearman correlation): across
+models effective rank tracks training choices (arXiv 2602.20433), so a variable that only
+restates it predicts nothing new.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ import numpy as np
 import pandas as pd
 
 from regeo.geometry.intervals import TokenBootstrap
-from regeo.stats import adjust, block_relabellings, minimum_p, permutation_p, spearman, spearman_rows
+from regeo.stats import (adjust, block_relabellings, minimum_p, pearson_rows, permutation_p, rank_residuals, spearman,
+                         spearman_rows)
+
+# The final dump's properties (input embeddings) RQ3 reads as geometry variables, ``prop_{name}``.
+PROPERTY_VARIABLES = ("effective_rank", "mean_cosine", "isoscore", "rogue_share_top1")
+# The confound every other geometry variable is read against (arXiv 2602.20433: across models the
+# effective rank tracks training choices): does a variable predict performance beyond it?
+CONTROL = "prop_effective_rank"
+GEOMETRY_PREFIXES = ("id_", "similarity", "prop_")
+_RESIDUAL_TOL = 1e-9  # rank residuals below this are float noise of an exact fit
 
 
 def measured(id_comparison: pd.DataFrame, measures: list[dict] | None) -> pd.DataFrame:
@@ -33,13 +45,23 @@ def measured(id_comparison: pd.DataFrame, measures: list[dict] | None) -> pd.Dat
     return id_comparison[[(e, int(k), metric) in wanted for e, k, metric in keys]]
 
 
+def final_properties(properties: pd.DataFrame, embeddings: str = "input") -> pd.DataFrame:
+    """One row per run (index), ``prop_{name}`` of :data:`PROPERTY_VARIABLES` at its last dump."""
+    rows = properties[(properties["embeddings"] == embeddings) & properties["property"].isin(PROPERTY_VARIABLES)]
+    last = rows.groupby("run")["step"].transform("max")
+    final = rows[rows["step"] == last]
+    wide = final.pivot_table(index="run", columns="property", values="value", dropna=False)
+    return wide.reindex(columns=list(PROPERTY_VARIABLES)).add_prefix("prop_")
+
+
 def run_variables(id_comparison: pd.DataFrame, similarity: pd.DataFrame, evaluation: pd.DataFrame,
                   embeddings: str = "input", measures: list[dict] | None = None,
-                  benchmarks: pd.DataFrame | None = None) -> pd.DataFrame:
+                  benchmarks: pd.DataFrame | None = None, properties: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per trained run: subset, preset, seed, ``id_{estimator}_k{k}`` = value / isotropic
     null (of the ID ``measures``; every row for None), ``similarity`` (mean cosine-similarity
-    correlation to runs of another seed), the performance measures ``loss_own`` and ``loss_mean``,
-    and with ``benchmarks`` (the harness table) a ``bench_{task}_{metric}`` per task
+    correlation to runs of another seed), with ``properties`` (the runs' properties tables) the final
+    dump's ``prop_{name}`` (:func:`final_properties`), the performance measures ``loss_own`` and
+    ``loss_mean``, and with ``benchmarks`` (the harness table) a ``bench_{task}_{metric}`` per task
     (regeo.harness.ranking.benchmark_columns)."""
     id_comparison = measured(id_comparison, measures)
     ids = id_comparison[(id_comparison["embeddings"] == embeddings)
@@ -51,6 +73,8 @@ def run_variables(id_comparison: pd.DataFrame, similarity: pd.DataFrame, evaluat
     both = pd.concat([sim[["run_a", "cosine_similarity_correlation"]].set_axis(["run", "s"], axis=1),
                       sim[["run_b", "cosine_similarity_correlation"]].set_axis(["run", "s"], axis=1)])
     wide["similarity"] = both.groupby("run")["s"].mean()
+    if properties is not None and len(properties):
+        wide = wide.join(final_properties(properties, embeddings), how="left")
     own = evaluation[evaluation["eval_subset"] == evaluation["subset"]].set_index("run")["loss"]
     runs = evaluation.drop_duplicates("run").set_index("run")[["subset", "preset", "seed"]]
     out = runs.join(wide, how="inner")
@@ -85,8 +109,10 @@ def rq3_correlations(variables: pd.DataFrame, boot: TokenBootstrap, min_subsets:
     permutation null (losses permuted over subsets: every one of the n! orders when there are at
     most ``max_exact``, else ``boot.replicates`` draws), p = (1 + b) / (1 + B) two-sided with its
     minimum attainable value, the p adjusted across the preset's family of tests, and a verdict
-    read from the adjusted p."""
-    geometry = [c for c in variables.columns if c.startswith("id_") or c == "similarity"]
+    read from the adjusted p. Beside each (but effective rank itself), when the table has
+    :data:`CONTROL`: the partial Spearman correlation controlling for it, its permutation p and that
+    p adjusted across the same family (:func:`partial_correlation`)."""
+    geometry = [c for c in variables.columns if c.startswith(GEOMETRY_PREFIXES)]
     level = 1 - boot.confidence
     rows = []
     for preset, runs in variables.groupby("preset", sort=True):
@@ -113,6 +139,8 @@ def rq3_correlations(variables: pd.DataFrame, boot: TokenBootstrap, min_subsets:
                     observed = abs(row["rho"])
                     row.update(p_value=permutation_p(observed, np.abs(null)), p_min=minimum_p(observed, np.abs(null)),
                                n_permutations=len(null), exact=exact)
+                if CONTROL in variables and g != CONTROL:
+                    row.update(partial_correlation(runs, g, measure, boot, max_exact))
                 rows.append(row)
     table = pd.DataFrame(rows)
     table["adjustment"] = adjustment
@@ -120,11 +148,49 @@ def rq3_correlations(variables: pd.DataFrame, boot: TokenBootstrap, min_subsets:
     table["p_adjusted"] = np.nan
     for _, index in table.groupby("preset").groups.items():
         table.loc[index, "p_adjusted"] = adjust(table.loc[index, "p_value"], adjustment)
+    if "p_partial_effective_rank" in table:
+        table["p_partial_adjusted"] = np.nan
+        for _, index in table.groupby("preset").groups.items():
+            table.loc[index, "p_partial_adjusted"] = adjust(table.loc[index, "p_partial_effective_rank"], adjustment)
     table["verdict"] = [
         f"too few subsets: {n} (at least {min_subsets} needed)" if n < min_subsets
         else "significant" if p < level else "not significant"
         for n, p in zip(table["n_subsets"], table["p_adjusted"])]
     return table
+
+
+def _residual_correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(b,) Pearson correlation of the residual x with each row of y (b, n); 0 where a residual is
+    nothing (the variable is a monotone function of the control: nothing is left beyond it)."""
+    if not np.any(x) or not np.any(y):
+        return np.zeros(len(np.atleast_2d(y)))
+    return pearson_rows(np.broadcast_to(x, np.shape(y)), y)
+
+
+def partial_correlation(runs: pd.DataFrame, geometry: str, measure: str, boot: TokenBootstrap,
+                        max_exact: int) -> dict:
+    """The partial Spearman correlation of ``geometry`` and ``measure`` across subsets (means over
+    seeds) controlling for :data:`CONTROL`: both ranked, each rank vector residualised on the
+    control's ranks, the residuals correlated; its null permutes the measure's residual over the
+    subsets (p = (1 + b) / (1 + B), two-sided). NaN with fewer than 4 subsets: with 3, two
+    residuals on one degree of freedom always correlate +-1."""
+    units = subset_means(runs[[geometry, measure, CONTROL, "subset", "preset"]].dropna(),
+                         [geometry, measure, CONTROL])
+    out = {"rho_partial_effective_rank": np.nan, "p_partial_effective_rank": np.nan}
+    if len(units) < 4:
+        return out
+    x = _snapped(rank_residuals(units[geometry], units[CONTROL]))
+    y = _snapped(rank_residuals(units[measure], units[CONTROL]))
+    orders, _ = block_relabellings(np.zeros(len(units)), boot.replicates, boot.seed, max_exact)
+    rho = float(_residual_correlation(x, y[None, :])[0])
+    null = np.abs(_residual_correlation(x, y[orders]))
+    out["rho_partial_effective_rank"] = rho
+    out["p_partial_effective_rank"] = permutation_p(abs(rho), null)
+    return out
+
+
+def _snapped(residuals: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(residuals) < _RESIDUAL_TOL, 0.0, residuals)
 
 
 def redundancy_by_size(id_comparison: pd.DataFrame, embeddings: str = "input") -> pd.DataFrame:

@@ -192,9 +192,10 @@ def plot_rq3(variables: pd.DataFrame, correlations: pd.DataFrame):
     """Left: Spearman rho across subsets (seeds averaged) of each geometry variable with each
     performance measure (losses and benchmark proxies; per preset), bootstrap interval over subsets, the permutation null's band and the adjusted p; right: MLE ID vs own-register loss per run, the
     seeds of a subset joined."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.3, 1]})
-    ax = axes[0]
     c = correlations.dropna(subset=["rho"]).reset_index(drop=True)
+    # a line of labels per correlation: the properties add a row per variable and measure
+    fig, axes = plt.subplots(1, 2, figsize=(12, max(4.8, 1.2 + 0.12 * len(c))), gridspec_kw={"width_ratios": [1.3, 1]})
+    ax = axes[0]
     labels = [f"{r.geometry} / {r.performance} ({r.preset}, {r.n_subsets} subsets, adj. p {r.p_adjusted:.2f})"
               for r in c.itertuples()]
     y = np.arange(len(c))

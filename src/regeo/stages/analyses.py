@@ -11,7 +11,7 @@ import pandas as pd
 
 from regeo.dumps import read_dump, steps_of
 from regeo.figures.common import save_figure
-from regeo.io import RegeoInputError, read_parquet, write_parquet
+from regeo.io import RegeoInputError, read_parquet, read_tables, write_parquet
 from regeo.geometry.intervals import section_bootstrap
 from regeo.stats import adjust
 from regeo.tokenizer import token_texts
@@ -161,10 +161,12 @@ def rank_knee(params: dict, bootstrap: dict, seq_len: int, device_name: str, run
 
 def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: str, evaluation: str,
                 rank_curve: str, rank_summary: str, out: dict[str, str], dpi: int, adjustment: str,
-                benchmarks: str | None = None) -> None:
+                benchmarks: str | None = None, properties: list[str] | None = None) -> None:
     """Rule ``across_runs``: RQ3's rank correlations (geometry against losses and, with
-    ``benchmarks``, the harness's proxies), the seed-blocked register tests, redundancy against
-    model size, and the rank knee beside the IDs (``id_comparison``, input embeddings, first metric)."""
+    ``benchmarks``, the harness's proxies; with ``properties``, the runs' properties tables, the
+    final dump's properties as geometry and each correlation's partial one beyond effective rank),
+    the seed-blocked register tests, redundancy against model size, and the rank knee beside the
+    IDs (``id_comparison``, input embeddings, first metric)."""
     from regeo.figures.analyses import plot_rank_knee, plot_redundancy_vs_size, plot_rq3
     from regeo.analyses.across_runs import measured, redundancy_by_size, rq3_correlations, run_variables, with_ids
     from regeo.analyses.register_effect import register_tests
@@ -172,7 +174,8 @@ def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: s
     ids = read_parquet(id_comparison)
     measures = params["id_measures"]
     variables = run_variables(ids, read_parquet(similarity), read_parquet(evaluation), measures=measures,
-                              benchmarks=read_parquet(benchmarks) if benchmarks is not None else None)
+                              benchmarks=read_parquet(benchmarks) if benchmarks is not None else None,
+                              properties=read_tables(properties) if properties else None)
     boot = section_bootstrap(bootstrap, params["replicates"])
     correlations = rq3_correlations(variables, boot, params["min_subsets"], adjustment, params["max_exact"])
     registers = register_tests(measured(ids[ids["run"].isin(variables["run"])], measures), adjustment,

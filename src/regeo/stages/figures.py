@@ -15,6 +15,7 @@ from regeo.figures.heatmap import plot_cross_register
 from regeo.figures.id_comparison import plot_id_comparison
 from regeo.figures.id_curves import (plot_id_curves, plot_redundancy_curves, plot_similarity_to_final,
                                      with_run_columns)
+from regeo.figures.properties import plot_properties_over_training
 from regeo.figures.pair_heatmaps import plot_global_similarity, plot_lle_comparison
 from regeo.figures.registers import plot_register_distribution
 from regeo.figures.steering import (plot_alignment_depth, plot_next_token_kl, plot_steering_effects,
@@ -40,6 +41,10 @@ def id_comparison(table: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> No
 
 def similarity_over_training(tables: list[PathLike], runs: dict, pdf: PathLike, png: PathLike, dpi: int) -> None:
     save_figure(plot_similarity_to_final(with_run_columns(read_tables(tables), runs)), pdf, png, dpi)
+
+
+def properties_over_training(tables: list[PathLike], runs: dict, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_properties_over_training(with_run_columns(read_tables(tables), runs)), pdf, png, dpi)
 
 
 def global_similarity(table: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
