@@ -162,6 +162,19 @@ def seen_by_dump(schedule: dict, train_bin: str | Path, vocab_size: int, min_cou
     return {int(step): seen_mask(row, min_count) for step, row in zip(sorted(schedule["steps"]), counts)}
 
 
+def dump_token_sets(run: str, steps: list[int], schedule: dict | None, train_bin: str | Path | None,
+                    vocab_rows: int, min_count: int) -> tuple[dict[int, np.ndarray], str]:
+    """({step: (vocab_rows,) bool}, token_set) of a run's dumps, as every per-dump table reads them:
+    a trained run's tokens seen by each step (:func:`seen_by_dump`, "seen_by_step"), an external
+    run's every row ("all": its training data is not ours; ``train_bin`` is None)."""
+    if train_bin is None:
+        return {step: np.ones(vocab_rows, dtype=bool) for step in steps}, "all"
+    if sorted(schedule["steps"]) != list(steps):
+        raise RegeoInputError(f"run {run}: the dumps' steps {list(steps)} are not the schedule's "
+                              f"{sorted(schedule['steps'])}")
+    return seen_by_dump(schedule, train_bin, vocab_rows, min_count), "seen_by_step"
+
+
 def frequency_strata(counts: dict[str, np.ndarray], n_bins: int, seed: int) -> dict[str, np.ndarray]:
     """{run: positions} of equal-size, equally frequency-profiled token samples, one per run.
 

@@ -12,8 +12,8 @@ import pandas as pd
 from regeo.dumps import dump_rows, read_dump, steps_of
 from regeo.geometry.id_table import id_config, id_rows
 from regeo.geometry.nulls import NullCache
-from regeo.io import RegeoInputError, write_parquet
-from regeo.token_sets import seen_by_dump
+from regeo.io import write_parquet
+from regeo.token_sets import dump_token_sets
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +32,8 @@ def id_dynamics(params: dict, bootstrap: dict, run: str, subset: str, dumps: lis
     by_step = steps_of(dumps)
     last = max(by_step)
     vocab_rows = dump_rows(by_step[last])
-    if train_bin is None:
-        masks = {step: np.ones(vocab_rows, dtype=bool) for step in by_step}
-        min_count, how = 0, "all"
-    else:
-        if sorted(schedule["steps"]) != list(by_step):
-            raise RegeoInputError(f"run {run}: the dumps' steps {list(by_step)} are not the schedule's "
-                                  f"{sorted(schedule['steps'])}")
-        masks = seen_by_dump(schedule, train_bin, vocab_rows, params["min_count"])
-        min_count, how = params["min_count"], "seen_by_step"
+    masks, how = dump_token_sets(run, list(by_step), schedule, train_bin, vocab_rows, params["min_count"])
+    min_count = 0 if how == "all" else params["min_count"]
     null_cache = NullCache()  # within the job: the input and output matrices of a dump share n and d
     frames, per_token = [], []
     for done, (step, path) in enumerate(by_step.items(), start=1):

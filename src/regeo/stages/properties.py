@@ -12,7 +12,7 @@ import pandas as pd
 from regeo.dumps import dump_rows, read_dump, steps_of
 from regeo.geometry.properties import TABLE_COLUMNS, property_table
 from regeo.io import RegeoInputError, write_parquet
-from regeo.token_sets import read_counts, seen_by_dump
+from regeo.token_sets import dump_token_sets, read_counts
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +27,6 @@ def _counts_of_rows(counts_path: str | Path, vocab_rows: int) -> np.ndarray:
     if len(counts) > vocab_rows:
         raise RegeoInputError(f"{counts_path}: {len(counts)} token ids, more than the dump's {vocab_rows} rows")
     return np.pad(counts, (0, vocab_rows - len(counts)))
-
-
-def _token_masks(run: str, by_step: dict, schedule: dict | None, train_bin, vocab_rows: int,
-                 min_count: int) -> tuple[dict[int, np.ndarray], str]:
-    """({step: (vocab_rows,) bool}, token_set): the ID table's token sets (regeo.stages.id_dynamics)."""
-    if train_bin is None:
-        return {step: np.ones(vocab_rows, dtype=bool) for step in by_step}, "all"
-    if sorted(schedule["steps"]) != list(by_step):
-        raise RegeoInputError(f"run {run}: the dumps' steps {list(by_step)} are not the schedule's "
-                              f"{sorted(schedule['steps'])}")
-    return seen_by_dump(schedule, train_bin, vocab_rows, min_count), "seen_by_step"
 
 
 def _empty_table(params: dict, n: int, d: int, with_counts: bool) -> pd.DataFrame:
@@ -80,7 +69,7 @@ def properties(params: dict, bootstrap: dict, run: str, subset: str, dumps: list
     by_step = steps_of(dumps)
     last = max(by_step)
     vocab_rows = dump_rows(by_step[last])
-    masks, token_set = _token_masks(run, by_step, schedule, train_bin, vocab_rows, params["min_count"])
+    masks, token_set = dump_token_sets(run, list(by_step), schedule, train_bin, vocab_rows, params["min_count"])
     counts = None if counts_path is None else _counts_of_rows(counts_path, vocab_rows)
     frames = []
     for done, (step, path) in enumerate(by_step.items(), start=1):
