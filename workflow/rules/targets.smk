@@ -58,6 +58,7 @@ FIGURES = [
         "rq3_correlations",
         "redundancy_vs_size",
         "benchmark_ranking",
+        "postprocessed_similarity",
     )
 ]
 
@@ -74,6 +75,7 @@ ANALYSES_TABLES = [
         "run_variables",
         "rq3_correlations",
         "redundancy_by_size",
+        "postprocessed_similarity",
     )
 ]
 
