@@ -220,7 +220,10 @@ def global_similarity_intervals(X_a, X_b, boot, sample_size: int | None = None, 
     repeats), and fewer distinct tokens raise CKA (and the correlation) between unrelated
     matrices, so the replicates sit above the value and a percentile interval can miss it.
     ``postprocess`` (with ``components``): intervals of the measures after that postprocessing,
-    which every resample refits (:func:`regeo.geometry.postprocess.weighted_postprocess`).
+    which every resample refits (:func:`regeo.geometry.postprocess.weighted_postprocess`). For
+    ``abtt`` the first-order interval moves the removed directions to first order, whose variation
+    is about 1 / (the gap between the D-th and (D+1)-th eigenvalues): it holds where that gap is
+    large, as after a dominant rogue direction, and overstates the spread where it is not.
     Returns ``{measure}_ci_low`` and ``{measure}_ci_high`` for both measures, and ``method``.
     """
     X_a, X_b = _paired(X_a, X_b, sample_size, seed)
