@@ -15,7 +15,7 @@ from snakemake.exceptions import WorkflowError
 
 from regeo import layout
 from regeo.config import ConfigError, validate_config
-from regeo.dumps import dump_name
+from regeo.dumps import dump_name, step_model_name
 from regeo.runs import (
     concept_subsets,
     external_runs,
@@ -46,6 +46,10 @@ DUMP_STEPS = checkpoint_steps(
     config["training"]["steps"], config["training"]["checkpoint_every"]
 )
 DUMP_NAMES = [dump_name(step) for step in DUMP_STEPS]
+# The steps every trained run also saves its whole model at (off by default), for the harness.
+STEP_MODELS = {
+    step_model_name(step): step for step in sorted(config["training"]["save_models_at"])
+}
 VOCAB_SIZE = (
     config["tokenizer"]["vocab_size"] if config["tokenizer"]["kind"] == "bpe" else 50257
 )

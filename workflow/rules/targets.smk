@@ -95,4 +95,16 @@ def final_outputs():
         + [layout.subset_stats(subset) for subset in SUBSETS]
         + steering_outputs()
         + ANALYSES_TABLES
+        + over_training_outputs()
     )
+
+
+def over_training_outputs():
+    """The benchmarks over training, when training.save_models_at names steps."""
+    if not STEP_MODELS:
+        return []
+    return [
+        layout.benchmarks_over_training_table(),
+        layout.figure("benchmarks_over_training"),
+        layout.figure("benchmarks_over_training", "png"),
+    ]
