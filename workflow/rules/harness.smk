@@ -67,9 +67,9 @@ rule harness_summary:
         "../scripts/harness_summary.py"
 
 
-# Benchmarks over training (training.save_models_at, off by default): each model a trained run
-# saved during training through the same harness settings, then one table and its figure with the
-# final models as the last step.
+# Benchmarks over training (training.save_models_at and an external run's save_models_at, off by
+# default): each model a run saved during training through the same harness settings, then one
+# table and its figure with the final models as the last step.
 rule harness_step:
     input:
         model=lambda wc: layout.step_model_dir(wc.run, wc.name),
@@ -82,8 +82,8 @@ rule harness_step:
     benchmark:
         layout.job_benchmark("harness_step", "{run}-{name}")
     wildcard_constraints:
-        run=_alternatives(TRAINED_RUNS),
-        name=_alternatives(STEP_MODELS),
+        run=_alternatives(OVER_TRAINING_RUNS),
+        name=_alternatives({name for _, name in SAVED_STEP_MODELS}),
     conda:
         "../../envs/train.yaml"
     threads: config["harness"]["threads"]
@@ -92,7 +92,7 @@ rule harness_step:
         mem_mb=harness_memory,
     params:
         harness=harness_params(),
-        step=lambda wc: STEP_MODELS[wc.name],
+        step=lambda wc: step_models(wc.run)[wc.name],
     script:
         "../scripts/harness_step.py"
 
@@ -100,11 +100,9 @@ rule harness_step:
 rule harness_over_training:
     input:
         steps=[
-            layout.benchmark_step_table(run, name)
-            for run in TRAINED_RUNS
-            for name in STEP_MODELS
+            layout.benchmark_step_table(run, name) for run, name in SAVED_STEP_MODELS
         ],
-        finals=[layout.benchmark_table(run) for run in TRAINED_RUNS],
+        finals=[layout.benchmark_table(run) for run in OVER_TRAINING_RUNS],
     output:
         table=layout.benchmarks_over_training_table(),
         pdf=layout.figure("benchmarks_over_training"),
@@ -118,8 +116,8 @@ rule harness_over_training:
     conda:
         "../../envs/analysis.yaml"
     params:
-        runs=run_table(TRAINED_RUNS),
-        final_steps={run: config["training"]["steps"] for run in TRAINED_RUNS},
+        runs=run_table(OVER_TRAINING_RUNS),
+        final_steps={run: final_step(run) for run in OVER_TRAINING_RUNS},
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/harness_over_training.py"

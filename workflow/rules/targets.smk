@@ -100,8 +100,8 @@ def final_outputs():
 
 
 def over_training_outputs():
-    """The benchmarks over training, when training.save_models_at names steps."""
-    if not STEP_MODELS:
+    """The benchmarks over training, when a run saves models during training."""
+    if not SAVED_STEP_MODELS:
         return []
     return [
         layout.benchmarks_over_training_table(),
