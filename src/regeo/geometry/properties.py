@@ -68,9 +68,10 @@ IsoScore and the effective rank (:data:`BASIC_INTERVAL`; the table's ``ci_method
 get the basic bootstrap interval (2 value - q_high, 2 value - q_low), which subtracts the
 resamples' extra bias instead of repeating it: on 200 seeded 400 x 8 Gaussians of a known
 spectrum (eigenvalues linspace(1, 3)^2) the percentile interval covered the population value in
-72 % (IsoScore) and 72 % (effective rank) of draws, the basic one in 92 % and 93.5 %
-(docs/benchmarks.md; a subsample interval would need a rate for the bias, which is d/n, not
-1/sqrt(n)). The participation ratio's percentile interval covers (below), so it keeps it. Every
+74 % (IsoScore) and 71 % (effective rank) of draws, the basic one in 92 % and 94 %; at 400 x 32
+(100 draws) the percentile one in none, the basic one in 87 % and 95 %
+(benchmarks/property_interval_coverage.py, docs/benchmarks.md). A subsample (m out of n)
+interval would need the bias's rate, which is d/n, not 1/sqrt(n); it was not tried. The participation ratio's percentile interval covers (below), so it keeps it. Every
 spectrum row is still read against its nulls (same n and d, same bias), and two matrices on the
 same tokens through the difference of their paired replicates (``replicates``), not through
 where the intervals sit. A top-k share's resamples each pick their own top k, so its interval can sit
