@@ -163,6 +163,8 @@ rule postprocessed_similarity:
         ),
     log:
         "logs/postprocessed_similarity.log",
+    benchmark:
+        layout.job_benchmark("postprocessed_similarity")
     conda:
         "../../envs/analysis.yaml"
     params:

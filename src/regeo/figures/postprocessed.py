@@ -13,6 +13,7 @@ from regeo.figures.common import palette
 from regeo.figures.id_curves import EMBEDDINGS
 from regeo.geometry.postprocess import METHODS, RAW
 
+SHORT = {"standardised": "std", "abtt": "abtt"}
 TITLES = {"cosine_similarity_correlation": "cosine-similarity correlation", "linear_cka": "linear CKA",
           "relative_error": "LLE relative error (lower: shared)", "jaccard": "kNN Jaccard"}
 
@@ -38,7 +39,7 @@ def plot_postprocessed(tables: dict[str, pd.DataFrame], tests: pd.DataFrame):
     rows = [e for e in EMBEDDINGS if any((p["embeddings"] == e).any() for p in pairs.values())]
     methods = [RAW] + [m for m in METHODS if any((p["postprocess"] == m).any() for p in pairs.values())]
     colors = dict(zip(methods, palette(len(methods))))
-    fig, axes = plt.subplots(len(rows), len(pairs), figsize=(3.6 * len(pairs), 3.2 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(pairs), figsize=(4.6 * len(pairs), 3.8 * len(rows)), squeeze=False)
     width = 0.8 / len(methods)
     for r, embeddings in enumerate(rows):
         for c, ((name, measure), table) in enumerate(pairs.items()):
@@ -62,10 +63,11 @@ def plot_postprocessed(tables: dict[str, pd.DataFrame], tests: pd.DataFrame):
                 found = tests[(tests["table"] == name) & (tests["measure"] == measure)
                               & (tests["embeddings"] == embeddings) & (tests["pair_type"] == kind)] \
                     if len(tests) else tests
-                p_text = ", ".join(f"{m[:3]} p={p:.2g}" for m, p in zip(found.get("postprocess", []),
-                                                                       found.get("p_adjusted", [])))
-                labels.append(f"{kind}\n(n={int((part['pair_type'] == kind).sum() / len(methods))})\n{p_text}")
-            ax.set_xticks(range(len(kinds)), labels, fontsize=6)
+                p_text = "\n".join(f"{SHORT[m]} p={p:.2g}" for m, p in zip(found.get("postprocess", []),
+                                                                          found.get("p_adjusted", [])))
+                pairs_n = int((part["pair_type"] == kind).sum() / len(methods))
+                labels.append(f"{kind.replace('registers, ', 'reg., ')}\n(n={pairs_n})\n{p_text}")
+            ax.set_xticks(range(len(kinds)), labels, fontsize=6.5)
             ax.set_title(f"{TITLES[measure]} ({embeddings})", fontsize=8)
             ax.tick_params(axis="y", labelsize=7)
             if r == 0 and c == 0:
