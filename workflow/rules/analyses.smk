@@ -146,3 +146,30 @@ rule across_runs:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/across_runs.py"
+
+
+# Raw against standardised and all-but-the-top similarity per pair type, with the test of the change.
+rule postprocessed_similarity:
+    input:
+        global_similarity=layout.geometry_table("global_similarity"),
+        lle_comparison=layout.geometry_table("lle_comparison"),
+    output:
+        table=layout.analyses_table("postprocessed_similarity"),
+        pdf=layout.figure("postprocessed_similarity"),
+        png=report(
+            layout.figure("postprocessed_similarity", "png"),
+            caption="../report/postprocessed_similarity.rst",
+            category="Cross-model geometry",
+        ),
+    log:
+        "logs/postprocessed_similarity.log",
+    benchmark:
+        layout.job_benchmark("postprocessed_similarity")
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        postprocessed=config["analyses"]["postprocessed"],
+        adjustment=config["analyses"]["adjustment"],
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/postprocessed_similarity.py"

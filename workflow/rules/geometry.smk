@@ -79,6 +79,7 @@ rule global_similarity:
         min_count=config["geometry"]["id"]["min_count"],
         bootstrap=config["geometry"]["bootstrap"],
         runs=final_models(),
+        postprocess=config["geometry"]["postprocess"],
     script:
         "../scripts/global_similarity.py"
 
@@ -105,6 +106,7 @@ rule lle_comparison:
         min_count=config["geometry"]["id"]["min_count"],
         bootstrap=config["geometry"]["bootstrap"],
         runs=final_models(),
+        postprocess=config["geometry"]["postprocess"],
     script:
         "../scripts/lle_comparison.py"
 

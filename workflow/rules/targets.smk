@@ -58,6 +58,7 @@ FIGURES = [
         "rq3_correlations",
         "redundancy_vs_size",
         "benchmark_ranking",
+        "postprocessed_similarity",
     )
 ]
 
@@ -74,6 +75,7 @@ ANALYSES_TABLES = [
         "run_variables",
         "rq3_correlations",
         "redundancy_by_size",
+        "postprocessed_similarity",
     )
 ]
 
@@ -93,4 +95,16 @@ def final_outputs():
         + [layout.subset_stats(subset) for subset in SUBSETS]
         + steering_outputs()
         + ANALYSES_TABLES
+        + over_training_outputs()
     )
+
+
+def over_training_outputs():
+    """The benchmarks over training, when a run saves models during training."""
+    if not SAVED_STEP_MODELS:
+        return []
+    return [
+        layout.benchmarks_over_training_table(),
+        layout.figure("benchmarks_over_training"),
+        layout.figure("benchmarks_over_training", "png"),
+    ]

@@ -204,3 +204,16 @@ def loss_curves(logs: dict[str, str], runs: dict[str, dict], pdf: str, png: str,
         table["run"] = run
         frames.append(table)
     save_figure(plot_loss_curves(pd.concat(frames, ignore_index=True)), pdf, png, dpi)
+
+
+def postprocessed_similarity(params: dict, adjustment: str, global_similarity: str, lle_comparison: str,
+                             out: dict[str, str], dpi: int) -> None:
+    """Rule ``postprocessed_similarity``: raw against standardised and all-but-the-top similarity
+    per pair type, the sign-flip test of each change (:mod:`regeo.analyses.postprocessed`) and its figure."""
+    from regeo.analyses.postprocessed import postprocess_tests
+    from regeo.figures.postprocessed import plot_postprocessed
+
+    tables = {"global_similarity": read_parquet(global_similarity), "lle_comparison": read_parquet(lle_comparison)}
+    tests = postprocess_tests(tables, adjustment, params["sign_flips"], params["seed"])
+    write_parquet(tests, out["table"])
+    save_figure(plot_postprocessed(tables, tests), out["pdf"], out["png"], dpi)
