@@ -88,7 +88,12 @@ def final_outputs():
         + [layout.id_table(run) for run in RUNS]
         + [
             layout.geometry_table(name)
-            for name in ("id_comparison", "global_similarity", "lle_comparison")
+            for name in (
+                "id_comparison",
+                "global_similarity",
+                "lle_comparison",
+                "properties_comparison",
+            )
         ]
         + [layout.similarity_over_training(run) for run in RUNS]
         + [layout.properties_table(run) for run in RUNS]
