@@ -110,10 +110,13 @@ rule across_runs:
         rank_summary=layout.analyses_table("rank_knee_summary"),
         # the final dump's properties are geometry variables of RQ3, effective rank its control
         properties=[layout.properties_table(run) for run in RUNS],
+        # every run on the same tokens: the register test of the properties
+        properties_comparison=layout.geometry_table("properties_comparison"),
     output:
         variables=layout.analyses_table("run_variables"),
         correlations=layout.analyses_table("rq3_correlations"),
         registers=layout.analyses_table("register_tests"),
+        property_registers=layout.analyses_table("register_property_tests"),
         size=layout.analyses_table("redundancy_by_size"),
         rq3_pdf=layout.figure("rq3_correlations"),
         rq3_png=report(

@@ -74,6 +74,8 @@ ANALYSES_TABLES = [
         "rank_knee_summary",
         "run_variables",
         "rq3_correlations",
+        "register_tests",
+        "register_property_tests",
         "redundancy_by_size",
         "postprocessed_similarity",
     )
