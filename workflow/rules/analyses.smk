@@ -53,6 +53,10 @@ rule neighbourhoods:
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
+    resources:
+        gpu=analysis_gpu("neighbourhoods"),
+        runtime=job_runtime("neighbourhoods"),
+        mem_mb=job_memory("neighbourhoods"),
     params:
         neighbourhoods=config["analyses"]["neighbourhoods"],
         adjustment=config["analyses"]["adjustment"],
@@ -85,6 +89,8 @@ rule rank_knee:
     resources:
         # forward passes of every final model at every rank: a GPU job on a cluster
         gpu=1,
+        runtime=job_runtime("rank_knee"),
+        mem_mb=job_memory("rank_knee"),
     params:
         rank_knee=config["analyses"]["rank_knee"],
         bootstrap=config["geometry"]["bootstrap"],

@@ -1,9 +1,8 @@
 # Each job's declared memory and time (regeo.resources), and where GPU jobs go on SLURM.
+from regeo.costs import Costs, declared_minutes
 from regeo.resources import (
-    harness_mem_mb,
     data_mem_mb,
     local_rules,
-    steering_mem_mb,
     train_mem_mb,
     train_runtime_minutes,
 )
@@ -27,23 +26,6 @@ def data_memory(wildcards, attempt):
     return data_mem_mb(attempt=attempt)
 
 
-def steering_memory(wildcards, attempt):
-    """Host memory of a steering pair job (regeo.resources.steering_mem_mb), at the pair's own
-    batch size and length."""
-    s = steering_params(wildcards.source, wildcards.target)
-    models = [
-        (
-            resolve_preset(RUNS[run].preset, config["training"]["presets"])
-            if run in TRAINED_RUNS
-            else None
-        )
-        for run in (wildcards.source, wildcards.target)
-    ]
-    return steering_mem_mb(
-        models, VOCAB_SIZE, s["batch_size"], s["max_length"], attempt=attempt
-    )
-
-
 def send_gpu_rules_to(partition):
     """Every rule that asks for a GPU (``gpu`` > 0 in its resources, or set so on the command
     line) goes to ``partition``, unless the command line names a partition for it
@@ -61,18 +43,47 @@ def send_gpu_rules_to(partition):
             each.resources["slurm_partition"] = partition
 
 
-def harness_memory(wildcards, attempt):
-    """Host memory of one model's benchmark job (regeo.resources.harness_mem_mb)."""
-    run = wildcards.run
-    model = (
-        resolve_preset(RUNS[run].preset, config["training"]["presets"])
-        if run in TRAINED_RUNS
-        else None
-    )
-    return harness_mem_mb(
-        model,
-        VOCAB_SIZE,
-        config["harness"]["batch_size"],
-        config["training"]["seq_len"],
-        attempt=attempt,
-    )
+# Every heavy job's predicted time and memory (regeo.costs), and the batches and blocks its work is
+# split into so that no job declares more than resources.max_job_minutes.
+COSTS = Costs(config)
+JOB_COSTS = COSTS.index()
+EVALUATE_BATCHES = COSTS.evaluate_batches()
+HARNESS_BATCHES = COSTS.harness_batches()
+PAIR_BLOCKS = {
+    "global_similarity": COSTS.global_similarity_blocks(),
+    "lle_comparison": COSTS.lle_blocks(),
+}
+
+
+def analysis_gpu(rule):
+    """1 where resources.analysis_gpu is on and the rule's work is large (regeo.costs.Costs.gpu_rules)."""
+    return int(rule in COSTS.gpu_rules)
+
+
+def _job_key(rule, wildcards):
+    for name in ("run", "batch", "block"):
+        if name in wildcards.keys():
+            return wildcards[name]
+    if "source" in wildcards.keys():
+        return f"{wildcards.source}__{wildcards.target}"
+    return rule
+
+
+def job_runtime(rule):
+    """The rule's declared minutes per job: regeo.costs' prediction x SAFETY, x the attempt."""
+
+    def runtime(wildcards, attempt):
+        return declared_minutes(
+            JOB_COSTS[rule, _job_key(rule, wildcards)].seconds, attempt
+        )
+
+    return runtime
+
+
+def job_memory(rule):
+    """The rule's declared host memory per job (regeo.costs), x the attempt."""
+
+    def mem_mb(wildcards, attempt):
+        return JOB_COSTS[rule, _job_key(rule, wildcards)].mem_mb * attempt
+
+    return mem_mb

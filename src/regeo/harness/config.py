@@ -19,12 +19,12 @@ class HarnessConfig:
     seed: int  # the harness's python, numpy, torch and few-shot seeds
     bootstrap_iters: int  # resamples for stderrs without a closed form
     device: str  # auto, cpu or cuda
-    threads: int  # torch.set_num_threads of the job
 
     @classmethod
     def from_params(cls, params: dict) -> "HarnessConfig":
-        """From the benchmark rule's params (or the whole harness section); the section's other key
-        (``local_tasks``, the task-building job's) is left out, a key the schema does not know is an
+        """From the benchmark rule's params (or the whole harness section); the section's other keys
+        (``local_tasks``, the task-building job's; ``threads``, the rule's directive as for
+        steering, so a change of it reruns nothing) are left out, a key the schema does not know is an
         error; YAML's task list becomes a tuple."""
         values = section_fields(cls, params, "harness")
         values["tasks"] = tuple(values["tasks"])

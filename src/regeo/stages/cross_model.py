@@ -55,12 +55,14 @@ def _interval_columns(names: list[str]) -> list[str]:
 
 
 def global_similarity_table(params: dict, min_count: int, bootstrap: dict, runs: dict[str, dict],
-                            out_path: str | Path) -> pd.DataFrame:
-    """One row per unordered pair of final models and compared matrix (the measures are symmetric)."""
+                            out_path: str | Path, pairs: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """One row per unordered pair of final models and compared matrix (the measures are symmetric);
+    ``pairs``: only these (a block of the table: regeo.io.merge_tables joins the blocks)."""
     boot = section_bootstrap(bootstrap)
     size, seed = params["sample_size"], params["seed"]
     rows = []
-    for done, pair in enumerate(final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count), start=1):
+    for done, pair in enumerate(final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count, pairs),
+                                start=1):
         started = time.perf_counter()
         X_a, X_b = pair.X_a, pair.X_b
         values = global_similarity(X_a, X_b, size, seed)
@@ -101,12 +103,14 @@ def _sample_rows(n: int, sample_size: int | None, seed: int) -> np.ndarray:
 
 
 def lle_comparison_table(params: dict, min_count: int, bootstrap: dict, runs: dict[str, dict],
-                         out_path: str | Path) -> pd.DataFrame:
-    """One row per ordered pair (A, B) of final models and matrix: B rebuilt with A's LLE weights."""
+                         out_path: str | Path, pairs: list[tuple[str, str]] | None = None) -> pd.DataFrame:
+    """One row per ordered pair (A, B) of final models and matrix: B rebuilt with A's LLE weights;
+    ``pairs``: only these unordered pairs (a block of the table: regeo.io.merge_tables)."""
     boot = section_bootstrap(bootstrap)
     k, reg, seed, metric = params["k"], params["reg"], params["seed"], params["metric"]
     rows = []
-    for done, pair in enumerate(final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count), start=1):
+    for done, pair in enumerate(final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count, pairs),
+                                start=1):
         started = time.perf_counter()
         sample = _sample_rows(pair.X_a.shape[0], params["sample_size"], seed)
         X_a, X_b = pair.X_a[sample], pair.X_b[sample]
