@@ -84,9 +84,10 @@ ANALYSIS_BASE_MB = 2048
 # unit rows): 16 x 147 MB at 50,000 x 768, over the ~1 GB measured above that.
 MATRIX_COPIES = 16
 
-# An external run's shape is not in the config: assumed wide and untied, so its jobs are not
-# under-declared (Pythia-160m is 50,277 x 768 and untied).
-EXTERNAL_ROWS, EXTERNAL_WIDTH, EXTERNAL_PARAMS = 65_536, 2048, 1_700_000_000
+# An external run's shape is not in the config: assumed at Pythia-410m's scale and untied, over
+# the paper's Pythia-160m (50,277 x 768, untied, 162 M parameters); a larger external model needs
+# a larger resources.max_job_minutes or --set-resources.
+EXTERNAL_ROWS, EXTERNAL_WIDTH, EXTERNAL_PARAMS = 65_536, 1024, 500_000_000
 # Tokens of a benchmark request (context and one choice) and documents of a hub task (the paper's
 # largest, MMLU and HellaSwag, have 14,042 and 10,042): assumed upper bounds.
 REQUEST_TOKENS = 256
@@ -98,6 +99,21 @@ GEOMETRY_RULES = ("id_dynamics", "id_comparison", "properties", "similarity_over
 FORWARD_RULES = ("evaluate", "rank_knee")
 # Rules that ask for a GPU in every config (the rule says gpu=1); they run on the CPU where none is.
 ALWAYS_GPU = ("harness", "steering", "rank_knee")
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    """The config's ``resources`` section (its defaults are the schema's): read by the workflow's
+    planning only, never a rule's params."""
+
+    max_job_minutes: int  # no job declares more
+    analysis_gpu: bool  # large analysis rules ask for a GPU and are sized at its rates
+
+    @classmethod
+    def from_section(cls, section: dict) -> "ResourceLimits":
+        from regeo.params import section_fields
+
+        return cls(**section_fields(cls, section, "resources"))
 
 
 @dataclass(frozen=True)
@@ -175,8 +191,9 @@ class Costs:
     def __init__(self, cfg: dict):
         self.cfg = cfg
         self.models = models(cfg)
-        self.max_minutes = cfg["resources"]["max_job_minutes"]
-        self.analysis_gpu = cfg["resources"]["analysis_gpu"]
+        limits = ResourceLimits.from_section(cfg["resources"])
+        self.max_minutes = limits.max_job_minutes
+        self.analysis_gpu = limits.analysis_gpu
         self.gpu_rules = {rule for rule in GEOMETRY_RULES + FORWARD_RULES
                           if self.analysis_gpu and self._largest_cpu_item(rule) / 60 > GPU_WORTH_CPU_MINUTES}
         if self.analysis_gpu:

@@ -9,6 +9,11 @@ from regeo.harness.next_sentence import NextSentenceSpec
 from regeo.params import section_fields
 
 
+# The harness key the workflow reads, not a benchmark job's values: the job's threads (the rule's
+# directive, as steering.threads), so a change of it reruns nothing.
+PIPELINE_KEYS = ("threads",)
+
+
 @dataclass(frozen=True)
 class HarnessConfig:
     tasks: tuple[str, ...]  # task, group or tag names, regeo's own or the harness's
