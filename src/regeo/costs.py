@@ -40,8 +40,10 @@ REF_N, REF_D = 50_000, 768
 ID_TABLE_S = 54.0
 ID_N_EXPONENT = 1.3
 # The mixture null of one final matrix and metric: "about 2.3 min" at 50,000 x 768 (same section),
-# its fit on a sample of at most 10,000 rows, so it grows little with n.
+# its fit on a sample of at most MIXTURE_SAMPLE rows (so it grows little above it; 32.8 s at
+# 10,000 rows there) and the null's own ID table.
 MIXTURE_NULL_S = 138.0
+MIXTURE_SAMPLE = 10_000
 # The property suite once (every property, no nulls) 4.6 s and one bootstrap replicate 0.41 s at
 # 50,000 x 768 on one OpenBLAS thread ("Issue 29's property suite at the paper's size"); both are
 # d x d Grams of the rows, n d^2.
@@ -67,15 +69,20 @@ FORWARD_FLOPS_GPU = ASSUMED_FLOPS_PER_GPU / 4
 # below it, the wait for a GPU node costs more than it saves.
 GPU_WORTH_CPU_MINUTES = 30.0
 
-# Fixed costs, seconds, from the default run's benchmark files (docs/benchmarks.md, "Default
-# pipeline", 2026-12-07): a job's start (interpreter, torch and pandas imports, inputs read) and
-# the Python overhead of each dump, model or pair that its tiny matrices leave visible.
-START_S = {"id_dynamics": 5.0, "id_comparison": 25.0, "properties": 3.0, "similarity_over_training": 3.0,
-           "global_similarity": 4.0, "lle_comparison": 4.0, "evaluate": 8.0, "harness": 12.0, "steering": 10.0,
-           "neighbourhoods": 10.0, "rank_knee": 8.0, "across_runs": 8.0, "steering_next_token": 4.0}
-PER_DUMP_S = {"id_dynamics": 0.8, "properties": 0.2, "similarity_over_training": 0.2, "neighbourhoods": 0.3}
-PER_MODEL_S = {"id_comparison": 4.0, "evaluate": 1.5, "harness": 3.0, "rank_knee": 3.0}
-PER_PAIR_S = {"global_similarity": 0.2, "lle_comparison": 0.8, "steering": 10.0}
+# Fixed costs, CPU seconds, calibrated on the default config's and the test config's benchmark
+# files (cpu_time; docs/benchmarks.md, "The cost model against the benchmark files"): a job's
+# start (interpreter, torch and pandas imports, inputs read) and the Python overhead of each dump,
+# model or pair that tiny matrices leave visible.
+START_S = {"id_dynamics": 2.0, "id_comparison": 5.0, "properties": 2.0, "similarity_over_training": 2.0,
+           "global_similarity": 2.0, "lle_comparison": 2.0, "evaluate": 2.5, "harness": 6.0, "steering": 5.0,
+           "neighbourhoods": 3.0, "rank_knee": 3.0}
+PER_DUMP_S = {"properties": 0.1, "similarity_over_training": 0.1, "neighbourhoods": 0.3}
+PER_MODEL_S = {"id_comparison": 1.0, "evaluate": 0.3, "harness": 2.0, "rank_knee": 1.0}
+PER_PAIR_S = {"global_similarity": 0.1, "lle_comparison": 0.3, "steering": 0.0}
+# The ID table's per-row work outside the kNN (the bootstrap's resamples of per-point estimates,
+# the nulls' draws): it dominates below a few thousand rows, where the kNN takes milliseconds.
+# Calibrated on the default's id_dynamics (2,048 rows: 0.4 s a table of 200 replicates).
+ID_ROW_S = 2e-4
 
 # Base host memory of an analysis job (interpreter, torch, pandas): the property table at
 # 50,000 x 768 peaked at 1.93 GiB in all ("Issue 29's property suite"), the kNN steps at 1.16 GiB.
@@ -169,8 +176,8 @@ def _matrices(embeddings, *untied: bool) -> int:
     return sum(1 for which in embeddings if which == "input" or any(untied))
 
 
-def _id_s(n: int, d: int) -> float:
-    return ID_TABLE_S * (n / REF_N) ** ID_N_EXPONENT * (d / REF_D)
+def _id_s(n: int, d: int, replicates: int = 200) -> float:
+    return ID_TABLE_S * (n / REF_N) ** ID_N_EXPONENT * (d / REF_D) + ID_ROW_S * n * replicates / 200
 
 
 def _gram_s(n: int, d: int) -> float:
@@ -212,8 +219,9 @@ class Costs:
     def id_dynamics_s(self, run: str) -> float:
         m, g = self.models[run], self.cfg["geometry"]["id"]
         nulls = (1 + len([x for x in g["nulls"] if x != "mixture"])) / 3  # the measurement had two
-        work = m.dumps * self._id_embeddings(m) * len(g["metrics"]) * _id_s(m.rows, m.width) * max(nulls, 1 / 3)
-        return START_S["id_dynamics"] + PER_DUMP_S["id_dynamics"] * m.dumps + self._on("id_dynamics", work)
+        replicates = self.cfg["geometry"]["bootstrap"]["replicates"]
+        work = m.dumps * self._id_embeddings(m) * len(g["metrics"]) * _id_s(m.rows, m.width, replicates) * nulls
+        return START_S["id_dynamics"] + self._on("id_dynamics", work)
 
     def properties_s(self, run: str) -> float:
         m, p = self.models[run], self.cfg["geometry"]["properties"]
@@ -238,7 +246,8 @@ class Costs:
         for m in self.models.values():
             table = _id_s(m.rows, m.width) * (1 + len([x for x in g["comparison_nulls"] if x != "mixture"])) / 3
             strata = g["frequency_bins"] * _id_s(m.rows // max(1, g["frequency_bins"]), m.width)
-            mixture = MIXTURE_NULL_S * (m.width / REF_D) if "mixture" in g["comparison_nulls"] else 0.0
+            fit = (MIXTURE_NULL_S - ID_TABLE_S) * (min(m.rows, MIXTURE_SAMPLE) / MIXTURE_SAMPLE) ** ID_N_EXPONENT
+            mixture = (fit * m.width / REF_D + _id_s(m.rows, m.width)) if "mixture" in g["comparison_nulls"] else 0.0
             per_model.append(self._id_embeddings(m) * len(g["comparison_metrics"]) * (table + strata + mixture))
         return (START_S["id_comparison"] + PER_MODEL_S["id_comparison"] * len(self.models)
                 + self._on("id_comparison", sum(per_model)))

@@ -50,6 +50,8 @@ rule neighbourhoods:
         ),
     log:
         "logs/neighbourhoods.log",
+    benchmark:
+        layout.job_benchmark("neighbourhoods")
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
@@ -83,6 +85,8 @@ rule rank_knee:
         summary=layout.analyses_table("rank_knee_summary"),
     log:
         "logs/rank_knee.log",
+    benchmark:
+        layout.job_benchmark("rank_knee")
     conda:
         "../../envs/train.yaml"
     threads: config["geometry"]["threads"]
