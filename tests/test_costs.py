@@ -14,8 +14,9 @@ from regeo.costs import MIN_RUNTIME_MINUTES, SAFETY, Costs, cost_report, declare
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO / "config" / "config.yaml"
 PAPER = REPO / "config" / "paper.yaml"
-HEAVY = ("id_dynamics", "id_comparison", "properties", "similarity_over_training", "global_similarity",
-         "lle_comparison", "evaluate", "neighbourhoods")
+# the analysis rules with a CUDA path, and those without one (NumPy or CPU torch)
+HEAVY = ("id_dynamics", "id_comparison", "lle_comparison", "evaluate", "neighbourhoods", "rank_knee")
+HOST = ("properties", "similarity_over_training", "global_similarity")
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,8 @@ def test_the_paper_plan_fits_the_walltime_and_sends_the_heavy_rules_to_a_gpu(pap
     assert all(job.runtime <= costs.max_minutes for job in jobs), [j for j in jobs if j.runtime > 1440]
     for rule in HEAVY:
         assert all(job.gpu for job in jobs if job.rule == rule), rule
+    for rule in HOST:
+        assert not any(job.gpu for job in jobs if job.rule == rule), rule
     runs = list(costs.models)
     assert len(runs) == 43
     # every model in exactly one batch, every pair in exactly one block, in table order

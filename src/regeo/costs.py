@@ -55,9 +55,10 @@ LLE_MATRIX_S = 10.5
 # The float32 GEMM rate of the same machine, 179 GFLOP/s ("Geometry"); the similarity measures
 # work in float64 (half that rate assumed: not measured).
 FLOAT64_FLOPS_CPU = 179e9 / 2
-# Forward passes on the CPU: the trainer's step reached 74 GFLOP/s (6 N per token) for tiny
-# (README, "Cost"); a forward pass alone is assumed to run at half of it.
-FORWARD_FLOPS_CPU = 37e9
+# Forward passes on the CPU, 2 N FLOPs a token (N without the input embedding, a lookup): the
+# trainer's step reached 74 GFLOP/s (6 N a token) for tiny (README, "Cost"); forward passes alone
+# are taken at the same rate, which the default's steering jobs bear out (docs/benchmarks.md).
+FORWARD_FLOPS_CPU = 74e9
 # Assumed, not measured: a GPU runs the geometry (float32/bfloat16 products, torch on CUDA) this
 # many times faster than the 2 CPU cores. An H100's float32 peak is ~370x the 179 GFLOP/s above;
 # 10x leaves room for the host-side float64 row loops and copies that stay on the CPU.
@@ -74,7 +75,7 @@ GPU_WORTH_CPU_MINUTES = 30.0
 # start (interpreter, torch and pandas imports, inputs read) and the Python overhead of each dump,
 # model or pair that tiny matrices leave visible.
 START_S = {"id_dynamics": 2.0, "id_comparison": 5.0, "properties": 2.0, "similarity_over_training": 2.0,
-           "global_similarity": 2.0, "lle_comparison": 2.0, "evaluate": 2.5, "harness": 6.0, "steering": 5.0,
+           "global_similarity": 2.0, "lle_comparison": 2.0, "evaluate": 4.0, "harness": 6.0, "steering": 8.0,
            "neighbourhoods": 3.0, "rank_knee": 3.0}
 PER_DUMP_S = {"properties": 0.1, "similarity_over_training": 0.1, "neighbourhoods": 0.3}
 PER_MODEL_S = {"id_comparison": 1.0, "evaluate": 0.3, "harness": 2.0, "rank_knee": 1.0}
@@ -101,10 +102,10 @@ REQUEST_TOKENS = 256
 HUB_TASK_DOCS = 15_000
 CHOICES = 4
 
-GEOMETRY_RULES = ("id_dynamics", "id_comparison", "properties", "similarity_over_training", "global_similarity",
-                  "lle_comparison", "neighbourhoods")
-FORWARD_RULES = ("evaluate", "rank_knee")
-# Rules that ask for a GPU in every config (the rule says gpu=1); they run on the CPU where none is.
+# Rules whose heavy part has a CUDA path (the exact kNN under the ID, LLE and neighbourhood
+# tables; the models' forward passes): these may ask for a GPU. The property suite, the
+# similarity measures and the mixture null's fit are NumPy or CPU torch: a GPU would idle.
+CUDA_RULES = ("id_dynamics", "id_comparison", "lle_comparison", "neighbourhoods", "evaluate", "rank_knee")
 ALWAYS_GPU = ("harness", "steering", "rank_knee")
 
 
@@ -132,6 +133,11 @@ class Model:
     untied: bool
     dumps: int
     params: int
+
+    @property
+    def forward_params(self) -> int:
+        """Parameters a token's forward pass multiplies by: all but an untied input embedding."""
+        return self.params - (self.rows * self.width if self.untied else 0)
 
 
 @dataclass(frozen=True)
@@ -201,7 +207,7 @@ class Costs:
         limits = ResourceLimits.from_section(cfg["resources"])
         self.max_minutes = limits.max_job_minutes
         self.analysis_gpu = limits.analysis_gpu
-        self.gpu_rules = {rule for rule in GEOMETRY_RULES + FORWARD_RULES
+        self.gpu_rules = {rule for rule in CUDA_RULES
                           if self.analysis_gpu and self._largest_cpu_item(rule) / 60 > GPU_WORTH_CPU_MINUTES}
         if self.analysis_gpu:
             self.gpu_rules |= {"harness", "steering"}
@@ -242,15 +248,18 @@ class Costs:
 
     def id_comparison_s(self) -> float:
         g = self.cfg["geometry"]["id"]
-        per_model = []
+        tables = fits = 0.0
         for m in self.models.values():
-            table = _id_s(m.rows, m.width) * (1 + len([x for x in g["comparison_nulls"] if x != "mixture"])) / 3
+            runs = self._id_embeddings(m) * len(g["comparison_metrics"])
+            nulls = (1 + len([x for x in g["comparison_nulls"] if x != "mixture"])) / 3
             strata = g["frequency_bins"] * _id_s(m.rows // max(1, g["frequency_bins"]), m.width)
-            fit = (MIXTURE_NULL_S - ID_TABLE_S) * (min(m.rows, MIXTURE_SAMPLE) / MIXTURE_SAMPLE) ** ID_N_EXPONENT
-            mixture = (fit * m.width / REF_D + _id_s(m.rows, m.width)) if "mixture" in g["comparison_nulls"] else 0.0
-            per_model.append(self._id_embeddings(m) * len(g["comparison_metrics"]) * (table + strata + mixture))
-        return (START_S["id_comparison"] + PER_MODEL_S["id_comparison"] * len(self.models)
-                + self._on("id_comparison", sum(per_model)))
+            tables += runs * (_id_s(m.rows, m.width) * nulls + strata)
+            if "mixture" in g["comparison_nulls"]:  # its fit (NumPy, on the host) and its ID table
+                fits += runs * (MIXTURE_NULL_S - ID_TABLE_S) * (m.width / REF_D) * (
+                    min(m.rows, MIXTURE_SAMPLE) / MIXTURE_SAMPLE) ** ID_N_EXPONENT
+                tables += runs * _id_s(m.rows, m.width)
+        return (START_S["id_comparison"] + PER_MODEL_S["id_comparison"] * len(self.models) + fits
+                + self._on("id_comparison", tables))
 
     def pairs(self) -> list[tuple[str, str]]:
         """Unordered pairs of final models, a before b in run order (regeo.pairs.final_model_pairs)."""
@@ -282,7 +291,7 @@ class Costs:
 
     def evaluate_model_s(self, run: str) -> float:
         m = self.models[run]
-        return PER_MODEL_S["evaluate"] + self._on("evaluate", flops=2 * m.params * self._eval_tokens())
+        return PER_MODEL_S["evaluate"] + self._on("evaluate", flops=2 * m.forward_params * self._eval_tokens())
 
     def _harness_requests(self) -> int:
         h = self.cfg["harness"]
@@ -299,14 +308,14 @@ class Costs:
     def harness_model_s(self, run: str) -> float:
         m = self.models[run]
         tokens = self._harness_requests() * min(REQUEST_TOKENS, self.cfg["training"]["seq_len"])
-        return PER_MODEL_S["harness"] + self._on("harness", flops=2 * m.params * tokens)
+        return PER_MODEL_S["harness"] + self._on("harness", flops=2 * m.forward_params * tokens)
 
     def steering_pair_s(self, source: str, target: str, settings: dict) -> float:
         passes = (len(settings["alphas"]) * (4 + len(settings["map_variants"]) + settings["kl_null_draws"])
                   + settings["n_generate"] * settings["max_new_tokens"])
         texts = len(settings["concepts"]) * 2 * settings["texts_per_side"]
         tokens = passes * texts * settings["max_length"]
-        flops = 2 * (self.models[source].params + self.models[target].params) * tokens
+        flops = 2 * (self.models[source].forward_params + self.models[target].forward_params) * tokens
         return START_S["steering"] + PER_PAIR_S["steering"] + self._on("steering", flops=flops)
 
     def neighbourhoods_s(self) -> float:
@@ -321,7 +330,7 @@ class Costs:
         ranks = len(r["ranks"]) if r["ranks"] else 13  # the default grid (regeo.analyses.rank_knee)
         tokens = r["max_batches"] * r["batch_size"] * t["seq_len"] * len(subset_names(self.cfg))
         trained = [self.models[name] for name in trained_runs(self.cfg)]
-        flops = sum(2 * m.params * tokens * ranks for m in trained)
+        flops = sum(2 * m.forward_params * tokens * ranks for m in trained)
         return START_S["rank_knee"] + PER_MODEL_S["rank_knee"] * len(trained) + self._on("rank_knee", flops=flops)
 
     def _largest_cpu_item(self, rule: str) -> float:

@@ -56,15 +56,19 @@ def test_a_command_line_override_changes_only_what_it_names(paper_plan):
     assert all(job["gpu"] == "1" for job in paper_plan["register_probabilities"])
     for rule in ("subset", "tokens"):
         assert paper_plan[rule] and all("gpu" not in job for job in paper_plan[rule]), rule
-    # resources.analysis_gpu: the large analyses ask for a GPU, with regeo.costs' runtime and memory
+    # resources.analysis_gpu: the large analyses with a CUDA path ask for a GPU, the others not;
+    # each with regeo.costs' runtime and memory
     costs = Costs(effective_config(PAPER))
     declared = {(job.rule, job.name): job for job in costs.jobs()}
-    for rule in ("id_dynamics", "similarity_over_training", "properties", "id_comparison", "global_similarity",
-                 "lle_comparison", "evaluate", "neighbourhoods"):
-        assert paper_plan[rule] and all(job["gpu"] == "1" for job in paper_plan[rule]), rule
+    for rule in ("id_dynamics", "id_comparison", "lle_comparison", "evaluate", "neighbourhoods",
+                 "similarity_over_training", "properties", "global_similarity"):
+        gpu = "1" if rule in costs.gpu_rules else "0"
+        assert paper_plan[rule] and all(job["gpu"] == gpu for job in paper_plan[rule]), rule
         runtimes = sorted(int(job["runtime"]) for job in paper_plan[rule])
         assert runtimes == sorted(j.runtime for (r, _), j in declared.items() if r == rule), rule
         assert max(runtimes) <= costs.max_minutes
+    assert costs.gpu_rules >= {"id_dynamics", "id_comparison", "lle_comparison", "evaluate", "neighbourhoods"}
+    assert not costs.gpu_rules & {"similarity_over_training", "properties", "global_similarity"}
     assert sorted(int(job["mem_mb"]) for job in paper_plan["id_dynamics"]) == sorted(
         j.mem_mb for (r, _), j in declared.items() if r == "id_dynamics")
 
