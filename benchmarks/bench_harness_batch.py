@@ -52,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results")
     parser.add_argument("--configfile", action="append", default=[])
+    parser.add_argument("--runs", nargs="+", help="these runs only (default: every trained run of the config)")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from regeo import layout
@@ -64,7 +65,7 @@ def main() -> None:
     root = args.results
     tasks = layout.harness_tasks_dir(root)
     tokenizer = layout.tokenizer_dir(root)
-    models = {run: {"model": layout.model_dir(run, root), "tokenizer": tokenizer} for run in runs(cfg)}
+    models = {run: {"model": layout.model_dir(run, root), "tokenizer": tokenizer} for run in args.runs or runs(cfg)}
     with tempfile.TemporaryDirectory() as tmp:
         per_model = [[sys.executable, "-c", ONE, json.dumps({
             "params": params, "run": run, "model": files["model"], "tokenizer": tokenizer, "tasks": tasks,

@@ -20,7 +20,7 @@ from itertools import combinations
 
 from regeo.resources import (ASSUMED_FLOPS_PER_GPU, UNKNOWN_MODEL_MEM_MB, harness_mem_mb, steering_mem_mb,
                              train_mem_mb, train_runtime_minutes)
-from regeo.runs import external_runs, runs as trained_runs, steering_pairs, subset_names
+from regeo.runs import external_runs, runs as trained_runs, steering_pairs, subset_names, vocab_size
 from regeo.train.presets import parameter_count, resolve_preset
 from regeo.train.schedule import checkpoint_steps
 
@@ -106,7 +106,6 @@ CHOICES = 4
 # tables; the models' forward passes): these may ask for a GPU. The property suite, the
 # similarity measures and the mixture null's fit are NumPy or CPU torch: a GPU would idle.
 CUDA_RULES = ("id_dynamics", "id_comparison", "lle_comparison", "neighbourhoods", "evaluate", "rank_knee")
-ALWAYS_GPU = ("harness", "steering", "rank_knee")
 
 
 @dataclass(frozen=True)
@@ -156,10 +155,6 @@ class Job:
 
 def declared_minutes(seconds: float, attempt: int = 1) -> int:
     return int(max(MIN_RUNTIME_MINUTES, math.ceil(SAFETY * seconds / 60)) * attempt)
-
-
-def vocab_size(cfg: dict) -> int:
-    return cfg["tokenizer"]["vocab_size"] if cfg["tokenizer"]["kind"] == "bpe" else 50257
 
 
 def models(cfg: dict) -> dict[str, Model]:

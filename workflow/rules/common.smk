@@ -22,6 +22,7 @@ from regeo.runs import (
     runs as trained_runs,
     steering_pairs,
     subset_names,
+    vocab_size,
 )
 from regeo.train.schedule import checkpoint_steps
 
@@ -46,9 +47,7 @@ DUMP_STEPS = checkpoint_steps(
     config["training"]["steps"], config["training"]["checkpoint_every"]
 )
 DUMP_NAMES = [dump_name(step) for step in DUMP_STEPS]
-VOCAB_SIZE = (
-    config["tokenizer"]["vocab_size"] if config["tokenizer"]["kind"] == "bpe" else 50257
-)
+VOCAB_SIZE = vocab_size(config)
 
 
 def _alternatives(names):
