@@ -146,11 +146,12 @@ class Job:
     seconds: float  # predicted, before SAFETY
     mem_mb: int
     gpu: bool
+    declared: int | None = None  # minutes, where the rule sizes itself (training: regeo.resources)
 
     @property
     def runtime(self) -> int:
         """Declared minutes (first attempt)."""
-        return declared_minutes(self.seconds)
+        return declared_minutes(self.seconds) if self.declared is None else self.declared
 
 
 def declared_minutes(seconds: float, attempt: int = 1) -> int:
@@ -421,8 +422,9 @@ class Costs:
         vocab = vocab_size(cfg)
         for name, run in trained_runs(cfg).items():
             fields = resolve_preset(run.preset, t["presets"])
-            minutes = train_runtime_minutes(fields, vocab, t["steps"], t["batch_size"], t["seq_len"]) / 2
-            out.append(Job("train", name, 60 * minutes, train_mem_mb(fields, vocab), True))
+            flops = 6 * parameter_count(fields, vocab) * t["steps"] * t["batch_size"] * t["seq_len"]
+            out.append(Job("train", name, flops / ASSUMED_FLOPS_PER_GPU, train_mem_mb(fields, vocab), True,
+                           self.train_minutes(fields)))
         for run in self.models:
             for rule, seconds in (("id_dynamics", self.id_dynamics_s(run)), ("properties", self.properties_s(run)),
                                   ("similarity_over_training", self.similarity_over_training_s(run))):
@@ -456,6 +458,20 @@ class Costs:
                            self.evaluate_mem_mb(list(trained_runs(cfg))), True))
         return out
 
+
+    def train_minutes(self, model: dict, attempt: int = 1) -> int:
+        """A training job's declared minutes: regeo.resources' estimate, at most
+        resources.max_job_minutes, since training saves its state at SIGTERM before the limit and
+        the retry resumes from it (profiles/slurm: retries with a longer limit)."""
+        t = self.cfg["training"]
+        minutes = train_runtime_minutes(model, vocab_size(self.cfg), t["steps"], t["batch_size"], t["seq_len"],
+                                        attempt=attempt)
+        return min(minutes, self.max_minutes * attempt)
+
+    def over_limit(self) -> list[Job]:
+        """Jobs that declare more than resources.max_job_minutes: one model or pair each, which no
+        split makes smaller."""
+        return [job for job in self.jobs() if job.runtime > self.max_minutes]
 
     def index(self) -> dict[tuple[str, str], Job]:
         """(rule, job name) -> Job: the name is the run, the batch or block, ``source__target`` of a
@@ -494,7 +510,7 @@ def cost_report(cfg: dict) -> str:
                      f"{_duration(60 * largest.runtime)} | {largest.mem_mb / 1024:.1f} GB |")
     n = sum(len(jobs) for jobs in by_rule.values())
     lines.append(f"| all | {n} | {_hours(cpu_total)} | {_hours(gpu_total)} | | | |")
-    over = [j for j in costs.jobs() if j.runtime > costs.max_minutes]
+    over = costs.over_limit()
     lines.append("")
     lines.append(f"resources.max_job_minutes: {costs.max_minutes}; resources.analysis_gpu: "
                  f"{str(costs.analysis_gpu).lower()}; declared runtime = {SAFETY:g} x predicted, at least "

@@ -4,17 +4,14 @@ from regeo.resources import (
     data_mem_mb,
     local_rules,
     train_mem_mb,
-    train_runtime_minutes,
 )
 from regeo.train.presets import resolve_preset
 
 
 def train_runtime(wildcards, attempt):
-    t = config["training"]
-    model = resolve_preset(RUNS[wildcards.run].preset, t["presets"])
-    return train_runtime_minutes(
-        model, VOCAB_SIZE, t["steps"], t["batch_size"], t["seq_len"], attempt=attempt
-    )
+    """regeo.resources' estimate, at most resources.max_job_minutes (regeo.costs.Costs.train_minutes)."""
+    model = resolve_preset(RUNS[wildcards.run].preset, config["training"]["presets"])
+    return COSTS.train_minutes(model, attempt=attempt)
 
 
 def train_memory(wildcards, attempt):
@@ -53,6 +50,11 @@ PAIR_BLOCKS = {
     "global_similarity": COSTS.global_similarity_blocks(),
     "lle_comparison": COSTS.lle_blocks(),
 }
+for _job in COSTS.over_limit():
+    logger.warning(
+        f"regeo.costs: {_job.rule} {_job.name} declares {_job.runtime} minutes, over "
+        f"resources.max_job_minutes = {COSTS.max_minutes}: one model or pair, no smaller job exists"
+    )
 
 
 def analysis_gpu(rule):
