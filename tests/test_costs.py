@@ -88,3 +88,15 @@ def test_the_readme_cost_table_is_the_reports_output_for_the_paper_config(paper)
     readme = (REPO / "README.md").read_text()
     report = cost_report(paper)
     assert report.strip() in readme, "README: regenerate the table with `regeo cost --configfile config/paper.yaml`"
+
+
+def test_training_declares_at_most_the_limit_and_an_unsplittable_job_is_reported(paper):
+    costs = Costs({**paper, "resources": {"max_job_minutes": 60, "analysis_gpu": False}})
+    train = [job for job in costs.jobs() if job.rule == "train"]
+    assert train and all(job.runtime == 60 for job in train)  # 12 h estimated; it resumes from its state
+    over = costs.over_limit()
+    # on CPUs one 124m model's evaluation or benchmarks, and one run's ID dynamics, take hours
+    assert {job.rule for job in over} >= {"evaluate", "harness", "id_dynamics"}
+    assert all(job.rule != "train" for job in over)
+    assert all(len(costs.evaluate_batches()[job.name]) == 1 for job in over if job.rule == "evaluate")
+    assert "Over the limit" in cost_report({**paper, "resources": {"max_job_minutes": 60, "analysis_gpu": False}})
