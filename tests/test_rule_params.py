@@ -60,7 +60,8 @@ def test_every_key_of_the_owned_sections_has_one_owner():
     from regeo.data.classifier import RENAME, ClassifierConfig
     from regeo.data.fineweb import FineWebConfig
     from regeo.data.subsets import SubsetSpec
-    from regeo.harness.config import HarnessConfig
+    from regeo.costs import ResourceLimits
+    from regeo.harness.config import PIPELINE_KEYS as HARNESS_PIPELINE_KEYS, HarnessConfig
     from regeo.registers import METHOD_KEYS, LabelingRules
     from regeo.steering.config import PIPELINE_KEYS
     from regeo.tokenizer import TokenizerConfig
@@ -76,7 +77,8 @@ def test_every_key_of_the_owned_sections_has_one_owner():
         "tokenizer": [owned_keys(TokenizerConfig)],
         "training": [owned_keys(TrainConfig, given=RUN_FIELDS), ["runs", "presets"]],
         "steering": [set(section_keys("steering")) - set(PIPELINE_KEYS), PIPELINE_KEYS],
-        "harness": [owned_keys(HarnessConfig), ["local_tasks"]],
+        "harness": [owned_keys(HarnessConfig), ["local_tasks"], HARNESS_PIPELINE_KEYS],
+        "resources": [owned_keys(ResourceLimits)],
     }
     for section, claims in owners.items():
         keys = [key for claim in claims for key in claim]

@@ -1,6 +1,6 @@
-"""The ``regeo`` command: read a point of a run's space (``regeo explain``), or the ID or the
-properties of any matrix with their nulls and intervals (``regeo id``, ``regeo properties``),
-without Snakemake."""
+"""The ``regeo`` command: read a point of a run's space (``regeo explain``), the ID or the
+properties of any matrix with their nulls and intervals (``regeo id``, ``regeo properties``), or
+what a config's jobs will ask a cluster for (``regeo cost``), without Snakemake."""
 
 from __future__ import annotations
 
@@ -186,14 +186,36 @@ def run_explain(args) -> int:
     return 0
 
 
+def _cost_parser(sub) -> None:
+    p = sub.add_parser("cost", help="predicted jobs, CPU and GPU hours per rule of a config",
+                       description="Per heavy rule: its jobs, predicted CPU and GPU hours, its largest job "
+                                   "(predicted, and the runtime and memory it declares), and the total, from "
+                                   "regeo.costs: the jobs and batches `snakemake -n` plans for the same config.")
+    p.add_argument("--configfile", action="append", default=[],
+                   help="config file(s) merged over config/config.yaml, as snakemake's --configfile")
+
+
+def run_cost(args) -> int:
+    from regeo.config import ConfigError, load_config_files
+    from regeo.costs import cost_report
+
+    try:
+        cfg = load_config_files([DEFAULT_CONFIG, *args.configfile])
+    except ConfigError as err:
+        raise RegeoInputError(str(err)) from err
+    print(cost_report(cfg), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="regeo", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _explain_parser(sub)
     _id_parser(sub)
     _properties_parser(sub)
+    _cost_parser(sub)
     args = parser.parse_args(argv)
-    commands = {"explain": run_explain, "id": run_id, "properties": run_properties}
+    commands = {"explain": run_explain, "id": run_id, "properties": run_properties, "cost": run_cost}
     try:
         return commands[args.command](args)
     except RegeoInputError as err:

@@ -15,11 +15,12 @@ import yaml
 
 from regeo.external import entry_problems
 from regeo.registers import ALL_LABELS, is_known_class
-from regeo.runs import Run, concept_subsets, external_runs, runs, steering_pair_settings, steering_pairs, subset_names
+from regeo.runs import (Run, concept_subsets, external_runs, runs, steering_pair_settings, steering_pairs, subset_names,
+                        vocab_size)
 from regeo.schema import fill_defaults, load_schema, schema_defaults, section_keys
 from regeo.train.presets import PRESETS
 
-__all__ = ["ConfigError", "Run", "concept_subsets", "external_runs", "fill_defaults", "load_config_file",
+__all__ = ["ConfigError", "Run", "concept_subsets", "external_runs", "fill_defaults", "load_config_file", "load_config_files",
            "load_schema", "runs", "schema_defaults", "section_keys", "steering_pair_settings", "steering_pairs",
            "subset_names", "validate_config"]
 
@@ -124,7 +125,7 @@ def _semantic_problems(cfg: dict) -> list[str]:
     if train["warmup_steps"] >= train["steps"]:
         problems.append(f"config.training.warmup_steps: {train['warmup_steps']} must be below training.steps "
                         f"({train['steps']})")
-    vocab = cfg["tokenizer"]["vocab_size"] if cfg["tokenizer"]["kind"] == "bpe" else 50257
+    vocab = vocab_size(cfg)
     ks = cfg["geometry"]["id"]["ks"] + [cfg["geometry"]["id"]["local_pca_k"]]
     if max(ks) >= vocab:
         problems.append(f"config.geometry.id.ks: k = {max(ks)} must be below the number of tokens ({vocab})")
@@ -270,6 +271,31 @@ def _steering_problems(cfg: dict) -> list[str]:
         if concept["kind"] == "tokens" and not concept["tokens"]:
             problems.append(f"{where}.tokens: kind 'tokens' needs at least one target word")
     return problems
+
+
+def load_config_files(paths: list[str | Path]) -> dict:
+    """Several YAML config files merged as Snakemake merges ``--configfile`` over the default
+    configfile (later files win key by key in nested sections; lists are replaced whole), then
+    validated, naming the files in every error."""
+    merged: dict = {}
+    for path in paths:
+        try:
+            raw = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"{path}: cannot read config: {err}") from err
+        _update(merged, raw)
+    try:
+        return validate_config(merged)
+    except ConfigError as err:
+        raise ConfigError(f"{', '.join(map(str, paths))}: {err}") from err
+
+
+def _update(into: dict, new: dict) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _update(into[key], value)
+        else:
+            into[key] = value
 
 
 def load_config_file(path: str | Path) -> dict:

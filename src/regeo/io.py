@@ -162,6 +162,14 @@ def read_tables(paths) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
+def merge_tables(paths, out_path: str | os.PathLike) -> pd.DataFrame:
+    """The block or batch jobs' tables (regeo.costs splits a table's work), in order, written as
+    the one table a single job would have written."""
+    table = read_tables(paths)
+    write_parquet(table, out_path)
+    return table
+
+
 def require_columns(path: str | os.PathLike, columns: list[str], hint: str = "") -> None:
     """Raise, naming the file, unless it is a readable parquet file with every one of ``columns``;
     ``hint`` (e.g. which config key names the column) is added to the message."""

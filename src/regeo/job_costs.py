@@ -1,5 +1,6 @@
 """Snakemake's per-job benchmark files (``results/benchmarks/<rule>/<wildcards>.tsv``, one row a
-job: wall seconds ``s``, peak resident memory ``max_rss`` in MB, ...) as one table."""
+job: wall seconds ``s``, peak resident memory ``max_rss`` in MB, the process tree's CPU seconds
+``cpu_time``, ...) as one table."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from regeo.io import RegeoInputError
 
 
 def read_benchmarks(directory: str | Path) -> pd.DataFrame:
-    """One row per job: rule, job (the file's wildcards, or the rule), s, max_rss (MB)."""
+    """One row per job: rule, job (the file's wildcards, or the rule), s, max_rss (MB), cpu_time (s;
+    NaN where the file has none)."""
     directory = Path(directory)
     rows = []
     for path in sorted(directory.rglob("*.tsv")):
@@ -25,5 +27,6 @@ def read_benchmarks(directory: str | Path) -> pd.DataFrame:
         if missing or table.empty:
             raise RegeoInputError(f"{path}: no {missing or 'rows'} in a Snakemake benchmark file")
         last = table.iloc[-1]  # a repeated benchmark keeps one row per repeat; the last run counts
-        rows.append({"rule": rule, "job": job, "s": float(last["s"]), "max_rss": float(last["max_rss"])})
-    return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss"])
+        rows.append({"rule": rule, "job": job, "s": float(last["s"]), "max_rss": float(last["max_rss"]),
+                     "cpu_time": float(last.get("cpu_time", float("nan")))})
+    return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss", "cpu_time"])

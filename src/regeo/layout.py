@@ -147,19 +147,29 @@ def evaluation_table(root: str = RESULTS) -> str:
     return _at(root, "eval", "cross_register.parquet")
 
 
+def evaluation_batch(batch: str, root: str = RESULTS) -> str:
+    """One batch job's rows of the evaluation table (regeo.costs splits the models into batches)."""
+    return _at(root, "eval", "batches", f"{batch}.parquet")
+
+
+def geometry_block(name: str, block: str, root: str = RESULTS) -> str:
+    """One block job's rows of a pair table (global_similarity, lle_comparison), pairs in table order."""
+    return _at(root, "geometry", "blocks", name, f"{block}.parquet")
+
+
 def harness_tasks_dir(root: str = RESULTS) -> str:
     """regeo's local benchmark tasks (jsonl and task YAML), built from the subsets' val documents."""
     return _at(root, "harness", "tasks")
 
 
-def benchmark_table(run: str, root: str = RESULTS) -> str:
-    """One final model's lm-evaluation-harness table (regeo.harness.table)."""
-    return _at(root, "harness", "models", f"{run}.parquet")
+def benchmark_table(batch: str, root: str = RESULTS) -> str:
+    """One batch job's lm-evaluation-harness tables (regeo.harness.table), its models one after another."""
+    return _at(root, "harness", "batches", f"{batch}.parquet")
 
 
-def benchmark_results(run: str, root: str = RESULTS) -> str:
-    """The harness's own results JSON of one final model (without the per-sample logs)."""
-    return _at(root, "harness", "models", f"{run}.results.json")
+def benchmark_results(batch: str, root: str = RESULTS) -> str:
+    """The harness's own results JSON of each model of a batch, by run (without the per-sample logs)."""
+    return _at(root, "harness", "batches", f"{batch}.results.json")
 
 
 def benchmark_step_table(run: str, name: str, root: str = RESULTS) -> str:

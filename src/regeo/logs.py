@@ -47,4 +47,26 @@ def snakemake_job(smk) -> Iterator[None]:
         torch.set_num_threads(max(1, int(smk.threads)))
     with log_to(smk.log[0] if smk.log else None):
         yield
+        logging.getLogger("regeo.logs").info(CPU_LINE, cpu_seconds())
     record_job(smk)
+
+
+# The job's own CPU time, the last line of its log: what regeo.costs predicts, measured whatever
+# else the machine runs (Snakemake's benchmark files sample it every 30 s after the first 15).
+CPU_LINE = "job CPU time %.2f s"
+
+
+def cpu_seconds() -> float:
+    """User and system CPU seconds of this process and its finished children, since it started."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def job_cpu_seconds(log: str | Path) -> float | None:
+    """The CPU seconds a finished job logged (:data:`CPU_LINE`, its last one), None if it logged none."""
+    import re
+
+    found = re.findall(CPU_LINE.replace("%.2f", r"([0-9.]+)"), Path(log).read_text()) if Path(log).is_file() else []
+    return float(found[-1]) if found else None

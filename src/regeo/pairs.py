@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -85,16 +85,27 @@ class PairMatrices:
                 read_dump(self.b.init_dump).matrix(self.which).numpy()[self.ids_b])
 
 
-def final_model_pairs(runs: list[RunFiles], embeddings, min_count: int) -> Iterator[PairMatrices]:
-    """Every unordered pair (a before b in run order), per compared matrix.
+def final_model_pairs(runs: list[RunFiles], embeddings, min_count: int,
+                      only: Iterable[tuple[str, str]] | None = None) -> Iterator[PairMatrices]:
+    """Every unordered pair (a before b in run order), per compared matrix; ``only``: just these
+    (a, b) pairs of run names, in the same order (a block of the table, regeo.costs).
 
     Each model's dump is read once as ``a`` and once per partner as ``b``, so memory holds two
     models at a time.
     """
     aligner = TokenAligner(min_count)
+    wanted = None if only is None else {tuple(pair) for pair in only}
+    if wanted is not None:
+        ordered = {(a.name, b.name) for i, a in enumerate(runs) for b in runs[i + 1:]}
+        unknown = sorted(wanted - ordered)
+        if unknown:
+            raise RegeoInputError(f"pairs {unknown} are not pairs (a before b) of the runs {[r.name for r in runs]}")
     for i, a in enumerate(runs):
+        partners = [b for b in runs[i + 1:] if wanted is None or (a.name, b.name) in wanted]
+        if not partners:
+            continue
         dump_a = read_dump(a.dump)
-        for b in runs[i + 1:]:
+        for b in partners:
             dump_b = read_dump(b.dump)
             ids_a, ids_b = aligner.pair(a.tokenizer, a.counts, b.tokenizer, b.counts,
                                         dump_a.input.shape[0], dump_b.input.shape[0])

@@ -80,7 +80,8 @@ def harness_task_params(cfg: dict) -> dict:
 
 
 def harness_params(cfg: dict) -> dict:
-    """Rule harness: one model's evaluation settings (regeo.harness.config.HarnessConfig)."""
+    """Rule harness: the models' evaluation settings (regeo.harness.config.HarnessConfig); not the
+    threads, the rule's directive (as steering's)."""
     from regeo.harness.config import HarnessConfig
 
     return owned_params(HarnessConfig, cfg["harness"])

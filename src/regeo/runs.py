@@ -36,6 +36,15 @@ class Run:
         return self.seed if self.data_seed is None else self.data_seed
 
 
+# GPT-2's vocabulary, the trained runs' with tokenizer.kind gpt2.
+GPT2_VOCAB_SIZE = 50257
+
+
+def vocab_size(cfg: dict) -> int:
+    """The trained runs' vocabulary (one tokenizer for all): the BPE's size, or GPT-2's."""
+    return cfg["tokenizer"]["vocab_size"] if cfg["tokenizer"]["kind"] == "bpe" else GPT2_VOCAB_SIZE
+
+
 def subset_names(cfg: dict) -> list[str]:
     return list(cfg["subsets"]["registers"]) + list(cfg["subsets"]["mixes"])
 

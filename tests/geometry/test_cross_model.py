@@ -11,7 +11,7 @@ from tokenizers import Tokenizer, models
 from transformers import PreTrainedTokenizerFast
 
 from regeo.geometry.lle import compare_lle, compare_lle_both_ways
-from regeo.io import save_tensors
+from regeo.io import RegeoInputError, save_tensors
 from regeo.pairs import RunFiles
 from regeo.stages.cross_model import global_similarity_table, lle_comparison_table, similarity_over_training
 from regeo.token_sets import relation, shared_seen_ids
@@ -192,6 +192,32 @@ def test_lle_comparison_aligns_tokens_by_string_in_both_directions(three_models)
     assert (table["k"] == 5).all() and (table["metric"] == "euclidean").all()
     for name in ("relative_error", "jaccard"):
         assert (table[f"{name}_ci_low"] <= table[name] + 1e-9).all() and (table[name] <= table[f"{name}_ci_high"] + 1e-9).all()
+
+
+@pytest.mark.parametrize("blocks", [[[("ne-micro-s0", "NA-micro-s0")], [("ne-micro-s0", "ne-micro-s1"),
+                                                                      ("NA-micro-s0", "ne-micro-s1")]],
+                                    [[("ne-micro-s0", "NA-micro-s0"), ("ne-micro-s0", "ne-micro-s1")],
+                                     [("NA-micro-s0", "ne-micro-s1")]]])
+def test_pair_tables_in_blocks_merge_into_the_single_jobs_table(three_models, tmp_path, blocks):
+    """Each block job reads only its runs; the merged blocks are the one job's table, frame for frame."""
+    from regeo.io import merge_tables
+
+    root, runs = three_models
+    similarity = {"sample_size": None, "seed": 0, "embeddings": ["input", "output"]}
+    lle = {"k": 5, "reg": 1e-3, "metric": "euclidean", "seed": 0, "sample_size": None, "embeddings": ["input", "output"]}
+    for name, make, params in (("similarity", global_similarity_table, similarity), ("lle", lle_comparison_table, lle)):
+        whole = make(params, 2, BOOT, runs, tmp_path / f"{name}.parquet")
+        parts = []
+        for i, block in enumerate(blocks):
+            in_block = {run: files for run, files in runs.items() if any(run in pair for pair in block)}
+            parts.append(tmp_path / f"{name}_{i}.parquet")
+            make(params, 2, BOOT, in_block, parts[-1], pairs=block)
+        merged = merge_tables(parts, tmp_path / f"{name}_merged.parquet")
+        pd.testing.assert_frame_equal(merged, whole)
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{name}_merged.parquet"),
+                                      pd.read_parquet(tmp_path / f"{name}.parquet"))
+    with pytest.raises(RegeoInputError, match="not pairs"):
+        global_similarity_table(similarity, 2, BOOT, runs, tmp_path / "x.parquet", pairs=[("ne-micro-s1", "ne-micro-s0")])
 
 
 def test_similarity_over_training_reaches_one_at_the_final_dump(tmp_path):

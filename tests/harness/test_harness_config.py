@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from regeo.config import ConfigError, schema_defaults, validate_config
-from regeo.harness.config import HarnessConfig, next_sentence_spec
+from regeo.harness.config import PIPELINE_KEYS, HarnessConfig, next_sentence_spec
 from regeo.harness.local_tasks import LOCAL_TASKS
 from regeo.harness.next_sentence import NextSentenceSpec
 from regeo.io import RegeoInputError
@@ -17,7 +17,7 @@ def test_the_jobs_take_the_whole_harness_section():
     section = schema_defaults("harness")
     cfg = HarnessConfig.from_params(section)
     assert cfg.tasks == tuple(LOCAL_TASKS) and cfg.offline is True and cfg.num_fewshot == 0
-    assert {f.name for f in dataclasses.fields(HarnessConfig)} | {"local_tasks"} == set(section)
+    assert {f.name for f in dataclasses.fields(HarnessConfig)} | {"local_tasks", *PIPELINE_KEYS} == set(section)
     spec = next_sentence_spec(section["local_tasks"])
     assert dataclasses.asdict(spec) == section["local_tasks"]
     with pytest.raises(RegeoInputError, match=r"unknown key harness\.task;"):

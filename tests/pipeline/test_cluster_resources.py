@@ -12,7 +12,8 @@ from collections import defaultdict
 
 import pytest
 
-from snakemake_helpers import REPO, snakemake, write_config
+from regeo.costs import Costs
+from snakemake_helpers import REPO, effective_config, snakemake, write_config
 
 PAPER = REPO / "config" / "paper.yaml"
 OVERRIDE = ["--set-resources", "train:gpu=4", "train:gpu_model=h100"]
@@ -53,8 +54,23 @@ def test_a_command_line_override_changes_only_what_it_names(paper_plan):
     assert paper_plan["steering"] and all(job["gpu"] == "1" for job in paper_plan["steering"])
     assert paper_plan["register_probabilities"]
     assert all(job["gpu"] == "1" for job in paper_plan["register_probabilities"])
-    for rule in ("id_dynamics", "similarity_over_training", "subset", "tokens", "evaluate"):
+    for rule in ("subset", "tokens"):
         assert paper_plan[rule] and all("gpu" not in job for job in paper_plan[rule]), rule
+    # resources.analysis_gpu: the large analyses with a CUDA path ask for a GPU, the others not;
+    # each with regeo.costs' runtime and memory
+    costs = Costs(effective_config(PAPER))
+    declared = {(job.rule, job.name): job for job in costs.jobs()}
+    for rule in ("id_dynamics", "id_comparison", "lle_comparison", "evaluate", "neighbourhoods",
+                 "similarity_over_training", "properties", "global_similarity"):
+        gpu = "1" if rule in costs.gpu_rules else "0"
+        assert paper_plan[rule] and all(job["gpu"] == gpu for job in paper_plan[rule]), rule
+        runtimes = sorted(int(job["runtime"]) for job in paper_plan[rule])
+        assert runtimes == sorted(j.runtime for (r, _), j in declared.items() if r == rule), rule
+        assert max(runtimes) <= costs.max_minutes
+    assert costs.gpu_rules >= {"id_dynamics", "id_comparison", "lle_comparison", "evaluate", "neighbourhoods"}
+    assert not costs.gpu_rules & {"similarity_over_training", "properties", "global_similarity"}
+    assert sorted(int(job["mem_mb"]) for job in paper_plan["id_dynamics"]) == sorted(
+        j.mem_mb for (r, _), j in declared.items() if r == "id_dynamics")
 
 
 def test_labels_from_metadata_ask_for_no_gpu(tmp_path):
@@ -62,3 +78,4 @@ def test_labels_from_metadata_ask_for_no_gpu(tmp_path):
     jobs = plan(tmp_path)
     assert [job["gpu"] for job in jobs["register_probabilities"]] == ["0"]
     assert all(job["gpu"] == "1" for job in jobs["train"])
+    assert all(job["gpu"] == "0" for job in jobs["id_dynamics"] + jobs["lle_comparison"])  # analysis_gpu: false

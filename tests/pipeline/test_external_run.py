@@ -98,7 +98,8 @@ def test_pair_tables_set_the_external_run_beside_the_trained_ones(pipeline, tmp_
                                          "steps": STEPS}]})
     targets = ["results/geometry/global_similarity.parquet", "results/geometry/lle_comparison.parquet"]
     planned = job_counts(snakemake(workdir, "--dry-run", *targets, env=OFFLINE).stdout)
-    assert planned == {"external_dump_" + re.sub(r"\W", "_", NAME): 1, "global_similarity": 1, "lle_comparison": 1}
+    assert planned == {"external_dump_" + re.sub(r"\W", "_", NAME): 1, "global_similarity": 1, "lle_comparison": 1,
+                       "global_similarity_merge": 1, "lle_comparison_merge": 1}
     snakemake(workdir, *targets, env=OFFLINE)
     trained = sorted(runs(config(workdir)))
     similarity = pd.read_parquet(workdir / targets[0])

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from regeo.config import external_runs, runs, steering_pairs, subset_names, validate_config
+from regeo.costs import Costs
 from regeo.train.schedule import checkpoint_steps
 from snakemake_helpers import REPO, job_counts, snakemake, write_config
 from snakemake_helpers import effective_config as merged_over_default
@@ -74,17 +75,22 @@ def test_planned_jobs_follow_from_the_config(plan):
     n_subsets = len(subset_names(cfg))
     n_seeds = len({seed for group in cfg["training"]["runs"] for seed in group["seeds"]})
     shards = cfg["corpus"]["num_shards"]
+    costs = Costs(cfg)
     assert len(trained) == n_subsets * n_seeds
     expected = {
         "corpus_shard": shards, "register_probabilities": shards, "corpus": 1, "registers": 1,
         "subset": n_subsets, "tokenizer": 1, "tokens": n_subsets,
         "train": len(trained),  # never an external run
         "id_dynamics": len(trained) + len(external), "similarity_over_training": len(trained) + len(external),
-        "global_similarity": 1, "lle_comparison": 1, "evaluate": 1,
+        # as many batches and blocks as fit the walltime (regeo.costs), merged by one job each
+        "global_similarity": len(costs.global_similarity_blocks()), "lle_comparison": len(costs.lle_blocks()),
+        "evaluate": len(costs.evaluate_batches()), "evaluate_merge": 1, "global_similarity_merge": 1,
+        "lle_comparison_merge": 1,
         "steering": len(steering_pairs(cfg)), "manifest": 1, "all": 1,
-        # every final model, trained and external, on the early-signal tasks
-        "harness": len(trained) + len(external), "harness_summary": 1,
+        # every final model, trained and external, on the early-signal tasks, in batches
+        "harness": len(costs.harness_batches()), "harness_summary": 1,
     }
+    assert sum(map(len, costs.harness_batches().values())) == len(trained) + len(external)
     expected.update({"external_dump_" + re.sub(r"\W", "_", name): 1 for name in external})
     assert {rule: counts.get(rule) for rule in expected} == expected
     figures = [rule for rule in counts if rule.startswith("figure_")]

@@ -50,9 +50,15 @@ rule neighbourhoods:
         ),
     log:
         "logs/neighbourhoods.log",
+    benchmark:
+        layout.job_benchmark("neighbourhoods")
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
+    resources:
+        gpu=analysis_gpu("neighbourhoods"),
+        runtime=job_runtime("neighbourhoods"),
+        mem_mb=job_memory("neighbourhoods"),
     params:
         neighbourhoods=config["analyses"]["neighbourhoods"],
         adjustment=config["analyses"]["adjustment"],
@@ -79,12 +85,16 @@ rule rank_knee:
         summary=layout.analyses_table("rank_knee_summary"),
     log:
         "logs/rank_knee.log",
+    benchmark:
+        layout.job_benchmark("rank_knee")
     conda:
         "../../envs/train.yaml"
     threads: config["geometry"]["threads"]
     resources:
         # forward passes of every final model at every rank: a GPU job on a cluster
         gpu=1,
+        runtime=job_runtime("rank_knee"),
+        mem_mb=job_memory("rank_knee"),
     params:
         rank_knee=config["analyses"]["rank_knee"],
         bootstrap=config["geometry"]["bootstrap"],

@@ -23,6 +23,7 @@ from regeo.runs import (
     runs as trained_runs,
     steering_pairs,
     subset_names,
+    vocab_size,
 )
 from regeo.train.schedule import checkpoint_steps
 
@@ -77,9 +78,7 @@ def final_step(run):
     return config["training"]["steps"] if run in TRAINED_RUNS else max(RUNS[run].steps)
 
 
-VOCAB_SIZE = (
-    config["tokenizer"]["vocab_size"] if config["tokenizer"]["kind"] == "bpe" else 50257
-)
+VOCAB_SIZE = vocab_size(config)
 
 
 def _alternatives(names):

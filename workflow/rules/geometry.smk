@@ -18,6 +18,10 @@ rule id_dynamics:
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
+    resources:
+        gpu=analysis_gpu("id_dynamics"),
+        runtime=job_runtime("id_dynamics"),
+        mem_mb=job_memory("id_dynamics"),
     params:
         # not the comparison's nulls and metrics: changing those reruns id_comparison only
         id={
@@ -49,6 +53,10 @@ rule id_comparison:
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
+    resources:
+        gpu=analysis_gpu("id_comparison"),
+        runtime=job_runtime("id_comparison"),
+        mem_mb=job_memory("id_comparison"),
     params:
         id=config["geometry"]["id"],
         bootstrap=config["geometry"]["bootstrap"],
@@ -57,58 +65,119 @@ rule id_comparison:
         "../scripts/id_comparison.py"
 
 
-# Global similarity of every unordered pair of final models (the measures are symmetric): one job
-# for the whole matrix, each dump read once per partner. Tokens: seen by both runs (min_count).
+# Global similarity of every unordered pair of final models (the measures are symmetric), in
+# blocks of pairs that fit resources.max_job_minutes (regeo.costs; one block in the default), each
+# dump read once per partner. Tokens: seen by both runs (min_count).
 rule global_similarity:
     input:
-        dumps=[final_dump(run) for run in RUNS],
-        init_dumps=[run_dumps(run)[0] for run in RUNS],
-        tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
-        counts=sorted({c for c in map(run_counts, RUNS) if c}),
+        dumps=lambda wc: [
+            final_dump(run) for run in block_runs("global_similarity", wc.block)
+        ],
+        init_dumps=lambda wc: [
+            run_dumps(run)[0] for run in block_runs("global_similarity", wc.block)
+        ],
+        tokenizers=lambda wc: sorted(
+            {run_tokenizer(run) for run in block_runs("global_similarity", wc.block)}
+        ),
+        counts=lambda wc: block_counts("global_similarity", wc.block),
     output:
-        layout.geometry_table("global_similarity"),
+        layout.geometry_block("global_similarity", "{block}"),
     log:
-        "logs/global_similarity.log",
+        "logs/global_similarity/{block}.log",
     benchmark:
-        layout.job_benchmark("global_similarity")
+        layout.job_benchmark("global_similarity", "{block}")
+    wildcard_constraints:
+        block=r"\d{3}",
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
+    resources:
+        gpu=analysis_gpu("global_similarity"),
+        runtime=job_runtime("global_similarity"),
+        mem_mb=job_memory("global_similarity"),
     params:
         similarity=config["geometry"]["similarity"],
         min_count=config["geometry"]["id"]["min_count"],
         bootstrap=config["geometry"]["bootstrap"],
-        runs=final_models(),
+        runs=lambda wc: block_models("global_similarity", wc.block),
+        pairs=lambda wc: PAIR_BLOCKS["global_similarity"][wc.block],
         postprocess=config["geometry"]["postprocess"],
     script:
         "../scripts/global_similarity.py"
 
 
+# The blocks, in order, as one table: the one a single job would have written.
+rule global_similarity_merge:
+    input:
+        blocks=[
+            layout.geometry_block("global_similarity", block)
+            for block in PAIR_BLOCKS["global_similarity"]
+        ],
+    output:
+        layout.geometry_table("global_similarity"),
+    log:
+        "logs/global_similarity/merge.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/merge_tables.py"
+
+
 # LLE comparison of every ordered pair (A, B) of final models (B rebuilt with A's weights is not
-# A rebuilt with B's): one job; both directions of a pair share one neighbour search per model.
+# A rebuilt with B's), in blocks of unordered pairs as global_similarity; both directions of a
+# pair share one neighbour search per model.
 rule lle_comparison:
     input:
-        dumps=[final_dump(run) for run in RUNS],
-        init_dumps=[run_dumps(run)[0] for run in RUNS],
-        tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
-        counts=sorted({c for c in map(run_counts, RUNS) if c}),
+        dumps=lambda wc: [
+            final_dump(run) for run in block_runs("lle_comparison", wc.block)
+        ],
+        init_dumps=lambda wc: [
+            run_dumps(run)[0] for run in block_runs("lle_comparison", wc.block)
+        ],
+        tokenizers=lambda wc: sorted(
+            {run_tokenizer(run) for run in block_runs("lle_comparison", wc.block)}
+        ),
+        counts=lambda wc: block_counts("lle_comparison", wc.block),
     output:
-        layout.geometry_table("lle_comparison"),
+        layout.geometry_block("lle_comparison", "{block}"),
     log:
-        "logs/lle_comparison.log",
+        "logs/lle_comparison/{block}.log",
     benchmark:
-        layout.job_benchmark("lle_comparison")
+        layout.job_benchmark("lle_comparison", "{block}")
+    wildcard_constraints:
+        block=r"\d{3}",
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
+    resources:
+        gpu=analysis_gpu("lle_comparison"),
+        runtime=job_runtime("lle_comparison"),
+        mem_mb=job_memory("lle_comparison"),
     params:
         lle=config["geometry"]["lle"],
         min_count=config["geometry"]["id"]["min_count"],
         bootstrap=config["geometry"]["bootstrap"],
-        runs=final_models(),
+        runs=lambda wc: block_models("lle_comparison", wc.block),
+        pairs=lambda wc: PAIR_BLOCKS["lle_comparison"][wc.block],
         postprocess=config["geometry"]["postprocess"],
     script:
         "../scripts/lle_comparison.py"
+
+
+rule lle_comparison_merge:
+    input:
+        blocks=[
+            layout.geometry_block("lle_comparison", block)
+            for block in PAIR_BLOCKS["lle_comparison"]
+        ],
+    output:
+        layout.geometry_table("lle_comparison"),
+    log:
+        "logs/lle_comparison/merge.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/merge_tables.py"
 
 
 # Each run's embeddings at every dump against its own final dump (same tokens as the ID table).
@@ -125,6 +194,10 @@ rule similarity_over_training:
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
+    resources:
+        gpu=analysis_gpu("similarity_over_training"),
+        runtime=job_runtime("similarity_over_training"),
+        mem_mb=job_memory("similarity_over_training"),
     params:
         similarity=config["geometry"]["similarity"],
         min_count=config["geometry"]["id"]["min_count"],
@@ -150,6 +223,10 @@ rule properties:
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
+    resources:
+        gpu=analysis_gpu("properties"),
+        runtime=job_runtime("properties"),
+        mem_mb=job_memory("properties"),
     params:
         properties={
             **config["geometry"]["properties"],

@@ -1,7 +1,9 @@
 # Model performance as the register study measures it: lm-evaluation-harness on every final model
 # (regeo.harness). regeo's own multiple-choice tasks are built once from the subsets' held-out
 # text (offline, real text); hub tasks (the paper config's FineWeb early-signal set) are checked
-# by name at the dry run. One job per model, then one table of all models and its figure.
+# by name at the dry run. One job per batch of models that fits resources.max_job_minutes
+# (regeo.costs; one batch in the default: lm-eval's import is paid once), then one table of all
+# models and its figure.
 
 
 rule harness_tasks:
@@ -22,31 +24,40 @@ rule harness_tasks:
 
 rule harness:
     input:
-        model=lambda wc: layout.model_dir(wc.run),
-        tokenizer=lambda wc: run_tokenizer(wc.run),
+        models=lambda wc: [layout.model_dir(run) for run in HARNESS_BATCHES[wc.batch]],
+        tokenizers=lambda wc: sorted(
+            {run_tokenizer(run) for run in HARNESS_BATCHES[wc.batch]}
+        ),
         tasks=layout.harness_tasks_dir(),
     output:
-        table=layout.benchmark_table("{run}"),
-        results=layout.benchmark_results("{run}"),
+        table=layout.benchmark_table("{batch}"),
+        results=layout.benchmark_results("{batch}"),
     log:
-        "logs/harness/{run}.log",
+        "logs/harness/{batch}.log",
     benchmark:
-        layout.job_benchmark("harness", "{run}")
+        layout.job_benchmark("harness", "{batch}")
+    wildcard_constraints:
+        batch=r"\d{3}",
     conda:
         "../../envs/train.yaml"
     threads: config["harness"]["threads"]
     resources:
         gpu=1,
-        mem_mb=harness_memory,
+        runtime=job_runtime("harness"),
+        mem_mb=job_memory("harness"),
     params:
         harness=harness_params(),
+        models=lambda wc: {
+            run: {"model": layout.model_dir(run), "tokenizer": run_tokenizer(run)}
+            for run in HARNESS_BATCHES[wc.batch]
+        },
     script:
         "../scripts/harness.py"
 
 
 rule harness_summary:
     input:
-        tables=[layout.benchmark_table(run) for run in RUNS],
+        tables=[layout.benchmark_table(batch) for batch in HARNESS_BATCHES],
         evaluation=layout.evaluation_table(),
     output:
         table=layout.benchmarks_table(),
@@ -89,7 +100,7 @@ rule harness_step:
     threads: config["harness"]["threads"]
     resources:
         gpu=1,
-        mem_mb=harness_memory,
+        mem_mb=harness_step_memory,
     params:
         harness=harness_params(),
         step=lambda wc: step_models(wc.run)[wc.name],
@@ -102,7 +113,7 @@ rule harness_over_training:
         steps=[
             layout.benchmark_step_table(run, name) for run, name in SAVED_STEP_MODELS
         ],
-        finals=[layout.benchmark_table(run) for run in OVER_TRAINING_RUNS],
+        final=layout.benchmarks_table(),
     output:
         table=layout.benchmarks_over_training_table(),
         pdf=layout.figure("benchmarks_over_training"),

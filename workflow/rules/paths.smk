@@ -82,6 +82,31 @@ def final_models():
     }
 
 
+def batch_trained(batch):
+    """The trained runs of an evaluation batch (resources.smk's EVALUATE_BATCHES)."""
+    return [run for run in EVALUATE_BATCHES[batch] if run in TRAINED_RUNS]
+
+
+def batch_external(batch):
+    return [run for run in EVALUATE_BATCHES[batch] if run in EXTERNAL_RUNS]
+
+
+def block_runs(table, block):
+    """The runs of a block of a pair table's pairs (resources.smk's PAIR_BLOCKS), in run order."""
+    names = {run for pair in PAIR_BLOCKS[table][block] for run in pair}
+    return [run for run in RUNS if run in names]
+
+
+def block_models(table, block):
+    """final_models() of a block's runs only: its job reads no other model."""
+    runs = block_runs(table, block)
+    return {run: files for run, files in final_models().items() if run in runs}
+
+
+def block_counts(table, block):
+    return sorted({c for c in map(run_counts, block_runs(table, block)) if c})
+
+
 def neighbourhood_runs():
     """run -> what the neighbourhood analyses read of it: every dump, its per-token IDs."""
     return {

@@ -1,21 +1,17 @@
 # Each job's declared memory and time (regeo.resources), and where GPU jobs go on SLURM.
+from regeo.costs import Costs, declared_minutes
 from regeo.resources import (
-    harness_mem_mb,
     data_mem_mb,
     local_rules,
-    steering_mem_mb,
     train_mem_mb,
-    train_runtime_minutes,
 )
 from regeo.train.presets import resolve_preset
 
 
 def train_runtime(wildcards, attempt):
-    t = config["training"]
-    model = resolve_preset(RUNS[wildcards.run].preset, t["presets"])
-    return train_runtime_minutes(
-        model, VOCAB_SIZE, t["steps"], t["batch_size"], t["seq_len"], attempt=attempt
-    )
+    """regeo.resources' estimate, at most resources.max_job_minutes (regeo.costs.Costs.train_minutes)."""
+    model = resolve_preset(RUNS[wildcards.run].preset, config["training"]["presets"])
+    return COSTS.train_minutes(model, attempt=attempt)
 
 
 def train_memory(wildcards, attempt):
@@ -25,23 +21,6 @@ def train_memory(wildcards, attempt):
 
 def data_memory(wildcards, attempt):
     return data_mem_mb(attempt=attempt)
-
-
-def steering_memory(wildcards, attempt):
-    """Host memory of a steering pair job (regeo.resources.steering_mem_mb), at the pair's own
-    batch size and length."""
-    s = steering_params(wildcards.source, wildcards.target)
-    models = [
-        (
-            resolve_preset(RUNS[run].preset, config["training"]["presets"])
-            if run in TRAINED_RUNS
-            else None
-        )
-        for run in (wildcards.source, wildcards.target)
-    ]
-    return steering_mem_mb(
-        models, VOCAB_SIZE, s["batch_size"], s["max_length"], attempt=attempt
-    )
 
 
 def send_gpu_rules_to(partition):
@@ -61,18 +40,57 @@ def send_gpu_rules_to(partition):
             each.resources["slurm_partition"] = partition
 
 
-def harness_memory(wildcards, attempt):
-    """Host memory of one model's benchmark job (regeo.resources.harness_mem_mb)."""
-    run = wildcards.run
-    model = (
-        resolve_preset(RUNS[run].preset, config["training"]["presets"])
-        if run in TRAINED_RUNS
-        else None
+# Every heavy job's predicted time and memory (regeo.costs), and the batches and blocks its work is
+# split into so that no job declares more than resources.max_job_minutes.
+COSTS = Costs(config)
+JOB_COSTS = COSTS.index()
+EVALUATE_BATCHES = COSTS.evaluate_batches()
+HARNESS_BATCHES = COSTS.harness_batches()
+PAIR_BLOCKS = {
+    "global_similarity": COSTS.global_similarity_blocks(),
+    "lle_comparison": COSTS.lle_blocks(),
+}
+for _job in COSTS.over_limit():
+    logger.warning(
+        f"regeo.costs: {_job.rule} {_job.name} declares {_job.runtime} minutes, over "
+        f"resources.max_job_minutes = {COSTS.max_minutes}: one model or pair, no smaller job exists"
     )
-    return harness_mem_mb(
-        model,
-        VOCAB_SIZE,
-        config["harness"]["batch_size"],
-        config["training"]["seq_len"],
-        attempt=attempt,
-    )
+
+
+def analysis_gpu(rule):
+    """1 where resources.analysis_gpu is on and the rule's work is large (regeo.costs.Costs.gpu_rules)."""
+    return int(rule in COSTS.gpu_rules)
+
+
+def _job_key(rule, wildcards):
+    for name in ("run", "batch", "block"):
+        if name in wildcards.keys():
+            return wildcards[name]
+    if "source" in wildcards.keys():
+        return f"{wildcards.source}__{wildcards.target}"
+    return rule
+
+
+def job_runtime(rule):
+    """The rule's declared minutes per job: regeo.costs' prediction x SAFETY, x the attempt."""
+
+    def runtime(wildcards, attempt):
+        return declared_minutes(
+            JOB_COSTS[rule, _job_key(rule, wildcards)].seconds, attempt
+        )
+
+    return runtime
+
+
+def job_memory(rule):
+    """The rule's declared host memory per job (regeo.costs), x the attempt."""
+
+    def mem_mb(wildcards, attempt):
+        return JOB_COSTS[rule, _job_key(rule, wildcards)].mem_mb * attempt
+
+    return mem_mb
+
+
+def harness_step_memory(wildcards, attempt):
+    """Host memory of one saved step model's benchmark job (regeo.costs, a batch of one)."""
+    return COSTS.harness_mem_mb([wildcards.run], attempt)

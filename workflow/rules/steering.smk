@@ -34,7 +34,8 @@ rule steering:
     threads: config["steering"]["threads"]
     resources:
         gpu=1,
-        mem_mb=steering_memory,
+        runtime=job_runtime("steering"),
+        mem_mb=job_memory("steering"),
     params:
         steering=lambda wc: steering_params(wc.source, wc.target),
         val_paths=val_documents(STEERING_SUBSETS),

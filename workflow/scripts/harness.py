@@ -1,14 +1,13 @@
-"""Rule harness: see regeo.harness.jobs.model_benchmarks."""
-from regeo.harness.jobs import model_benchmarks
+"""Rule harness: see regeo.harness.jobs.batch_benchmarks."""
+from regeo.harness.jobs import batch_benchmarks
 from regeo.logs import snakemake_job
 
 with snakemake_job(snakemake):
-    model_benchmarks(
-        {**snakemake.params.harness, "threads": snakemake.threads},
-        snakemake.wildcards.run,
-        snakemake.input.model,
-        snakemake.input.tokenizer,
+    batch_benchmarks(
+        snakemake.params.harness,
+        snakemake.params.models,
         snakemake.input.tasks,
         snakemake.output.table,
         snakemake.output.results,
+        threads=snakemake.threads,
     )

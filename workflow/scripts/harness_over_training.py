@@ -5,7 +5,7 @@ from regeo.stages.harness import benchmarks_over_training
 with snakemake_job(snakemake):
     benchmarks_over_training(
         list(snakemake.input.steps),
-        dict(zip(snakemake.params.runs, snakemake.input.finals)),
+        snakemake.input.final,
         snakemake.params.runs,
         snakemake.params.final_steps,
         dict(snakemake.output.items()),

@@ -4,11 +4,12 @@ from regeo.logs import snakemake_job
 
 with snakemake_job(snakemake):
     model_benchmarks(
-        {**snakemake.params.harness, "threads": snakemake.threads},
+        snakemake.params.harness,
         snakemake.wildcards.run,
         snakemake.input.model,
         snakemake.input.tokenizer,
         snakemake.input.tasks,
         snakemake.output.table,
+        threads=snakemake.threads,
         step=snakemake.params.step,
     )

@@ -10,4 +10,5 @@ with snakemake_job(snakemake):
         snakemake.params.runs,
         snakemake.output[0],
         snakemake.params.postprocess,
+        pairs=snakemake.params.pairs,
     )

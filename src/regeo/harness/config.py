@@ -9,6 +9,11 @@ from regeo.harness.next_sentence import NextSentenceSpec
 from regeo.params import section_fields
 
 
+# The harness key the workflow reads, not a benchmark job's values: the job's threads (the rule's
+# directive, as steering.threads), so a change of it reruns nothing.
+PIPELINE_KEYS = ("threads",)
+
+
 @dataclass(frozen=True)
 class HarnessConfig:
     tasks: tuple[str, ...]  # task, group or tag names, regeo's own or the harness's
@@ -19,12 +24,12 @@ class HarnessConfig:
     seed: int  # the harness's python, numpy, torch and few-shot seeds
     bootstrap_iters: int  # resamples for stderrs without a closed form
     device: str  # auto, cpu or cuda
-    threads: int  # torch.set_num_threads of the job
 
     @classmethod
     def from_params(cls, params: dict) -> "HarnessConfig":
-        """From the benchmark rule's params (or the whole harness section); the section's other key
-        (``local_tasks``, the task-building job's) is left out, a key the schema does not know is an
+        """From the benchmark rule's params (or the whole harness section); the section's other keys
+        (``local_tasks``, the task-building job's; ``threads``, the rule's directive as for
+        steering, so a change of it reruns nothing) are left out, a key the schema does not know is an
         error; YAML's task list becomes a tuple."""
         values = section_fields(cls, params, "harness")
         values["tasks"] = tuple(values["tasks"])

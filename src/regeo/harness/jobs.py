@@ -1,5 +1,6 @@
-"""The two entry points the benchmark rules call: the local task files (one job for all models)
-and one model's table (one job per final model)."""
+"""The entry points the benchmark rules call: the local task files (one job for all models) and
+the tables of a batch of models (one job per batch: lm-eval's import, most of a small model's
+time, is paid once)."""
 
 from __future__ import annotations
 
@@ -27,33 +28,55 @@ def build_local_tasks(local_tasks: dict, tasks: list[str], val_docs: dict[str, s
 
 
 def model_benchmarks(params: dict, model: str, model_dir: str | Path, tokenizer_dir: str | Path,
-                     task_dir: str | Path | None, out_path: str | Path,
-                     results_path: str | Path | None = None, step: int | None = None) -> pd.DataFrame:
-    """The benchmark table of one saved model (:func:`regeo.harness.table.harness_table`) at
-    ``out_path``. ``params``: the harness section (``local_tasks`` may be left out); ``model``:
-    the run's name, the table's model column; ``task_dir``: the local tasks' directory (None when
-    the config names none); ``results_path``: where to keep the harness's own results as JSON,
-    without the per-sample logs (optional); ``step``: the training step of a model saved during
-    training (``training.save_models_at``), kept as a ``step`` column (a final model's table has none)."""
+                     task_dir: str | Path | None, out_path: str | Path | None = None,
+                     results_path: str | Path | None = None, threads: int = 1, step: int | None = None) -> pd.DataFrame:
+    """The benchmark table of one saved model (:func:`regeo.harness.table.harness_table`), written
+    to ``out_path`` when given. ``params``: the harness section (``local_tasks`` and ``threads``
+    may be left out); ``model``: the run's name, the table's model column; ``task_dir``: the local
+    tasks' directory (None when the config names none); ``results_path``: where to keep the
+    harness's own results as JSON, without the per-sample logs (optional); ``step``: the training
+    step of a model saved during training (``training.save_models_at``), kept as a ``step`` column
+    (a final model's table has none)."""
+    table, results = _one_model(HarnessConfig.from_params(params), model, model_dir, tokenizer_dir, task_dir, threads)
+    if step is not None:
+        table["step"] = step
+    if out_path is not None:
+        write_parquet(table, out_path)
+    if results_path is not None:
+        write_json(results, results_path)
+    return table
+
+
+def batch_benchmarks(params: dict, models: dict[str, dict], task_dir: str | Path | None, out_path: str | Path,
+                     results_path: str | Path, threads: int = 1) -> pd.DataFrame:
+    """The benchmark tables of several saved models, one after another in ``models``' order, in one
+    table at ``out_path``, and their harness results by run at ``results_path``. ``models``: run ->
+    {model: its directory, tokenizer: its tokenizer directory}."""
+    cfg = HarnessConfig.from_params(params)
+    tables, results = [], {}
+    for run, files in models.items():
+        table, results[run] = _one_model(cfg, run, files["model"], files["tokenizer"], task_dir, threads)
+        tables.append(table)
+    table = pd.concat(tables, ignore_index=True)
+    write_parquet(table, out_path)
+    write_json(results, results_path)
+    return table
+
+
+def _one_model(cfg: HarnessConfig, model: str, model_dir, tokenizer_dir, task_dir, threads: int):
     import torch
 
     from regeo.harness.run import load_hf_model, run_harness
     from regeo.harness.table import harness_table
 
-    cfg = HarnessConfig.from_params(params)
     if task_dir is None and any(t in LOCAL_TASKS for t in cfg.tasks):
         raise ValueError(f"harness.tasks names regeo's local tasks ({', '.join(LOCAL_TASKS)}), "
                          f"but no task directory was given")
-    torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(threads)
     lm = load_hf_model(model_dir, tokenizer_dir, cfg.device, cfg.batch_size)
     run = run_harness(lm, cfg.tasks, task_dir, cfg.num_fewshot, cfg.limit, cfg.seed, cfg.bootstrap_iters,
                       cfg.offline)
     table = harness_table(model, run)
-    if step is not None:
-        table["step"] = step
-    write_parquet(table, out_path)
-    if results_path is not None:
-        write_json({k: v for k, v in run.results.items() if k != "samples"}, results_path)
     for row in table[table["metric"].isin(["acc", "norm_correct_prob"])].itertuples():
         log.info("%s on %s: %s %.4f +- %.4f", model, row.task, row.metric, row.value, row.stderr)
-    return table
+    return table, {k: v for k, v in run.results.items() if k != "samples"}

@@ -78,15 +78,18 @@ def _removed(method: str, X_a: np.ndarray, X_b: np.ndarray, components: int | No
 
 
 def global_similarity_table(params: dict, min_count: int, bootstrap: dict, runs: dict[str, dict],
-                            out_path: str | Path, postprocess: dict | None = None) -> pd.DataFrame:
+                            out_path: str | Path, postprocess: dict | None = None,
+                            pairs: list[tuple[str, str]] | None = None) -> pd.DataFrame:
     """One row per unordered pair of final models, compared matrix and postprocessing (the
-    measures are symmetric)."""
+    measures are symmetric); ``pairs``: only these (a block of the table: regeo.io.merge_tables
+    joins the blocks)."""
     boot = section_bootstrap(bootstrap)
     size, seed = params["sample_size"], params["seed"]
     postprocess = postprocess or {"methods": [], "components": None}
     components = postprocess["components"]
     rows = []
-    for done, pair in enumerate(final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count), start=1):
+    for done, pair in enumerate(final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count, pairs),
+                                start=1):
         started = time.perf_counter()
         X_a, X_b = pair.X_a, pair.X_b
         permutation = derangement(X_b.shape[0], seed)
@@ -133,15 +136,18 @@ def _sample_rows(n: int, sample_size: int | None, seed: int) -> np.ndarray:
 
 
 def lle_comparison_table(params: dict, min_count: int, bootstrap: dict, runs: dict[str, dict],
-                         out_path: str | Path, postprocess: dict | None = None) -> pd.DataFrame:
+                         out_path: str | Path, postprocess: dict | None = None,
+                         pairs: list[tuple[str, str]] | None = None) -> pd.DataFrame:
     """One row per ordered pair (A, B) of final models, matrix and postprocessing: B rebuilt with
-    A's LLE weights."""
+    A's LLE weights; ``pairs``: only these unordered pairs (a block of the table:
+    regeo.io.merge_tables)."""
     boot = section_bootstrap(bootstrap)
     k, reg, seed, metric = params["k"], params["reg"], params["seed"], params["metric"]
     postprocess = postprocess or {"methods": [], "components": None}
     components = postprocess["components"]
     rows = []
-    for done, pair in enumerate(final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count), start=1):
+    for done, pair in enumerate(final_model_pairs(RunFiles.table(runs), params["embeddings"], min_count, pairs),
+                                start=1):
         started = time.perf_counter()
         sample = _sample_rows(pair.X_a.shape[0], params["sample_size"], seed)
         for method in _readings(postprocess):

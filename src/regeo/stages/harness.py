@@ -21,11 +21,12 @@ def benchmark_summary(tables: list[str | Path], evaluation: str | Path, runs: di
     save_figure(plot_benchmark_ranking(ranking), out["pdf"], out["png"], dpi)
 
 
-def benchmarks_over_training(step_tables: list[str | Path], final_tables: dict[str, str], runs: dict[str, dict],
+def benchmarks_over_training(step_tables: list[str | Path], final_table: str | Path, runs: dict[str, dict],
                              final_steps: dict[str, int], out: dict[str, str], dpi: int) -> None:
     """``step_tables``: the harness tables of the models saved during training (each has its
-    ``step`` column); ``final_tables``: run -> its final model's table; ``final_steps``: run -> the
-    step of its final model; ``runs``: run -> {subset, preset, seed}; ``out``: table, pdf, png."""
+    ``step`` column); ``final_table``: every final model's (rule ``harness_summary``'s, a ``model``
+    column); ``final_steps``: run -> the step of its final model; ``runs``: run -> {subset, preset,
+    seed}; ``out``: table, pdf, png."""
     from regeo.figures.harness import plot_benchmarks_over_training
     from regeo.harness.over_training import curves, over_training_table
 
@@ -33,7 +34,8 @@ def benchmarks_over_training(step_tables: list[str | Path], final_tables: dict[s
     for path in step_tables:
         table = read_parquet(path)
         steps[(table["model"].iloc[0], int(table["step"].iloc[0]))] = table.drop(columns="step")
-    finals = {run: read_parquet(path) for run, path in final_tables.items()}
+    every_final = read_parquet(final_table)
+    finals = {run: every_final[every_final["model"] == run].reset_index(drop=True) for run in runs}
     table = over_training_table(steps, finals, final_steps, runs)
     write_parquet(table, out["table"])
     save_figure(plot_benchmarks_over_training(curves(table)), out["pdf"], out["png"], dpi)
