@@ -71,7 +71,7 @@ def data_mem_mb(attempt: int = 1) -> int:
 
 # Rules that run on the submitting host under a cluster executor, because they take seconds
 # at every scale and would wait longer in the queue than they run.
-ALWAYS_LOCAL = ("all", "figures", "steering_summary", "steering_next_token")
+ALWAYS_LOCAL = ("all", "figures", "steering_summary", "steering_next_token", "steering_predictors")
 # Rules that read a line per document of the corpus, or every file: seconds for the builtin
 # corpus (14,000 documents, 0.1 GB of dumps), a job of their own for a corpus from files or the
 # hub (FineWeb sample-10BT: 14 M documents in 64 shards, ~45 GB of text to index; the paper
