@@ -119,7 +119,16 @@ def _units(seed: int, n_pos: int, n_neg: int, d: int = 6):
 
 
 def test_pca_difference_is_the_first_component_of_every_cross_pair_difference():
-    units = _units(0, 7, 11)  # sides of different sizes: every positive paired with every negative
+    _check_pca(_units(0, 7, 11))  # sides of different sizes: every positive paired with every negative
+
+
+@pytest.mark.parametrize("n_pos, n_neg, d", [(7, 11, 40), (100, 200, 150)], ids=["span", "lanczos"])
+def test_pca_difference_at_every_width(n_pos, n_neg, d):
+    """Fewer units than dimensions (the units' span) and a wide model (Lanczos on the moments)."""
+    _check_pca(_units(4, n_pos, n_neg, d), weighted=False)
+
+
+def _check_pca(units, weighted: bool = True):
     means = units.sums / units.counts[:, None]
     pos, neg = means[units.positive], means[~units.positive]
     differences = np.array([p - n for p, n in itertools.product(pos, neg)])
@@ -127,6 +136,8 @@ def test_pca_difference_is_the_first_component_of_every_cross_pair_difference():
     vector = method_vectors(units, "pca_difference", units.positive[None])[0]
     assert abs(cos(vector, reference)) == pytest.approx(1.0, abs=1e-9)
     assert cos(vector, units.vector()) > 0  # signed towards the mean difference
+    if not weighted:
+        return
     # Passage weights are draw counts: a weight of 2 is the passage listed twice.
     weights = np.ones((1, units.n_passages))
     weights[0, [0, 9]] = 2
@@ -136,7 +147,10 @@ def test_pca_difference_is_the_first_component_of_every_cross_pair_difference():
     assert abs(cos(weighted, reference)) == pytest.approx(1.0, abs=1e-9)
 
 
-def test_probe_is_scikit_learns_balanced_l2_logistic_regression():
+@pytest.mark.parametrize("direct", [True, False], ids=["newton", "newton-cg"])
+def test_probe_is_scikit_learns_balanced_l2_logistic_regression(direct, monkeypatch):
+    if not direct:  # wide models solve each Newton step by conjugate gradients
+        monkeypatch.setattr("regeo.steering.methods.DIRECT_NEWTON", 2)
     units = _units(1, 9, 15)
     means = units.sums / units.counts[:, None]
     centred = means - means.mean(0)

@@ -39,6 +39,10 @@ from regeo.steering.activations import CHUNK, UnitActivations
 MEAN_DIFFERENCE, PCA_DIFFERENCE, PROBE = "mean_difference", "pca_difference", "probe"
 METHODS = (MEAN_DIFFERENCE, PCA_DIFFERENCE, PROBE)
 NEWTON_STEPS = 50
+# Above this many features (the units' span, plus the intercept) a Newton step solves with conjugate
+# gradients, Hessian-vector products of 2 U r flops, instead of forming the (r, r) Hessian (U r^2):
+# a paper-sized token concept (4,096 positions at width 768) would otherwise cost ~40 GFlop a draw.
+DIRECT_NEWTON = 129
 
 
 def method_vectors(units: UnitActivations, method: str, labels: np.ndarray,
@@ -77,44 +81,74 @@ def _scaled_like(direction: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return direction * scale[:, None]
 
 
-def _weighted_moments(states: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of ``weights`` (k, U): the weighted mean (k, d) of ``states`` (U, d) and the weighted
-    covariance (k, d, d); NaN rows where a row has no weight."""
+def _side_second_moments(states: np.ndarray, labels: np.ndarray, weights: np.ndarray):
+    """Per row: each side's weighted mean (k, d) and second moment (k, d, d) about the origin.
+
+    Rows that weight every unit as row 0 does (the null's relabellings) share one Gram of all units:
+    the negative side's moment is it minus the positive side's, which costs only the positive
+    units (a token concept's few targets)."""
+    positive, negative = weights * labels, weights * ~labels  # (k, U)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = weights / weights.sum(1, keepdims=True)  # (k, U)
-    mean = share @ states  # (k, d)
-    second = np.matmul(states.T[None] * share[:, None, :], states)  # (k, d, d)
-    return mean, second - mean[:, :, None] * mean[:, None, :]
+        total_pos, total_neg = positive.sum(1), negative.sum(1)
+    shared = bool(np.all(weights == weights[:1]))
+    gram = states.T @ (weights[0][:, None] * states) if shared else None  # (d, d)
+    d = states.shape[1]
+    mean_pos, mean_neg = np.full((len(labels), d), np.nan), np.full((len(labels), d), np.nan)
+    second_pos, second_neg = np.full((len(labels), d, d), np.nan), np.full((len(labels), d, d), np.nan)
+    for k in range(len(labels)):
+        if not (total_pos[k] > 0 and total_neg[k] > 0):
+            continue
+        hit = np.flatnonzero(positive[k])
+        raw_pos = states[hit].T @ (positive[k][hit][:, None] * states[hit])  # (d, d)
+        if shared:
+            raw_neg = gram - raw_pos
+        else:
+            miss = np.flatnonzero(negative[k])
+            raw_neg = states[miss].T @ (negative[k][miss][:, None] * states[miss])
+        mean_pos[k] = positive[k] @ states / total_pos[k]
+        mean_neg[k] = negative[k] @ states / total_neg[k]
+        second_pos[k], second_neg[k] = raw_pos / total_pos[k], raw_neg / total_neg[k]
+    return mean_pos, second_pos, mean_neg, second_neg
 
 
 def _pca_difference(states: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """(K, d) first principal directions of all positive-minus-negative unit differences (module
-    docstring): the top eigenvector of Cov+ + Cov- + dd^T, in (d, d) when d <= U, else as the top
-    right singular vector of [scaled centred positives; scaled centred negatives; d], whose Gram it is."""
-    positive, negative = weights * labels, weights * ~labels  # (K, U)
+    docstring): the top eigenvector of Cov+ + Cov- + dd^T: as the top right singular vector of the
+    stacked scaled centred units and d (whose Gram it is) when there are fewer units than
+    dimensions, else from the (d, d) moments (by Lanczos, started from d, when the width makes a
+    full eigendecomposition per draw the cost)."""
+    from scipy.sparse.linalg import eigsh
+
     out = np.full((len(labels), states.shape[1]), np.nan)
-    usable = (positive.sum(1) > 0) & (negative.sum(1) > 0)
-    if states.shape[1] <= states.shape[0]:
-        for start in range(0, len(labels), 64):  # (64, d, d) moments at a time
-            part = slice(start, min(start + 64, len(labels)))
-            mean_pos, cov_pos = _weighted_moments(states, positive[part])
-            mean_neg, cov_neg = _weighted_moments(states, negative[part])
-            delta = mean_pos - mean_neg  # (k, d)
-            moment = cov_pos + cov_neg + delta[:, :, None] * delta[:, None, :]
-            ok = usable[part]
-            top = np.full(delta.shape, np.nan)
-            top[ok] = np.linalg.eigh(moment[ok])[1][:, :, -1]  # eigh sorts ascending
-            out[part] = top
+    if states.shape[0] + 1 < states.shape[1]:  # fewer units than dimensions: work in the units' span
+        for k in range(len(labels)):
+            rows = []
+            for side in (weights[k] * labels[k], weights[k] * ~labels[k]):
+                keep = side > 0
+                if not keep.any():
+                    break
+                share = side[keep] / side[keep].sum()
+                mean = share @ states[keep]
+                rows.append((mean, np.sqrt(share)[:, None] * (states[keep] - mean)))
+            if len(rows) == 2:  # its Gram is Cov+ + Cov- + dd^T
+                stacked = np.vstack([rows[0][1], rows[1][1], (rows[0][0] - rows[1][0])[None]])
+                out[k] = np.linalg.svd(stacked, full_matrices=False)[2][0]
         return out
-    for k in np.flatnonzero(usable):
-        rows = []
-        for side in (positive[k], negative[k]):
-            keep = side > 0
-            share = side[keep] / side[keep].sum()
-            mean = share @ states[keep]
-            rows.append((mean, np.sqrt(share)[:, None] * (states[keep] - mean)))
-        stacked = np.vstack([rows[0][1], rows[1][1], (rows[0][0] - rows[1][0])[None]])  # (n+ + n- + 1, d)
-        out[k] = np.linalg.svd(stacked, full_matrices=False)[2][0]
+    for start in range(0, len(labels), 64):  # (64, d, d) moments at a time
+        part = slice(start, min(start + 64, len(labels)))
+        mean_pos, second_pos, mean_neg, second_neg = _side_second_moments(states, labels[part], weights[part])
+        delta = mean_pos - mean_neg  # (k, d)
+        # Cov+ + Cov- + dd^T, with Cov = E[xx^T] - mm^T
+        moment = (second_pos - mean_pos[:, :, None] * mean_pos[:, None, :] + second_neg
+                  - mean_neg[:, :, None] * mean_neg[:, None, :] + delta[:, :, None] * delta[:, None, :])
+        ok = np.isfinite(delta).all(1)
+        top = np.full(delta.shape, np.nan)
+        if states.shape[1] <= 128:
+            top[ok] = np.linalg.eigh(moment[ok])[1][:, :, -1]  # eigh sorts ascending
+        else:
+            for k in np.flatnonzero(ok):
+                top[k] = eigsh(moment[k], k=1, which="LA", v0=delta[k], tol=1e-12)[1][:, 0]
+        out[part] = top
     return out
 
 
@@ -142,13 +176,40 @@ def _probe(states: np.ndarray, labels: np.ndarray, weights: np.ndarray, l2: floa
         for _ in range(NEWTON_STEPS):
             p = 1.0 / (1.0 + np.exp(-(beta @ features.T)))  # (k, U)
             gradient = (wk * (p - yk)) @ features + penalty * beta  # (k, r + 1)
-            hessian = np.matmul(features.T[None] * (wk * p * (1 - p))[:, None, :], features) + np.diag(penalty)
-            step = np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
+            curvature = wk * p * (1 - p)  # (k, U)
+            if features.shape[1] <= DIRECT_NEWTON:
+                hessian = np.matmul(features.T[None] * curvature[:, None, :], features) + np.diag(penalty)
+                step = np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
+            else:
+                step = _conjugate_gradient(lambda v: ((v @ features.T) * curvature) @ features + penalty * v, gradient)
             beta -= step
             if np.abs(step).max() < 1e-8 * max(1.0, np.abs(beta).max()):
                 break
         out[rows] = beta[:, :-1] @ basis  # (k, d): a direction of the scaled states is one of the states
     return out
+
+
+def _conjugate_gradient(apply, rhs: np.ndarray, tolerance: float = 1e-12) -> np.ndarray:
+    """Solve ``apply(x) = rhs`` for every row of ``rhs`` (k, n) at once, ``apply`` symmetric positive
+    definite row by row; exact after n steps in exact arithmetic."""
+    x = np.zeros_like(rhs)
+    residual = rhs.copy()
+    direction = residual.copy()
+    norm = np.einsum("kn,kn->k", residual, residual)
+    goal = tolerance * np.maximum(norm, 1e-300)
+    for _ in range(2 * rhs.shape[1]):
+        if (norm <= goal).all():
+            break
+        product = apply(direction)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            step = np.where(norm > goal, norm / np.einsum("kn,kn->k", direction, product), 0.0)
+        x += step[:, None] * direction
+        residual -= step[:, None] * product
+        new_norm = np.einsum("kn,kn->k", residual, residual)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            direction = residual + np.where(norm > 0, new_norm / norm, 0.0)[:, None] * direction
+        norm = new_norm
+    return x
 
 
 def coherence(units: UnitActivations, vector: np.ndarray) -> float:
