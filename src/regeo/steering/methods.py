@@ -183,7 +183,7 @@ def _probe(states: np.ndarray, labels: np.ndarray, weights: np.ndarray, l2: floa
             else:
                 step = _conjugate_gradient(lambda v: ((v @ features.T) * curvature) @ features + penalty * v, gradient)
             beta -= step
-            if np.abs(step).max() < 1e-8 * max(1.0, np.abs(beta).max()):
+            if np.abs(step).max() < 1e-7 * max(1.0, np.abs(beta).max()):
                 break
         out[rows] = beta[:, :-1] @ basis  # (k, d): a direction of the scaled states is one of the states
     return out
