@@ -204,7 +204,9 @@ def plot_alignment_depth(depth: pd.DataFrame, effects: pd.DataFrame | None = Non
                 label=f"{source} → {target}")
         ax.plot(part["relative_depth"], part["fitted_map_r2"], "--", color=color, linewidth=0.9)
     ax.axhline(0, color="0.6", linewidth=0.6)
-    ax.set_ylim(bottom=max(-1.0, float(np.nanmin(depth["embedding_map_r2"])) - 0.05))
+    # Both limits: a far-negative R^2 (a wider source's states) would otherwise stretch the top margin too.
+    top = float(np.nanmax(depth[["embedding_map_r2", "fitted_map_r2"]].to_numpy())) + 0.05
+    ax.set_ylim(bottom=max(-1.0, float(np.nanmin(depth["embedding_map_r2"])) - 0.05), top=max(top, 0.05))
     ax.set_xlabel("relative depth (0: embedding output; (l + 1) / n: block l)", fontsize=8)
     ax.set_ylabel("held-out R² of B's states", fontsize=8)
     ax.set_title("Does embedding alignment persist into the residual stream?\nsolid: the embedding map; "
