@@ -72,8 +72,8 @@ def data_mem_mb(attempt: int = 1) -> int:
 # Rules that run on the submitting host under a cluster executor, because they take seconds
 # at every scale and would wait longer in the queue than they run.
 # The merges of a table's batches or blocks (regeo.costs) only join parquet files.
-ALWAYS_LOCAL = ("all", "figures", "steering_summary", "steering_next_token", "evaluate_merge",
-                "global_similarity_merge", "lle_comparison_merge")
+ALWAYS_LOCAL = ("all", "figures", "steering_summary", "steering_next_token", "steering_predictors",
+                "evaluate_merge", "global_similarity_merge", "lle_comparison_merge")
 # Rules that read a line per document of the corpus, or every file: seconds for the builtin
 # corpus (14,000 documents, 0.1 GB of dumps), a job of their own for a corpus from files or the
 # hub (FineWeb sample-10BT: 14 M documents in 64 shards, ~45 GB of text to index; the paper

@@ -27,10 +27,10 @@ CROSS_MODEL = {"global_similarity": 1, "lle_comparison": 1, "global_similarity_m
 ID_JOBS = {"id_dynamics": 4, "id_comparison": 1, "figure_id_over_training": 1, "figure_redundancy_over_training": 1,
            "figure_id_comparison": 1}
 # The steering jobs after new final models or val splits: the two pairs of the small config, the
-# summary and the three figures.
+# summary, the tables over pairs (next-token, readings, transfer predictors) and the figures.
 STEERING = {"steering": 2, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_transfer": 1,
             "figure_steering_alignment": 1, "steering_next_token": 1, "steering_readings": 1,
-            "figure_steering_next_token": 1}
+            "figure_steering_next_token": 1, "steering_predictors": 1}
 # The study's analyses after new final models (workflow/rules/analyses.smk), and the benchmarks of
 # every final model (workflow/rules/harness.smk).
 STUDY = {"figure_loss_curves": 1, "neighbourhoods": 1, "rank_knee": 1, "across_runs": 1, "harness": 1,

@@ -120,3 +120,43 @@ def save(model, tokenizer, directory: Path) -> Path:
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def identity_llama(tokenizer, hidden: int = 64, layers: int = 4, seed: int = 0) -> LlamaForCausalLM:
+    """A Llama whose blocks write nothing (attention output and MLP down projections zero): every
+    block's output is its input, so the residual stream at every layer is the token embedding, the
+    gradient of a score with respect to a shift is the same at every layer, and whatever a hook
+    writes is all that differs between layers."""
+    model = tiny_llama(len(tokenizer), hidden, layers, seed=seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith(("o_proj.weight", "down_proj.weight")):
+                param.zero_()
+    return model
+
+
+def plant_at_layer(model: LlamaForCausalLM, marker_id: int, layer: int, direction: torch.Tensor,
+                   scale: float) -> list:
+    """Write ``scale * direction`` into the output of block ``layer`` at the positions of ``marker_id``
+    and take it out again at the output of block ``layer + 1`` (when there is one): the concept
+    exists at that one layer only. Returns the hook handles. Hooks registered later (steering,
+    capture) run after these, so an injected shift is never erased."""
+    state = {}
+
+    def remember(_module, args, kwargs):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        state["mask"] = (ids == marker_id).unsqueeze(-1).to(direction.dtype)  # (B, T, 1)
+
+    def shifted(sign):
+        def hook(_module, _inputs, output):
+            hidden = output[0] if isinstance(output, tuple) else output
+            hidden = hidden + sign * scale * state["mask"] * direction
+            return (hidden,) + output[1:] if isinstance(output, tuple) else hidden
+        return hook
+
+    blocks = model.model.layers
+    handles = [model.register_forward_pre_hook(remember, with_kwargs=True),
+               blocks[layer].register_forward_hook(shifted(1.0))]
+    if layer + 1 < len(blocks):
+        handles.append(blocks[layer + 1].register_forward_hook(shifted(-1.0)))
+    return handles

@@ -34,7 +34,8 @@ from regeo.steering.vectors import steering_vector, token_steering_vector
 from regeo.token_sets import shared_vocabulary
 
 CFG = SteeringConfig.from_params({**schema_defaults("steering"), "device": "cpu", "alphas": [-1.0, 1.0],
-                                  "n_null": 32, "bootstrap_replicates": 100, "n_generate": 0})
+                                  "n_null": 32, "bootstrap_replicates": 100, "n_generate": 0,
+                                  "methods": ["mean_difference"], "sweep_depths": []})
 
 
 def row_of(table: pd.DataFrame, concept: str, condition: str = "transferred", map_: str | None = None):

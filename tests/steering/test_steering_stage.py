@@ -68,7 +68,8 @@ def steering_params(**changes) -> dict:
         {"name": "positive_adj", "kind": "tokens", "texts": "opinion", "tokens": POSITIVE_ADJ, "positive": None,
          "negative": None, "prompts": ["i think the film was"]},
     ], passage_chars=120, texts_per_side=10, alphas=[-2, -1, 1, 2], max_length=40, n_null=32, bootstrap_replicates=100, n_generate=1,
-        max_new_tokens=4, kl_null_draws=1, device="cpu")
+        max_new_tokens=4, kl_null_draws=1, device="cpu", methods=["mean_difference", "probe"], method_permutations=99,
+        sweep_depths=[0.5, 1.0])
     section.update(changes)
     return {k: v for k, v in section.items() if k not in ("pairs", "all_pairs_among", "threads")}
 
@@ -104,7 +105,9 @@ def test_relation():
 def _outputs(root, name: str) -> dict:
     return {kind: root / f"{name}.{suffix}" for kind, suffix in (
         ("sweep", "parquet"), ("summary", "summary.parquet"), ("native", "native.parquet"), ("depth", "depth.parquet"),
-        ("next_token", "next_token.parquet"), ("top_tokens", "top_tokens.parquet"), ("samples", "samples.jsonl"), ("vectors", "vectors.safetensors"), ("maps", "maps.safetensors"))}
+        ("next_token", "next_token.parquet"), ("top_tokens", "top_tokens.parquet"), ("samples", "samples.jsonl"),
+        ("vectors", "vectors.safetensors"), ("maps", "maps.safetensors"), ("passages", "passages.parquet"),
+        ("depth_effects", "depth_effects.parquet"))}
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +123,10 @@ def pair_files(model_dirs, val_paths, tmp_path_factory):
                     [str(out / "pair.native.parquet"), str(out / "self.native.parquet")],
                     [str(out / "pair.depth.parquet"), str(out / "self.depth.parquet")],
                     out / "transfer.parquet", out / "native.parquet", out / "by_relation.parquet", out / "depth.parquet",
-                    "holm")
+                    "holm", depth_effect_paths=[str(out / f"{n}.depth_effects.parquet") for n in ("pair", "self")],
+                    depth_effect_path=out / "depth_effects.parquet",
+                    passage_paths=[str(out / f"{n}.passages.parquet") for n in ("pair", "self")],
+                    passage_path=out / "passages.parquet")
     return out
 
 
@@ -129,8 +135,11 @@ def test_pair_job_writes_its_tables_generations_vectors_and_maps(pair_files):
     assert set(table["source"]) == {"news-p64-s0"} and set(table["target"]) == {"news-p128-s0"}
     assert set(table["relation"]) == {"presets"}
     # 2 concepts x ((native, transferred through 3 maps, hidden_map) x 4 alphas + 3 checked null
-    # draws (permutation in B and through the default map, isotropic) x 2 alphas)
-    assert len(table) == 2 * (5 * 4 + 3 * 2)
+    # draws (permutation in B and through the default map, isotropic) x 2 alphas), and for the
+    # probe method (native, default map's transfer) x 4 alphas
+    assert len(table) == 2 * (5 * 4 + 3 * 2) + 2 * 2 * 4
+    assert set(table["method"]) == {"mean_difference", "probe"}
+    table = table[table["method"] == "mean_difference"]
     assert table.loc[table["concept"] == "news_vs_opinion", "logodds_shift"].isna().all()  # no target tokens
     # the next-token KL of every swept setting, plus the KL-only null draws at the largest alpha
     kl = pd.read_parquet(pair_files / "pair.next_token.parquet")
@@ -146,17 +155,37 @@ def test_pair_job_writes_its_tables_generations_vectors_and_maps(pair_files):
     assert {r["prompt"] for r in records if r["concept"] == "positive_adj"} == {"i think the film was"}
     vectors = load_tensors(pair_files / "pair.vectors.safetensors")
     assert vectors["positive_adj.transferred"].shape == (128,) and vectors["positive_adj.source"].shape == (64,)
+    assert vectors["positive_adj.transferred@probe"].shape == (128,) and "positive_adj.hidden_map@probe" not in vectors
     with safe_open(pair_files / "pair.maps.safetensors", "pt") as f:
         meta = json.loads(f.metadata()["regeo"])
         assert f.get_tensor("embedding.weight").shape == (128, 64)
     assert meta["source"] == "news-p64-s0" and meta["layer_target"] == "1" and meta["fit_rows"] == "output"
     native = pd.read_parquet(pair_files / "pair.native.parquet")
-    assert len(native) == 2 and set(native["target_preset"]) == {"p128"} and "relation" not in native
+    assert len(native) == 2 * 2 and set(native["target_preset"]) == {"p128"} and "relation" not in native
+    for column in ("anti_steerable_fraction", "anti_steerable_fraction_ci_low", "anti_steerable_fraction_ci_high",
+                   "coherence"):
+        assert native[column].between(-1, 1).all()
+    # Per held-out passage: every swept condition of each method (5 for the default, 2 for the probe).
+    passages = pd.read_parquet(pair_files / "pair.passages.parquet")
+    n_heldout = int(native["n_heldout_positive"].iloc[0] + native["n_heldout_negative"].iloc[0])
+    assert len(passages[passages["concept"] == "news_vs_opinion"]) == (5 + 2) * n_heldout
+    # The layer sweep: 2 depths (blocks 0 and 1 of 2 into blocks 1 and 3 of 4), 2 conditions, 2 concepts.
+    sweep = pd.read_parquet(pair_files / "pair.depth_effects.parquet")
+    assert len(sweep) == 2 * 2 * 2 and set(sweep["layer_target"]) == {1, 3}
+    assert (sweep.groupby(["concept", "condition"])["is_best"].sum() == 1).all()
+    assert (sweep["best_depth_ci_low"] <= sweep["best_depth_ci_high"]).all()
 
 
 def test_summary_of_pairs(pair_files):
     transfer = pd.read_parquet(pair_files / "transfer.parquet")
-    native = pd.read_parquet(pair_files / "native.parquet").set_index(["target", "concept"])
+    native = pd.read_parquet(pair_files / "native.parquet")
+    probe = transfer[transfer["method"] == "probe"]
+    assert len(probe) == 2 * 2 and set(probe["map"]) == {"output"}
+    assert set(probe.loc[probe["relation"] != "self", "family"]) == {"transfer: output / probe"}
+    assert set(native.loc[native["method"] == "probe", "family"]) == {"native / probe"}
+    assert (probe["n_permutations"] == 99).all()
+    transfer = transfer[transfer["method"] == "mean_difference"]
+    native = native[native["method"] == "mean_difference"].set_index(["target", "concept"])
     # A row per pair, concept and map (3 embedding maps, the hidden-state map, the shuffled map).
     assert len(transfer) == 2 * 2 * 5 and set(transfer["metric"]) == {"loglik", "logodds"}
     assert set(transfer["map"]) == {"output", "input", "both", "hidden_states", "shuffled_output"}
@@ -182,6 +211,15 @@ def test_summary_of_pairs(pair_files):
     assert row["transfer_ratio_ci_low"] <= row["transfer_ratio_ci_high"]
     relations = pd.read_parquet(pair_files / "by_relation.parquet")
     assert set(relations["relation"]) == {"presets"} and (relations["n_pairs"] == 1).all()
+    assert set(relations["method"]) == {"mean_difference", "probe"}
+    sweep = pd.read_parquet(pair_files / "depth_effects.parquet")
+    native_sweep = sweep[sweep["condition"] == "native"]
+    # Native rows: one test per (target, concept, depth), whichever pair job computed it.
+    assert native_sweep.drop_duplicates(["target", "concept", "layer_target"])["p_adjusted"].notna().sum() == 2 * 2 * 2
+    assert sweep.loc[sweep["source"] == sweep["target"], "family"].isin(["depth: native",
+                                                                        "not tested (self-transfer)"]).all()
+    assert (sweep["p_adjusted"].dropna() >= sweep.loc[sweep["p_adjusted"].notna(), "p_value"]).all()
+    assert len(pd.read_parquet(pair_files / "passages.parquet")) > 0
     depth = pd.read_parquet(pair_files / "depth.parquet")
     assert len(depth) == 3 + 3 and set(depth["target"]) == {"news-p128-s0", "news-p64-s0"}
 

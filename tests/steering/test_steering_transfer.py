@@ -38,8 +38,9 @@ def steering_config(**changes) -> SteeringConfig:
     return SteeringConfig.from_params({**schema_defaults("steering"), "device": "cpu", **changes})
 
 
+# The default method only, no layer sweep: tests/steering/test_steering_methods.py covers the rest.
 CFG = steering_config(alphas=(-1.0, 1.0), n_null=32, bootstrap_replicates=100, n_generate=1, max_new_tokens=4,
-                      kl_null_draws=2, n_permutations=499)
+                      kl_null_draws=2, n_permutations=499, methods=("mean_difference",), sweep_depths=())
 
 
 def concept_row(result, concept: str = "news_vs_opinion", condition: str = "transferred"):

@@ -233,7 +233,8 @@ rule figure_steering_transfer:
 
 rule figure_steering_alignment:
     input:
-        layout.steering_table("alignment_depth.parquet"),
+        depth=layout.steering_table("alignment_depth.parquet"),
+        effects=layout.steering_table("depth_effects.parquet"),
     output:
         pdf=layout.figure("steering_alignment"),
         png=report(

@@ -19,6 +19,8 @@ rule steering:
         depth=layout.steering_pair("{source}", "{target}", "depth"),
         next_token=layout.steering_pair("{source}", "{target}", "next_token"),
         top_tokens=layout.steering_pair("{source}", "{target}", "top_tokens"),
+        passages=layout.steering_pair("{source}", "{target}", "passages"),
+        depth_effects=layout.steering_pair("{source}", "{target}", "depth_effects"),
         samples=layout.steering_pair("{source}", "{target}", "samples"),
         vectors=layout.steering_vectors("{source}", "{target}"),
         maps=layout.steering_maps("{source}", "{target}"),
@@ -47,18 +49,23 @@ rule steering:
         "../scripts/steering.py"
 
 
-# The pairs' tables joined: native effects once per (target, concept), transfers per (pair,
-# concept, map), p adjusted across each table's family (regeo.steering.summary).
+# The pairs' tables joined: native effects once per (target, concept, method), transfers per
+# (pair, concept, method, map), the layer sweep and the per-passage effects, p adjusted across
+# each table's family (regeo.steering.summary).
 rule steering_summary:
     input:
         summaries=steering_tables("summary"),
         natives=steering_tables("native"),
         depths=steering_tables("depth"),
+        depth_effects=steering_tables("depth_effects"),
+        passages=steering_tables("passages"),
     output:
         transfer=layout.steering_table("transfer.parquet"),
         native=layout.steering_table("native.parquet"),
         by_relation=layout.steering_table("transfer_by_relation.parquet"),
         depth=layout.steering_table("alignment_depth.parquet"),
+        depth_effects=layout.steering_table("depth_effects.parquet"),
+        passages=layout.steering_table("passage_effects.parquet"),
     log:
         "logs/steering/summary.log",
     conda:
@@ -117,3 +124,24 @@ rule steering_readings:
         k=config["steering"]["readings_k"],
     script:
         "../scripts/steering_readings.py"
+
+
+# Does transfer follow from what is known before steering? The rank correlation of the map's
+# held-out checks and the vectors' logit-lens agreement with the transfer ratio, with a
+# permutation p over pairs (regeo.steering.predictors).
+rule steering_predictors:
+    input:
+        transfer=layout.steering_table("transfer.parquet"),
+        readings=layout.steering_table("vector_readings.parquet"),
+    output:
+        layout.steering_table("transfer_predictors.parquet"),
+    log:
+        "logs/steering/predictors.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        permutations=config["steering"]["predictor_permutations"],
+        adjustment=config["steering"]["adjustment"],
+        seed=config["steering"]["seed"],
+    script:
+        "../scripts/steering_predictors.py"

@@ -7,6 +7,9 @@ STEERING_TABLES_OVER_PAIRS = [
     "native.parquet",
     "transfer_by_relation.parquet",
     "alignment_depth.parquet",
+    "depth_effects.parquet",
+    "passage_effects.parquet",
+    "transfer_predictors.parquet",
     "next_token_kl.parquet",
     "top_tokens.parquet",
     "top_tokens.html",
@@ -28,7 +31,15 @@ def steering_outputs():
     ]
     tables = steering_tables() + [
         t
-        for kind in ("summary", "native", "depth", "next_token", "top_tokens")
+        for kind in (
+            "summary",
+            "native",
+            "depth",
+            "next_token",
+            "top_tokens",
+            "passages",
+            "depth_effects",
+        )
         for t in steering_tables(kind)
     ]
     over_pairs = [layout.steering_table(name) for name in STEERING_TABLES_OVER_PAIRS]

@@ -12,4 +12,8 @@ with snakemake_job(snakemake):
         snakemake.output.by_relation,
         snakemake.output.depth,
         snakemake.params.adjustment,
+        depth_effect_paths=list(snakemake.input.depth_effects),
+        depth_effect_path=snakemake.output.depth_effects,
+        passage_paths=list(snakemake.input.passages),
+        passage_path=snakemake.output.passages,
     )

@@ -37,9 +37,16 @@ def _z(confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
+def default_method(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the default vector method (mean difference; tables from before methods have only it)."""
+    return table[table["method"] == "mean_difference"] if "method" in table else table
+
+
 def default_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the default map's transferred vector, and of every condition that is not transferred;
-    the default map is the first transferred map of the table (the pair jobs write it first)."""
+    """Rows of the default method and of the default map's transferred vector, and of every condition
+    that is not transferred; the default map is the first transferred map of the table (the pair
+    jobs write it first)."""
+    table = default_method(table)
     transferred = table["condition"] == "transferred"
     if not transferred.any():
         return table
@@ -75,6 +82,7 @@ def plot_steering_effects(sweep: pd.DataFrame, summary: pd.DataFrame):
     if sweep.empty:
         return _placeholder("no steering pairs configured (steering.pairs)")
     sweep = default_rows(sweep)
+    summary = default_method(summary)
     fig, axes, pairs, concepts = _pair_concept_grid(sweep, row_height=2.3)
     for r, (source, target) in enumerate(pairs):
         for c, concept in enumerate(concepts):
@@ -132,6 +140,7 @@ def plot_transfer_ratios(summary: pd.DataFrame):
     map's ratio, with intervals; small grey marks: the map variants' transfer ratios."""
     if summary.empty:
         return _placeholder("no steering pairs configured (steering.pairs)")
+    summary = default_method(summary)
     variants = summary[(summary["condition"] == "transferred") & ~summary["default_map"].astype(bool)]
     summary = default_rows(summary)
     concepts = list(dict.fromkeys(summary["concept"]))
@@ -175,27 +184,59 @@ def plot_transfer_ratios(summary: pd.DataFrame):
     return fig
 
 
-def plot_alignment_depth(depth: pd.DataFrame):
-    """Held-out R^2 of B's hidden states predicted from A's through the embedding map, per relative depth;
-    dashed: a map fit on the hidden states of that depth itself (the ceiling)."""
+def plot_alignment_depth(depth: pd.DataFrame, effects: pd.DataFrame | None = None):
+    """Left: held-out R^2 of B's hidden states predicted from A's through the embedding map, per relative
+    depth; dashed: a map fit on the hidden states of that depth itself (the ceiling). Right, one panel
+    per concept (the layer sweep, ``depth_effects``): the native (black, per target) and transferred
+    (the pair's colour) first-order effect by depth with bootstrap intervals; a ring marks each
+    line's best depth."""
     if depth.empty:
         return _placeholder("no steering pairs configured (steering.pairs)")
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    effects = pd.DataFrame() if effects is None else effects
+    concepts = list(dict.fromkeys(effects["concept"])) if not effects.empty else []
+    fig, axes = plt.subplots(1, 1 + len(concepts), figsize=(6.4 + 3.4 * len(concepts), 3.8), squeeze=False)
+    ax = axes[0][0]
     pairs = [p for p in dict.fromkeys(zip(depth["source"], depth["target"])) if p[0] != p[1]]
-    colors = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(pairs), 1)))
-    for color, (source, target) in zip(colors, pairs):
+    colors = dict(zip(pairs, plt.get_cmap("tab20")(np.linspace(0, 1, max(len(pairs), 1)))))
+    for (source, target), color in colors.items():
         part = depth[(depth["source"] == source) & (depth["target"] == target)].sort_values("relative_depth")
         ax.plot(part["relative_depth"], part["embedding_map_r2"], "-o", color=color, markersize=3,
                 label=f"{source} → {target}")
         ax.plot(part["relative_depth"], part["fitted_map_r2"], "--", color=color, linewidth=0.9)
     ax.axhline(0, color="0.6", linewidth=0.6)
-    ax.set_ylim(bottom=max(-1.0, float(np.nanmin(depth["embedding_map_r2"])) - 0.05))
+    # Both limits: a far-negative R^2 (a wider source's states) would otherwise stretch the top margin too.
+    top = float(np.nanmax(depth[["embedding_map_r2", "fitted_map_r2"]].to_numpy())) + 0.05
+    ax.set_ylim(bottom=max(-1.0, float(np.nanmin(depth["embedding_map_r2"])) - 0.05), top=max(top, 0.05))
     ax.set_xlabel("relative depth (0: embedding output; (l + 1) / n: block l)", fontsize=8)
     ax.set_ylabel("held-out R² of B's states", fontsize=8)
     ax.set_title("Does embedding alignment persist into the residual stream?\nsolid: the embedding map; "
                  "dashed: a map fit at that depth", fontsize=8.5)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6.5, ncol=2)
+    for c, concept in enumerate(concepts):
+        ax = axes[0][1 + c]
+        part = effects[effects["concept"] == concept]
+        native = part[part["condition"] == "native"].drop_duplicates(["target", "layer_target"])
+        lines = [(f"{t} native", "black", "-", rows) for t, rows in native.groupby("target", sort=False)]
+        transferred = part[(part["condition"] == "transferred") & (part["source"] != part["target"])]
+        lines += [(f"{a} → {b}", colors.get((a, b), "0.5"), "--", rows)
+                  for (a, b), rows in transferred.groupby(["source", "target"], sort=False)]
+        for label, color, style, rows in lines:
+            rows = rows.sort_values("relative_depth_target")
+            x = rows["relative_depth_target"].to_numpy()
+            ax.errorbar(x, rows["effect"], yerr=[rows["effect"] - rows["effect_ci_low"],
+                                                 rows["effect_ci_high"] - rows["effect"]],
+                        fmt=style, color=color, marker="o", markersize=2.5, linewidth=1, capsize=1.5, label=label)
+            best = rows[rows["is_best"].astype(bool)]
+            ax.plot(best["relative_depth_target"], best["effect"], "o", mfc="none", mec=color, markersize=7)
+        ax.axhline(0, color="0.6", linewidth=0.6)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("relative depth of B's block", fontsize=8)
+        ax.set_ylabel(METRIC_LABELS.get(part["metric"].iloc[0], "effect") + " (first order)", fontsize=7)
+        ax.set_title(f"{concept}: effect by depth (ring: best depth)", fontsize=8.5)
+        if c == len(concepts) - 1:
+            ax.legend(fontsize=5.5)
     fig.tight_layout()
     return fig
 

@@ -72,8 +72,10 @@ def steering_transfer(summary: PathLike, pdf: PathLike, png: PathLike, dpi: int)
     save_figure(plot_transfer_ratios(read_parquet(summary)), pdf, png, dpi)
 
 
-def steering_alignment(depth: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
-    save_figure(plot_alignment_depth(read_parquet(depth)), pdf, png, dpi)
+def steering_alignment(depth: PathLike, pdf: PathLike, png: PathLike, dpi: int, effects: PathLike | None = None
+                       ) -> None:
+    """Alignment by depth beside the layer sweep's effect by depth (``effects``: depth_effects.parquet)."""
+    save_figure(plot_alignment_depth(read_parquet(depth), read_parquet(effects) if effects else None), pdf, png, dpi)
 
 
 def steering_next_token(kl: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:

@@ -20,6 +20,7 @@ import torch
 from regeo.io import save_tensors, write_jsonl, write_parquet, write_text
 from regeo.steering.concepts import build_concepts
 from regeo.steering.config import SteeringConfig
+from regeo.steering.methods import MEAN_DIFFERENCE
 from regeo.steering.transfer import run_transfer
 from regeo.token_sets import TokenAligner, relation, same_initialisation
 
@@ -48,7 +49,8 @@ def steering_pair(params: dict, source_model: str, target_model: str, val_paths:
     ``params``: the steering section; ``val_paths``: subset -> val.parquet; ``counts``:
     {"source", "target"} -> counts.parquet or None; ``runs``: {"source", "target"} -> {name,
     subset, preset, seed}; ``outputs``: paths of ``sweep``, ``summary`` (the transfer rows),
-    ``native``, ``depth``, ``next_token``, ``top_tokens``, ``samples``, ``vectors`` and ``maps``.
+    ``native``, ``depth``, ``next_token``, ``top_tokens``, ``passages`` (per held-out passage effects),
+    ``depth_effects`` (the layer sweep), ``samples``, ``vectors`` and ``maps``.
     """
     torch.set_num_threads(threads)
     cfg = SteeringConfig.from_params(params)
@@ -61,7 +63,7 @@ def steering_pair(params: dict, source_model: str, target_model: str, val_paths:
     for side, run in (("source", source), ("target", target)):
         for key in ("subset", "preset", "seed"):
             described[f"{side}_{key}"] = run[key]
-    for name in ("sweep", "summary", "depth", "next_token", "top_tokens"):
+    for name in ("sweep", "summary", "depth", "next_token", "top_tokens", "passages", "depth_effects"):
         write_parquet(getattr(result, name).assign(**described), outputs[name])
     # B's own vector is B's alone: only the target's side describes it.
     write_parquet(result.native.assign(**{k: v for k, v in described.items() if k.startswith("target_")}),
@@ -70,10 +72,13 @@ def steering_pair(params: dict, source_model: str, target_model: str, val_paths:
     save_tensors(result.vectors, outputs["vectors"], metadata={**result.metadata, "kind": "steering vectors",
                                                                "names": "{concept}.{source|native|transferred|"
                                                                         "transferred_{variant rows}|hidden_map|"
-                                                                        "shuffled_map}"})
+                                                                        "shuffled_map} (mean difference); "
+                                                                        "{concept}.{source|native|transferred}"
+                                                                        "@{method} (further methods)"})
     save_tensors(result.maps, outputs["maps"], metadata={**result.metadata, "kind": "linear maps"})
-    natives = result.native.set_index("concept")
-    for row in result.summary[result.summary["default_map"]].itertuples():
+    natives = result.native[result.native["method"] == MEAN_DIFFERENCE].set_index("concept")
+    headline = result.summary["default_map"] & (result.summary["method"] == MEAN_DIFFERENCE)
+    for row in result.summary[headline].itertuples():
         native = natives.loc[row.concept]
         log.info("%s -> %s %s: transferred %.4g [%.4g, %.4g] (permutation p %.2g), native %.4g (p %.2g), "
                  "ratio %.2f, ceiling share %.2f", source["name"], target["name"], row.concept, row.effect,

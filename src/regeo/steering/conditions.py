@@ -36,6 +36,7 @@ import numpy as np
 from regeo.steering.activations import UnitActivations
 from regeo.steering.map_replicates import apply_replicates, pairing_draws
 from regeo.steering.maps import MapChecks, PairMaps
+from regeo.steering.methods import MEAN_DIFFERENCE, method_vectors
 from regeo.steering.nulls import isotropic_draws, mapped_draws
 from regeo.steering.permutation import permuted_vectors
 
@@ -79,10 +80,13 @@ def rescale_rows(vectors: np.ndarray, norms) -> np.ndarray:
     return vectors * scale
 
 
-def replicate_vectors(units: UnitActivations, passage_weights: np.ndarray) -> np.ndarray:
-    """(1 + R, d): the vector of ``units`` as they are, then recomputed under each replicate's passage
-    draws (rows 1.. of ``passage_weights`` (1 + R, n_passages); row 0 is the sample as it is)."""
-    return np.vstack([units.vector()[None], units.vectors(units.positive[None], passage_weights[1:])])
+def replicate_vectors(units: UnitActivations, passage_weights: np.ndarray, method: str = MEAN_DIFFERENCE,
+                      probe_l2: float = 0.1) -> np.ndarray:
+    """(1 + R, d): the ``method`` vector of ``units`` as they are, then recomputed under each
+    replicate's passage draws (rows 1.. of ``passage_weights`` (1 + R, n_passages); row 0 is the
+    sample as it is)."""
+    return np.vstack([method_vectors(units, method, units.positive[None], probe_l2=probe_l2),
+                      method_vectors(units, method, units.positive[None], passage_weights[1:], probe_l2)])
 
 
 def condition_vectors(replicates: dict[str, tuple[np.ndarray, np.ndarray]], maps: PairMaps, map_draws: np.ndarray,
@@ -108,21 +112,26 @@ def condition_vectors(replicates: dict[str, tuple[np.ndarray, np.ndarray]], maps
 
 
 def null_vectors(units_a: UnitActivations, units_b: UnitActivations, maps: PairMaps, norm: float,
-                 n_permutations: int, n_null: int, seed: int, concept: str) -> dict[str, dict[str, np.ndarray]]:
-    """key -> null kind -> (n, d_B) null vectors of every condition, each of norm ``norm`` (the
-    native vector's, as the conditions'). Kinds (module docstring): ``label`` (every condition's test),
-    ``pairing`` (the Emb2Emb maps), ``isotropic`` and ``mapped`` (random)."""
+                 n_permutations: int, n_null: int, seed: int, concept: str, method: str = MEAN_DIFFERENCE,
+                 probe_l2: float = 0.1, only: set[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """key -> null kind -> (n, d_B) null vectors of every condition (or the keys in ``only``), each
+    of norm ``norm`` (the native vector's, as the conditions'). Kinds (module docstring): ``label``
+    (every condition's test; the vector rebuilt by ``method`` from each relabelling), ``pairing``
+    (the Emb2Emb maps), ``isotropic`` and ``mapped`` (random)."""
     # One seed for both models: a text contrast's relabellings are then the same splits of the same
     # passages in A and B (and, in self-transfer, the native and transferred nulls are one null).
-    permuted_a = permuted_vectors(units_a, n_permutations, seed, concept)  # (B, d_A)
-    v_a = units_a.vector()
+    permuted_a = permuted_vectors(units_a, n_permutations, seed, concept, method, probe_l2)  # (B, d_A)
+    v_a = method_vectors(units_a, method, units_a.positive[None], probe_l2=probe_l2)[0]
     d_b = units_b.sums.shape[1]
     isotropic = isotropic_draws(d_b, n_null, norm, seed, concept)
     out = {}
     for condition in conditions(maps):
+        if only is not None and condition.key not in only:
+            continue
         checks = map_of(condition, maps)
         if checks is None:
-            permuted = permuted_a if units_b is units_a else permuted_vectors(units_b, n_permutations, seed, concept)
+            permuted = permuted_a if units_b is units_a else permuted_vectors(units_b, n_permutations, seed, concept,
+                                                                              method, probe_l2)
             out[condition.key] = {"label": rescale_rows(permuted, norm), "isotropic": isotropic}
             continue
         weight = checks.emb_map.weight.numpy()  # (d_B, d_A)

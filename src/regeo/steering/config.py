@@ -16,10 +16,11 @@ from regeo.params import section_fields
 FIT_ROWS = ("input", "output", "both")
 # Keys of the steering section that the workflow reads, not a pair job: which pairs exist, the
 # job's threads (the rule's directive), the readings' length (rule steering_readings) and the
-# multiple-test adjustment across pairs (rule steering_summary). Every
+# multiple-test adjustment across pairs (rule steering_summary), the predictors' permutations
+# (rule steering_predictors). Every
 # other key is a pair job's (SteeringConfig's fields, the concepts and their passages, the map's
 # seen-token filter), and a pair may override it for itself (steering.pairs[].settings).
-PIPELINE_KEYS = ("pairs", "all_pairs_among", "threads", "readings_k", "adjustment")
+PIPELINE_KEYS = ("pairs", "all_pairs_among", "threads", "readings_k", "adjustment", "predictor_permutations")
 
 
 def pair_job_params(section: dict, settings: dict | None = None) -> dict:
@@ -79,6 +80,15 @@ class SteeringConfig:
     prompt_tokens: int
     # Greedy tokens generated per prompt and condition.
     max_new_tokens: int
+    # Vector methods (regeo.steering.methods), mean_difference first: the default method's rows are
+    # the headline ones; each further method is swept for native and default-map transfer only.
+    methods: tuple[str, ...]
+    # Relabellings of the further methods' nulls (each refits a PCA or a probe).
+    method_permutations: int
+    # L2 penalty of the probe method (regeo.steering.methods).
+    probe_l2: float
+    # Relative depths of the layer sweep (regeo.steering.depth_sweep); () for none.
+    sweep_depths: tuple[float, ...]
     # Seed of the null draws, the map's token split and the passage bootstrap (mixed with the concept name).
     seed: int
     # "cpu", "cuda" or "auto" (cuda when visible). Models run in float32 either way.
@@ -93,8 +103,9 @@ class SteeringConfig:
         alphas = values["alphas"]
         if isinstance(alphas, (list, tuple)):  # anything else is left for __post_init__ to name
             values["alphas"] = tuple(float(a) if isinstance(a, (int, float)) else a for a in alphas)
-        if isinstance(values.get("map_variants"), list):
-            values["map_variants"] = tuple(values["map_variants"])
+        for key in ("map_variants", "methods", "sweep_depths"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
         return cls(**values)
 
     def __post_init__(self):
@@ -118,7 +129,21 @@ class SteeringConfig:
             bad("map_variants", f"must be a list of fit rows from {FIT_ROWS}")
         if len(set(variants)) != len(variants) or self.embeddings in variants:
             bad("map_variants", f"must not repeat a fit row or the default map's rows (embeddings: {self.embeddings})")
-        for key, low in (("max_length", 2), ("vector_skip_positions", 0), ("batch_size", 1), ("n_null", 32),
+        from regeo.steering.methods import MEAN_DIFFERENCE, METHODS
+
+        methods = self.methods
+        if isinstance(methods, (str, bytes)) or not isinstance(methods, (tuple, list)) or not methods \
+                or not all(m in METHODS for m in methods) or len(set(methods)) != len(methods):
+            bad("methods", f"must be a non-empty list of distinct methods from {METHODS}")
+        if methods[0] != MEAN_DIFFERENCE:
+            bad("methods", f"must start with {MEAN_DIFFERENCE} (the default method of the headline rows)")
+        depths = self.sweep_depths
+        if isinstance(depths, (str, bytes)) or not isinstance(depths, (tuple, list)) \
+                or not all(isinstance(x, (int, float)) and 0 < x <= 1 for x in depths):
+            bad("sweep_depths", "must be a list of relative depths in (0, 1]")
+        if not isinstance(self.probe_l2, (int, float)) or not self.probe_l2 > 0:
+            bad("probe_l2", "must be > 0")
+        for key, low in (("max_length", 2), ("method_permutations", 99), ("vector_skip_positions", 0), ("batch_size", 1), ("n_null", 32),
                          ("n_permutations", 99),
                          ("null_checks", 0), ("kl_null_draws", 0), ("top_tokens", 1),
                          ("n_generate", 0), ("prompt_tokens", 1), ("max_new_tokens", 1)):

@@ -68,9 +68,13 @@ def relabellings(units: UnitActivations, n: int, rng: np.random.Generator) -> np
     return labels
 
 
-def permuted_vectors(units: UnitActivations, n: int, seed: int, key: str) -> np.ndarray:
-    """(n, d) float64: the vector of each of ``n`` random relabellings (seeded by ``seed`` and ``key``)."""
-    return units.vectors(relabellings(units, n, permutation_rng(seed, key)))
+def permuted_vectors(units: UnitActivations, n: int, seed: int, key: str, method: str = "mean_difference",
+                     probe_l2: float = 0.1) -> np.ndarray:
+    """(n, d) float64: the ``method`` vector (:mod:`regeo.steering.methods`) of each of ``n`` random
+    relabellings (seeded by ``seed`` and ``key``: every method relabels the same way)."""
+    from regeo.steering.methods import method_vectors
+
+    return method_vectors(units, method, relabellings(units, n, permutation_rng(seed, key)), probe_l2=probe_l2)
 
 
 def two_sided_p(observed: float, null: np.ndarray) -> tuple[float, float]:

@@ -65,11 +65,22 @@ from regeo.stats import adjust
 log = logging.getLogger(__name__)
 METRIC_LABELS = {"loglik": "log-lik. shift per unit alpha\n(pos - neg, nats/token)",
                  "logodds": "target log-odds shift\nper unit alpha"}
-NATIVE_KEY = ["target", "layer_target", "concept"]
+NATIVE_KEY = ["target", "layer_target", "concept", "method"]
+DEFAULT_METHOD = "mean_difference"  # regeo.steering.methods.MEAN_DIFFERENCE, without importing torch
 
 
 def _read(paths: list[str]) -> pd.DataFrame:
-    return pd.concat([read_parquet(p) for p in paths], ignore_index=True) if paths else pd.DataFrame()
+    """The tables concatenated; a table from before vector methods is the default method's."""
+    table = pd.concat([read_parquet(p) for p in paths], ignore_index=True) if paths else pd.DataFrame()
+    if not table.empty and "method" not in table:
+        table["method"] = DEFAULT_METHOD
+    return table
+
+
+def _method_family(name: str | pd.Series, method: pd.Series) -> pd.Series:
+    """A family per method: the default method's keeps its name (its adjusted p does not depend on
+    how many further methods are reported), a further method's is suffixed with it."""
+    return pd.Series(np.where(method == DEFAULT_METHOD, name, name + " / " + method), index=method.index)
 
 
 def _adjusted(table: pd.DataFrame, tested: pd.Series, family: pd.Series, adjustment: str) -> pd.DataFrame:
@@ -96,7 +107,7 @@ def native_table(natives: pd.DataFrame, adjustment: str) -> pd.DataFrame:
             log.warning("native rows of %s differ between pair jobs by %s; the first is kept", key, spread.to_dict())
     table = groups.head(1).reset_index(drop=True)
     table["n_pair_jobs"] = groups.size().to_numpy()
-    return _adjusted(table, pd.Series(True, index=table.index), pd.Series("native", index=table.index), adjustment)
+    return _adjusted(table, pd.Series(True, index=table.index), _method_family("native", table["method"]), adjustment)
 
 
 def transfer_table(transfers: pd.DataFrame, native: pd.DataFrame, adjustment: str) -> pd.DataFrame:
@@ -104,7 +115,8 @@ def transfer_table(transfers: pd.DataFrame, native: pd.DataFrame, adjustment: st
     if transfers.empty:
         return transfers
     tested = transfers["source"] != transfers["target"]
-    table = _adjusted(transfers, tested, "transfer: " + transfers["map"], adjustment)
+    table = _adjusted(transfers, tested, _method_family("transfer: " + transfers["map"], transfers["method"]),
+                      adjustment)
     verdict = native.set_index(NATIVE_KEY)["significant"]
     table["native_significant"] = [bool(verdict.get(key, False)) for key in zip(*(table[k] for k in NATIVE_KEY))]
     table["flag"] = np.where(~table["native_significant"], "native_not_significant",
@@ -141,9 +153,10 @@ def relation_table(transfer: pd.DataFrame) -> pd.DataFrame:
                                            rows["target_preset"])]
     rows = rows.assign(models=kinds)
     out = []
-    for (relation, models, concept, map_), part in rows.groupby(["relation", "models", "concept", "map"], sort=False):
+    for (relation, models, concept, method, map_), part in rows.groupby(["relation", "models", "concept", "method", "map"],
+                                                                         sort=False):
         ratios = part["transfer_ratio"]
-        row = dict(relation=relation, models=models, concept=concept, map=map_,
+        row = dict(relation=relation, models=models, concept=concept, method=method, map=map_,
                    default_map=bool(part["default_map"].iloc[0]), n_pairs=len(part),
                    pairs="; ".join(f"{a} → {b}" for a, b in zip(part["source"], part["target"])),
                    transfer_ratio_mean=float(ratios.mean()), transfer_ratio_min=float(ratios.min()),
@@ -161,8 +174,33 @@ def relation_table(transfer: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def depth_effect_table(depth_effects: pd.DataFrame, adjustment: str) -> pd.DataFrame:
+    """The pairs' layer-sweep rows (:mod:`regeo.steering.depth_sweep`) with p adjusted per condition:
+    the native rows once per (target, concept, depth) (every pair job into a target recomputes
+    them), the transfer rows over the non-self pairs."""
+    if depth_effects.empty:
+        return depth_effects
+    table = depth_effects.copy()
+    table["p_adjusted"] = np.nan
+    table["adjustment"] = adjustment
+    native = table["condition"] == "native"
+    first = native & ~table.duplicated(["target", "concept", "method", "layer_target"])
+    transfer = ~native & (table["source"] != table["target"])
+    table["family"] = np.where(native, "depth: native", np.where(transfer, "depth: transferred",
+                                                                 "not tested (self-transfer)"))
+    table.loc[first, "p_adjusted"] = adjust(table.loc[first, "p_value"].to_numpy(), adjustment)
+    adjusted = table.loc[first].set_index(["target", "concept", "method", "layer_target"])["p_adjusted"]
+    keys = list(zip(table["target"], table["concept"], table["method"], table["layer_target"]))
+    table.loc[native, "p_adjusted"] = [adjusted.get(k, np.nan) for k, is_native in zip(keys, native) if is_native]
+    if transfer.any():
+        table.loc[transfer, "p_adjusted"] = adjust(table.loc[transfer, "p_value"].to_numpy(), adjustment)
+    table["significant"] = table["p_adjusted"] < 1 - table["confidence"]
+    return table
+
+
 def summarise_files(summary_paths: list[str], native_paths: list[str], depth_paths: list[str], transfer_path,
-                    native_path, relation_path, depth_path, adjustment: str) -> pd.DataFrame:
+                    native_path, relation_path, depth_path, adjustment: str, *, depth_effect_paths=(),
+                    depth_effect_path=None, passage_paths=(), passage_path=None) -> pd.DataFrame:
     """The pairs' tables joined, adjusted and written: rule ``steering_summary``."""
     native = native_table(_read(native_paths), adjustment)
     transfer = transfer_table(_read(summary_paths), native, adjustment)
@@ -170,11 +208,18 @@ def summarise_files(summary_paths: list[str], native_paths: list[str], depth_pat
     write_parquet(transfer, transfer_path)
     write_parquet(relation_table(transfer) if not transfer.empty else pd.DataFrame(), relation_path)
     write_parquet(_read(depth_paths), depth_path)
+    if depth_effect_path is not None:
+        write_parquet(depth_effect_table(_read(list(depth_effect_paths)), adjustment), depth_effect_path)
+    if passage_path is not None:
+        write_parquet(_read(list(passage_paths)), passage_path)
+    native = native[native["method"] == DEFAULT_METHOD] if not native.empty else native
     for row in native.itertuples():
         log.info("native %s %s: effect %.4g [%.4g, %.4g], p %.2g (adjusted %.2g)%s", row.target, row.concept,
                  row.effect, row.effect_ci_low, row.effect_ci_high, row.p_value, row.p_adjusted,
                  "" if row.significant else " not significant")
-    for row in transfer[transfer["default_map"] == True].itertuples() if not transfer.empty else []:  # noqa: E712
+    headline = transfer[transfer["default_map"].astype(bool) & (transfer["method"] == DEFAULT_METHOD)] \
+        if not transfer.empty else transfer
+    for row in headline.itertuples():
         log.info("%s -> %s %s: transferred %.4g, p %.2g (adjusted %.2g), ratio %.2f [%.2f, %.2f], ceiling share "
                  "%.2f%s", row.source, row.target, row.concept, row.effect, row.p_value, row.p_adjusted,
                  row.transfer_ratio, row.transfer_ratio_ci_low, row.transfer_ratio_ci_high, row.ceiling_share,

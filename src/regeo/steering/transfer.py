@@ -13,9 +13,15 @@ label-permutation null of its own texts (:mod:`regeo.steering.permutation`) at f
 with random directions as extra columns; every effect and ratio with a bootstrap interval over
 vector passages, the maps' fit units and held-out passages (:mod:`regeo.steering.bootstrap`).
 
-The job's tables: the sweep (one row per concept, condition, map, draw and alpha), a native row
-per concept and a transfer row per concept and map (their p-values are adjusted across pairs by
-:mod:`regeo.steering.summary`), depth alignment, the next-token tables, generations.
+Every method of ``methods`` (:mod:`regeo.steering.methods`) builds its vectors from the same units
+and replicate draws and is scored on the same held-out pass; the default method (mean difference)
+gets every condition, the others B's own vector and the default map's transfer.
+
+The job's tables: the sweep (one row per concept, method, condition, map, draw and alpha), a
+native row per concept and method and a transfer row per concept, method and map (their p-values
+are adjusted across pairs by :mod:`regeo.steering.summary`), depth alignment, the layer sweep
+(:mod:`regeo.steering.depth_sweep`), the per-passage effects (:mod:`regeo.steering.steerability`),
+the next-token tables (default method), generations (default method).
 """
 
 from __future__ import annotations
@@ -33,12 +39,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from regeo.devices import resolve_device
 from regeo.io import RegeoInputError
 from regeo.steering.bootstrap import passage_weights, unit_weights, with_point
-from regeo.steering.concept_tables import concept_units, score_concept
-from regeo.steering.conditions import condition_vectors, replicate_vectors
+from regeo.steering.concept_tables import concept_units, heldout_pass, score_concept
+from regeo.steering.conditions import NATIVE, TRANSFERRED, condition_vectors, replicate_vectors
 from regeo.steering.concepts import Concept
 from regeo.steering.config import SteeringConfig
+from regeo.steering.depth_sweep import depth_effects
 from regeo.steering.inject import decoder_layers, layer_at_depth, match_layer
 from regeo.steering.maps import MapChecks, PairMaps, pair_maps
+from regeo.steering.methods import MEAN_DIFFERENCE
 from regeo.steering.score import generation_records
 from regeo.steering.text import encode_texts
 from regeo.token_sets import shared_vocabulary
@@ -86,6 +94,8 @@ class Transfer:
     metadata: dict[str, str]
     next_token: pd.DataFrame = field(default_factory=pd.DataFrame)  # KL per setting (regeo.steering.next_token)
     top_tokens: pd.DataFrame = field(default_factory=pd.DataFrame)  # risers and most probable tokens per setting
+    passages: pd.DataFrame = field(default_factory=pd.DataFrame)  # per held-out passage effects (steerability)
+    depth_effects: pd.DataFrame = field(default_factory=pd.DataFrame)  # the layer sweep (regeo.steering.depth_sweep)
     ceiling_texts: list[str] = field(default_factory=list)  # the passages the hidden-state map was fit on
 
 
@@ -152,34 +162,45 @@ def run_transfer(source_model_dir: str | Path, target_model_dir: str | Path, con
         units_a = concept_units(model_a, tok_a, concept, layer_a, cfg, device)
         same_place = model_b is model_a and layer_b == layer_a  # self-transfer: B's units are A's
         units_b = units_a if same_place else concept_units(model_b, tok_b, concept, layer_b, cfg, device)
-        # One draw of the vector passages per replicate, the same texts in both models.
+        # One draw of the vector passages per replicate, the same texts in both models and methods.
         draws = with_point(passage_weights(units_b.passage_positive, cfg.bootstrap_replicates, cfg.seed,
                                            f"{concept.name}/vector"))
         units[concept.name] = units_a, units_b
-        replicates[concept.name] = replicate_vectors(units_a, draws), replicate_vectors(units_b, draws)
+        for method in cfg.methods:
+            replicates[concept.name, method] = (replicate_vectors(units_a, draws, method, cfg.probe_l2),
+                                                replicate_vectors(units_b, draws, method, cfg.probe_l2))
     vectors = condition_vectors(replicates, maps, map_draws, ceiling_draws)
 
-    sweeps, natives, rows, records, saved, next_tokens, tops = [], [], [], [], {}, [], []
+    sweeps, natives, rows, records, saved, next_tokens, tops, passages = [], [], [], [], {}, [], [], []
     for concept in concepts:
         units_a, units_b = units[concept.name]
-        tables = score_concept(concept, units_a, units_b, vectors[concept.name], maps, model_b, tok_b, layer_b,
-                               cfg, device)
-        sweeps.append(tables.sweep)
-        natives.append({**{k: pair[k] for k in ("target", "layer_target", "n_layers_target", "d_target")},
-                        **tables.native})
-        for row in tables.transfer:
-            checks = {"hidden_map": _map_columns(maps.hidden, "positions"),
-                      "shuffled_map": _map_columns(maps.shuffled, "tokens")}.get(row["condition"])
-            rows.append({**pair, **row, **(checks or map_columns[row["map"]])})
-        next_tokens.append(tables.next_token)
-        tops.append(tables.top_tokens)
-        saved[f"{concept.name}.source"] = torch.from_numpy(units_a.vector()).float()
-        saved.update({f"{concept.name}.{name}": v.clone() for name, v in tables.vectors.items()})
-        generated = {name: tables.vectors[name] for name in ("native", "transferred")}
-        for record in generation_records(model_b, tok_b, _prompts(tok_b, concept, cfg), generated, cfg.alphas,
-                                         layer_b, cfg.max_new_tokens, device):
-            records.append(dict(source=source, target=target, concept=concept.name, **record))
+        prepared = heldout_pass(concept, model_b, tok_b, layer_b, cfg, device)
+        for method in cfg.methods:
+            tables = score_concept(concept, units_a, units_b, vectors[concept.name, method], maps, model_b, tok_b,
+                                   layer_b, cfg, device, method, prepared)
+            sweeps.append(tables.sweep)
+            passages.append(tables.passages)
+            natives.append({**{k: pair[k] for k in ("target", "layer_target", "n_layers_target", "d_target")},
+                            **tables.native})
+            for row in tables.transfer:
+                checks = {"hidden_map": _map_columns(maps.hidden, "positions"),
+                          "shuffled_map": _map_columns(maps.shuffled, "tokens")}.get(row["condition"])
+                rows.append({**pair, **row, **(checks or map_columns[row["map"]])})
+            next_tokens.append(tables.next_token)
+            tops.append(tables.top_tokens)
+            # The default method's tensors keep their names; a further method's carry it as a suffix.
+            suffix = "" if method == MEAN_DIFFERENCE else f"@{method}"
+            saved[f"{concept.name}.source{suffix}"] = torch.from_numpy(
+                replicates[concept.name, method][0][0]).float()
+            saved.update({f"{concept.name}.{name}{suffix}": v.clone() for name, v in tables.vectors.items()
+                          if method == MEAN_DIFFERENCE or name in (NATIVE, TRANSFERRED)})
+            if method == MEAN_DIFFERENCE:
+                generated = {name: tables.vectors[name] for name in ("native", "transferred")}
+                for record in generation_records(model_b, tok_b, _prompts(tok_b, concept, cfg), generated,
+                                                 cfg.alphas, layer_b, cfg.max_new_tokens, device):
+                    records.append(dict(source=source, target=target, concept=concept.name, **record))
 
+    depth_table = depth_effects(model_a, tok_a, model_b, tok_b, concepts, maps, map_draws, cfg, device)
     sweep = pd.concat(sweeps, ignore_index=True)
     sweep.insert(0, "target", target)
     sweep.insert(0, "source", source)
@@ -193,8 +214,11 @@ def run_transfer(source_model_dir: str | Path, target_model_dir: str | Path, con
                         "embedding.* is the default map (fit_rows), embedding_{rows}.* the variants, "
                         "hidden.* is fit on residual states of the ceiling passages at the two layers"}
     named = {"source": source, "target": target}
-    next_token = pd.concat(next_tokens, ignore_index=True).assign(**named, layer_target=layer_b)
-    top_table = pd.concat(tops, ignore_index=True).assign(**named)
+    next_token = pd.concat([t for t in next_tokens if not t.empty], ignore_index=True).assign(**named, layer_target=layer_b)
+    top_table = pd.concat([t for t in tops if not t.empty], ignore_index=True).assign(**named)
+    passage_table = pd.concat(passages, ignore_index=True).assign(**named, layer_target=layer_b)
     return Transfer(sweep=sweep, native=pd.DataFrame(natives), summary=pd.DataFrame(rows), depth=depth,
                     records=records, vectors=saved, maps=_map_tensors(maps), metadata=metadata,
-                    next_token=next_token, top_tokens=top_table, ceiling_texts=maps.ceiling_texts)
+                    next_token=next_token, top_tokens=top_table, ceiling_texts=maps.ceiling_texts,
+                    passages=passage_table, depth_effects=depth_table.assign(**named) if not depth_table.empty
+                    else depth_table)
