@@ -16,10 +16,11 @@ from regeo.params import section_fields
 FIT_ROWS = ("input", "output", "both")
 # Keys of the steering section that the workflow reads, not a pair job: which pairs exist, the
 # job's threads (the rule's directive), the readings' length (rule steering_readings) and the
-# multiple-test adjustment across pairs (rule steering_summary). Every
+# multiple-test adjustment across pairs (rule steering_summary) and the judged generations (rule
+# steering_judge, regeo.steering.judge_config, which reads the saved vectors). Every
 # other key is a pair job's (SteeringConfig's fields, the concepts and their passages, the map's
 # seen-token filter), and a pair may override it for itself (steering.pairs[].settings).
-PIPELINE_KEYS = ("pairs", "all_pairs_among", "threads", "readings_k", "adjustment")
+PIPELINE_KEYS = ("pairs", "all_pairs_among", "threads", "readings_k", "adjustment", "judge")
 
 
 def pair_job_params(section: dict, settings: dict | None = None) -> dict:
