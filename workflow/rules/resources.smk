@@ -3,6 +3,7 @@ from regeo.resources import (
     harness_mem_mb,
     data_mem_mb,
     local_rules,
+    steering_judge_mem_mb,
     steering_mem_mb,
     train_mem_mb,
     train_runtime_minutes,
@@ -41,6 +42,25 @@ def steering_memory(wildcards, attempt):
     ]
     return steering_mem_mb(
         models, VOCAB_SIZE, s["batch_size"], s["max_length"], attempt=attempt
+    )
+
+
+def steering_judge_memory(wildcards, attempt):
+    """Host memory of a judge job (regeo.resources.steering_judge_mem_mb): the target model, the
+    pair's batches, and the register classifier when it judges."""
+    s = steering_params(wildcards.source, wildcards.target)
+    model = (
+        resolve_preset(RUNS[wildcards.target].preset, config["training"]["presets"])
+        if wildcards.target in TRAINED_RUNS
+        else None
+    )
+    return steering_judge_mem_mb(
+        model,
+        VOCAB_SIZE,
+        s["batch_size"],
+        s["max_length"],
+        config["steering"]["judge"]["judge"] == "classifier",
+        attempt=attempt,
     )
 
 

@@ -12,6 +12,9 @@ STEERING_TABLES_OVER_PAIRS = [
     "top_tokens.html",
     "vector_readings.parquet",
     "vector_readings.html",
+    "cards.parquet",
+    "judged.parquet",
+    "cards.html",
 ]
 
 
@@ -24,6 +27,9 @@ def steering_outputs():
             layout.steering_pair(a, b, "samples"),
             layout.steering_vectors(a, b),
             layout.steering_maps(a, b),
+            layout.steering_judged(a, b),
+            layout.steering_judged(a, b, "samples"),
+            layout.steering_control_vectors(a, b),
         )
     ]
     tables = steering_tables() + [
@@ -51,6 +57,7 @@ FIGURES = [
         "steering_transfer",
         "steering_alignment",
         "steering_next_token",
+        "steering_cards",
         "loss_curves",
         "neighbourhood_settling",
         "low_high_id",
