@@ -11,7 +11,6 @@ from regeo.stages.steering_judge import steering_control_vectors
 from regeo.steering.control_vectors import read_control_vector, write_control_vector
 
 
-
 def _field_string(reader, key):
     field = reader.get_field(key)
     return bytes(field.parts[field.data[0]]).decode()
