@@ -25,7 +25,8 @@ def plot_steering_cards(cards: pd.DataFrame):
         return fig
     concepts = list(dict.fromkeys(cards["concept"]))
     pairs = list(dict.fromkeys(zip(cards["source"], cards["target"])))
-    fig, axes = plt.subplots(len(concepts), len(MEASURES), figsize=(4.2 * len(MEASURES), 0.45 * len(pairs) * len(concepts) + 1.2),
+    fig, axes = plt.subplots(len(concepts), len(MEASURES),
+                             figsize=(4.2 * len(MEASURES), 0.45 * len(pairs) * len(concepts) + 1.2),
                              squeeze=False, sharey=True)
     labels = [f"{a} → {b}" for a, b in pairs]
     for i, concept in enumerate(concepts):
@@ -44,9 +45,9 @@ def plot_steering_cards(cards: pd.DataFrame):
                 ax.errorbar(value, y, xerr=[[max(value - low, 0)], [max(high - value, 0)]], fmt="o", color=colour,
                             mfc=colour if significant else "white", ms=5, capsize=2)
             ax.set_yticks(range(len(pairs)), labels, fontsize=7)
-            ax.invert_yaxis() if j == 0 and i == 0 else None
             ax.set_title(f"{concept}: {MEASURE_LABELS[measure]}", fontsize=8)
             ax.tick_params(axis="x", labelsize=7)
+    axes[0, 0].invert_yaxis()  # shared by every panel: the first pair on top
     alpha = cards["alpha"].iloc[0]
     handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=k) for k, (c, _) in VECTOR_STYLES.items()]
     fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False,
