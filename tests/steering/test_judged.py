@@ -151,3 +151,30 @@ def test_cards_without_carried_columns():
     cards = build_cards(judged, pd.DataFrame(), native, "bh")
     assert not set(CARRIED_COLUMNS) & set(cards.columns)
     assert cards["concept_p_adjusted"].iloc[0] == pytest.approx(0.5) and not cards["concept_significant"].iloc[0]
+
+
+def test_classifier_judge_is_the_data_stages_classifier(tmp_path):
+    """The classifier judge on the data stage's stand-in model (tests/data): a register class's score
+    is its label's probability from regeo.data.classifier.classify, a hybrid's the weaker of its two."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "data"))
+    from test_classifier import save_classifier  # the stand-in XLM-R with TurkuNLP's labels
+
+    from regeo.config import schema_defaults
+    from regeo.data.classifier import classify
+    from regeo.registers import METHOD_KEYS
+    from regeo.steering.judges import make_judge
+
+    registers = {**schema_defaults("registers"), "classifier_model": str(save_classifier(tmp_path / "clf")),
+                 "classifier_tokenizer": None, "classifier_batch_size": 3}
+    params = {key: registers[key] for key in METHOD_KEYS["classifier"]}
+    judge = make_judge("classifier", ["ne", "OP", "HI-IN"], None, params)
+    docs = ["the news of the review", "how to cook", "", "we tested a recipe and the matches in it"]
+    scores = judge.scores(docs)
+    table = classify(pd.DataFrame({"doc_id": list("abcd"), "text": docs}),
+                     judge.config, progress=False)
+    np.testing.assert_allclose(scores[:, 0], table["prob_ne"], atol=1e-5)  # other batches, other padding: float noise only
+    np.testing.assert_allclose(scores[:, 1], table["prob_OP"], atol=1e-5)  # other batches, other padding: float noise only
+    np.testing.assert_allclose(scores[:, 2], np.minimum(table["prob_HI"], table["prob_IN"]), atol=1e-5)  # other batches, other padding: float noise only

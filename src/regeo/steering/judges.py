@@ -21,8 +21,6 @@ import logging
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
-
 from regeo.io import RegeoInputError
 from regeo.registers import ALL_LABELS, is_known_class
 
@@ -90,16 +88,19 @@ class ClassifierJudge:
         self.config = ClassifierConfig.from_params(classifier_params)
 
     def fit(self, texts_by_subset: dict | None = None) -> "ClassifierJudge":
-        return self  # trained by its authors; nothing to fit
+        """Loads the classifier (trained by its authors: nothing to fit), once for every later call."""
+        from regeo.data.classifier import load_classifier, resolve_device_dtype
+
+        self.loaded_ = load_classifier(self.config, *resolve_device_dtype(self.config))
+        return self
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        from regeo.data.classifier import classify
-        from regeo.data.labeling import PROB_PREFIX
+        from regeo.data.classifier import predict
 
-        frame = pd.DataFrame({"doc_id": [str(i) for i in range(len(texts))], "text": list(texts)})
-        probs = classify(frame, self.config, progress=False)
-        return np.stack([probs[[PROB_PREFIX + label for label in self.labels[s]]].min(axis=1).to_numpy()
-                         for s in self.subsets], axis=1) if len(texts) else np.zeros((0, len(self.subsets)))
+        probs = predict(self.loaded_, list(texts), self.config.batch_size)  # (N, len(ALL_LABELS))
+        column = {label: j for j, label in enumerate(ALL_LABELS)}
+        return np.stack([probs[:, [column[label] for label in self.labels[s]]].min(axis=1) for s in self.subsets],
+                        axis=1)
 
 
 def make_judge(kind: str, subsets: Sequence[str], train_texts: dict[str, list[str]] | None,
