@@ -126,7 +126,7 @@ def adjusted_cards(cards: pd.DataFrame, adjustment: str) -> pd.DataFrame:
     return cards
 
 
-MEASURE_LABELS = {"concept": "classifier shift", "fluency": "fluency change (nats/token)",
+MEASURE_LABELS = {"concept": "classifier shift (tokens: target share)", "fluency": "fluency change (nats/token)",
                   "loss": "val loss change (nats/token)"}
 
 
