@@ -4,7 +4,6 @@ their known answers, and the cards join, adjust and carry what the pair tables h
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from regeo.steering.cards import CARRIED_COLUMNS, build_cards, card_alpha
 from regeo.steering.concepts import Concept

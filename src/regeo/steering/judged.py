@@ -50,13 +50,6 @@ class Setting:
     alpha: float
 
 
-@dataclass(frozen=True)
-class Generations:
-    """Greedy completions of the prompts under one setting: token ids cut after end-of-text, per prompt."""
-
-    completions: list[list[int]]
-
-
 def concept_prompts(tokenizer, concept: Concept, n_prompts: int, prompt_tokens: int, max_length: int
                     ) -> list[list[int]]:
     """The concept's prompts as token ids, all of one length (module docstring)."""

@@ -17,14 +17,11 @@ classifier is multi-label).
 
 from __future__ import annotations
 
-import logging
 from typing import Sequence
 
 import numpy as np
 from regeo.io import RegeoInputError
 from regeo.registers import ALL_LABELS, is_known_class
-
-log = logging.getLogger(__name__)
 
 # Word unigrams and bigrams: register shows in function-word sequences as much as in content words.
 NGRAMS = (1, 2)
