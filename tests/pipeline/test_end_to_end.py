@@ -180,7 +180,8 @@ def test_steering_tables_and_generations(pipeline):
     assert len(cards) == 2 * 2 * 2 and cards["effect"].notna().all()
     assert (cards["n_tests"] == 2 * 2 * 2 * 3).all()  # no self pair; each native vector has one target
     assert cards["concept_p_adjusted"].notna().all() and "<table" in (steering / "cards.html").read_text()
-    gguf_files = sorted(p.name for p in (steering / "vectors" / "ne-micro-s0__ne-micro-s1").iterdir())
+    # (Snakemake keeps a .snakemake_timestamp in a directory output)
+    gguf_files = sorted(p.name for p in (steering / "vectors" / "ne-micro-s0__ne-micro-s1").glob("*.gguf"))
     assert gguf_files == sorted(f"{name}.gguf" for name in vectors)  # one control vector per saved vector
 
 
