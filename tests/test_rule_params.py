@@ -52,6 +52,14 @@ def test_each_rules_params_are_exactly_its_owners_keys():
     assert set(rule_params.harness_params(cfg)) == set(owned_keys(HarnessConfig))
     assert set(rule_params.harness_task_params(cfg)) == {"local_tasks", "tasks"}
     assert {f.name for f in dataclasses.fields(SteeringConfig)} <= set(steering)
+    from regeo.steering.judge_config import SHARED_KEYS, JudgeConfig
+
+    judge = rule_params.steering_judge_params(cfg, *steering_pairs(cfg)[0])
+    assert set(judge) == {*SHARED_KEYS, "judge"} and set(judge["judge"]) == set(owned_keys(JudgeConfig))
+    assert rule_params.steering_judge_classifier_params(cfg) is None  # the tfidf judge reads no classifier key
+    classifier_judge = {**cfg, "steering": {**cfg["steering"], "judge": {**cfg["steering"]["judge"],
+                                                                          "judge": "classifier"}}}
+    assert set(rule_params.steering_judge_classifier_params(classifier_judge)) == set(METHOD_KEYS["classifier"])
 
 
 def test_every_key_of_the_owned_sections_has_one_owner():
@@ -99,6 +107,11 @@ def test_every_key_of_the_owned_sections_has_one_owner():
      r"config\.harness\.tasks\[1\]: unknown task 'hellaswg'"),
     ({"harness": {"local_tasks": {"max_sentence_chars": 500}}}, r"max_sentence_chars: 500 characters are about 167 tokens"),
     ({"harness": {"tasks": ["hellaswag"]}}, r"config\.harness\.tasks\[0\]: task 'hellaswag' reads its data from the hub"),
+    ({"subsets": {"mixes": {"ne_OP": {"ne": 0.5, "OP": 0.5}}},
+      "steering": {"judge": {"judge": "classifier"}, "concepts": [
+          {"name": "mix", "kind": "contrast", "positive": "ne", "negative": "ne_OP"}]}},
+     r"config\.steering\.judge\.judge \(subset 'ne_OP' of steering\.concepts\)"),
+    ({"steering": {"judge": {"vectors": ["source"]}}}, r"config\.steering\.judge: .*'vectors'"),
 ])
 def test_an_owners_check_fails_the_validation(change, named):
     raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())

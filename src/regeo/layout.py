@@ -198,6 +198,18 @@ def steering_vectors(source: str, target: str, root: str = RESULTS) -> str:
     return _at(root, "steering", "vectors", f"{source}__{target}.safetensors")
 
 
+def steering_control_vectors(source: str, target: str, root: str = RESULTS) -> str:
+    """A pair's saved vectors as llama.cpp control vectors, ``{concept}.{kind}.gguf`` each, in a
+    folder beside the pair's safetensors file (regeo.steering.control_vectors)."""
+    return _at(root, "steering", "vectors", f"{source}__{target}")
+
+
+def steering_judged(source: str, target: str, kind: str | None = None, root: str = RESULTS) -> str:
+    """A pair's judged generations: the table (``kind`` None) or its completions (``samples``, jsonl)."""
+    suffix = ".samples.jsonl" if kind == "samples" else ".parquet"
+    return _at(root, "steering", "judged", f"{source}__{target}{suffix}")
+
+
 def steering_maps(source: str, target: str, root: str = RESULTS) -> str:
     return _at(root, "steering", "maps", f"{source}__{target}.safetensors")
 

@@ -48,6 +48,19 @@ def steering_mem_mb(models: list[dict | None], vocab_size: int, batch_size: int,
     return int(math.ceil(2048 + model_mb + batch_mb) * attempt)
 
 
+# The register classifier a judge job may load: XLM-RoBERTa-large (560M parameters), float32
+# weights and their loading copy.
+CLASSIFIER_MEM_MB = 4608
+
+
+def steering_judge_mem_mb(model: dict | None, vocab_size: int, batch_size: int, max_length: int, classifier: bool,
+                          attempt: int = 1) -> int:
+    """Host memory of a judge job: a steering job's (:func:`steering_mem_mb`) with the target model
+    only, plus the register classifier when it judges (the tfidf judge's matrices are a few MB)."""
+    return steering_mem_mb([model], vocab_size, batch_size, max_length, attempt=attempt) + int(
+        classifier * CLASSIFIER_MEM_MB * attempt)
+
+
 def harness_mem_mb(model: dict | None, vocab_size: int, batch_size: int, max_length: int, attempt: int = 1) -> int:
     """Host memory of one model's benchmark job: the interpreter with lm-evaluation-harness, the
     model at 8 bytes per parameter, and a batch's logits and log-probabilities at most four times
@@ -73,7 +86,8 @@ def data_mem_mb(attempt: int = 1) -> int:
 # at every scale and would wait longer in the queue than they run.
 # The merges of a table's batches or blocks (regeo.costs) only join parquet files.
 ALWAYS_LOCAL = ("all", "figures", "steering_summary", "steering_next_token", "steering_predictors",
-                "evaluate_merge", "global_similarity_merge", "lle_comparison_merge")
+                "steering_cards", "steering_control_vectors", "evaluate_merge", "global_similarity_merge",
+                "lle_comparison_merge")
 # Rules that read a line per document of the corpus, or every file: seconds for the builtin
 # corpus (14,000 documents, 0.1 GB of dumps), a job of their own for a corpus from files or the
 # hub (FineWeb sample-10BT: 14 M documents in 64 shards, ~45 GB of text to index; the paper

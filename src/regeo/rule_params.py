@@ -74,6 +74,26 @@ def steering_params(cfg: dict, source: str, target: str) -> dict:
     return pair_job_params(cfg["steering"], steering_pair_settings(cfg).get((source, target)))
 
 
+def steering_judge_params(cfg: dict, source: str, target: str) -> dict:
+    """Rule steering_judge: steering.judge and the pair job's values the judge shares
+    (regeo.steering.judge_config.SHARED_KEYS), the pair's own settings over the section's."""
+    from regeo.steering.config import pair_job_params
+    from regeo.steering.judge_config import judge_job_params
+
+    pair = pair_job_params(cfg["steering"], steering_pair_settings(cfg).get((source, target)))
+    return judge_job_params({**pair, "judge": cfg["steering"]["judge"]})
+
+
+def steering_judge_classifier_params(cfg: dict) -> dict | None:
+    """Rule steering_judge: the registers section's classifier keys when the judge is the classifier
+    (regeo.data.classifier.ClassifierConfig), else None (the tfidf judge reruns on none of them)."""
+    from regeo.registers import METHOD_KEYS
+
+    if cfg["steering"]["judge"]["judge"] != "classifier":
+        return None
+    return {key: cfg["registers"][key] for key in METHOD_KEYS["classifier"]}
+
+
 def harness_task_params(cfg: dict) -> dict:
     """Rule harness_tasks: how regeo's local tasks are built, and which of them the config runs."""
     return {"local_tasks": cfg["harness"]["local_tasks"], "tasks": list(cfg["harness"]["tasks"])}
@@ -178,6 +198,28 @@ def _steering_problems(cfg: dict) -> list[str]:
             SteeringConfig.from_params(pair_job_params(steering, settings))
         except (RegeoInputError, ValueError, TypeError) as err:
             problems.append(f"{where}: {err}")
+    return problems + _judge_problems(cfg)
+
+
+def _judge_problems(cfg: dict) -> list[str]:
+    """steering.judge's values, and with the classifier judge, register classes for its subsets."""
+    from regeo.io import RegeoInputError
+    from regeo.steering.judge_config import JudgeConfig, contrast_subsets
+    from regeo.steering.judges import class_labels
+
+    judge = cfg["steering"]["judge"]
+    try:
+        JudgeConfig.from_params(judge)
+    except (RegeoInputError, ValueError, TypeError) as err:
+        return [f"config.steering.judge: {err}"]
+    if judge["judge"] != "classifier":
+        return []
+    problems = []
+    for subset in contrast_subsets(cfg["steering"]["concepts"]):
+        try:
+            class_labels(subset)
+        except RegeoInputError as err:
+            problems.append(f"config.steering.judge.judge (subset {subset!r} of steering.concepts): {err}")
     return problems
 
 

@@ -27,10 +27,12 @@ CROSS_MODEL = {"global_similarity": 1, "lle_comparison": 1, "global_similarity_m
 ID_JOBS = {"id_dynamics": 4, "id_comparison": 1, "figure_id_over_training": 1, "figure_redundancy_over_training": 1,
            "figure_id_comparison": 1}
 # The steering jobs after new final models or val splits: the two pairs of the small config, the
-# summary, the tables over pairs (next-token, readings, transfer predictors) and the figures.
+# summary, the tables over pairs (next-token, readings, transfer predictors) and the figures; each
+# pair's judged generations, the cards and the control vectors.
 STEERING = {"steering": 2, "steering_summary": 1, "figure_steering_effects": 1, "figure_steering_transfer": 1,
             "figure_steering_alignment": 1, "steering_next_token": 1, "steering_readings": 1,
-            "figure_steering_next_token": 1, "steering_predictors": 1}
+            "figure_steering_next_token": 1, "steering_predictors": 1, "steering_judge": 2, "steering_cards": 1,
+            "figure_steering_cards": 1, "steering_control_vectors": 1}
 # The study's analyses after new final models (workflow/rules/analyses.smk), and the benchmarks of
 # every final model (workflow/rules/harness.smk).
 STUDY = {"figure_loss_curves": 1, "neighbourhoods": 1, "rank_knee": 1, "across_runs": 1, "harness": 1,
@@ -46,7 +48,7 @@ def test_every_stage_produced_its_outputs(pipeline):
     results = pipeline / "results"
     for name in ("id_over_training", "id_comparison", "cross_register_loss", "register_distribution", "redundancy_over_training",
                  "global_similarity", "lle_comparison", "similarity_over_training", "steering_effects",
-                 "steering_transfer", "steering_alignment", "steering_next_token", "loss_curves", "neighbourhood_settling", "low_high_id",
+                 "steering_transfer", "steering_alignment", "steering_next_token", "steering_cards", "loss_curves", "neighbourhood_settling", "low_high_id",
                  "rank_knee", "rq3_correlations", "redundancy_vs_size", "properties_over_training"):
         for ext in ("pdf", "png"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 5000
@@ -197,6 +199,20 @@ def test_steering_tables_and_generations(pipeline):
     assert len(readings) == 2 * 2 * 3 * 2 * 10  # pairs x concepts x vectors x (nearest, logit lens) x k
     assert set(readings.loc[readings["vector"] == "source_native", "run"]) == {"ne-micro-s0", "NA-micro-s0"}
     assert "<table" in (steering / "vector_readings.html").read_text()
+    # Judged generations: per pair, concept, judged vector, alpha and measure; one card per (pair,
+    # concept, vector) at the largest alpha, each judged test adjusted once across the table.
+    judged = pd.read_parquet(steering / "judged.parquet")
+    assert set(judged["measure"]) == {"concept", "fluency", "loss"} and set(judged["vector"]) == {"native", "transferred"}
+    assert len(judged) == 2 * 2 * 2 * 1 * 3  # pairs x concepts x vectors x alphas x measures
+    assert ((judged["change_ci_low"] <= judged["change"]) & (judged["change"] <= judged["change_ci_high"])).all()
+    assert (judged["p_value"] >= judged["p_min"]).all() and judged["judge_accuracy"].dropna().between(0, 1).all()
+    cards = pd.read_parquet(steering / "cards.parquet")
+    assert len(cards) == 2 * 2 * 2 and cards["effect"].notna().all()
+    assert (cards["n_tests"] == 2 * 2 * 2 * 3).all()  # no self pair; each native vector has one target
+    assert cards["concept_p_adjusted"].notna().all() and "<table" in (steering / "cards.html").read_text()
+    # (Snakemake keeps a .snakemake_timestamp in a directory output)
+    gguf_files = sorted(p.name for p in (steering / "vectors" / "ne-micro-s0__ne-micro-s1").glob("*.gguf"))
+    assert gguf_files == sorted(f"{name}.gguf" for name in vectors)  # one control vector per saved vector
 
 
 def test_study_analyses(pipeline):
@@ -320,12 +336,15 @@ def test_unchanged_config_plans_nothing(pipeline):
         ({"steering": {"pairs": [{"source": "ne-micro-s0", "target": "ne-micro-s1"},
                                  {"source": "NA-micro-s0", "target": "ne-micro-s0"},
                                  {"source": "ne-micro-s1", "target": "ne-micro-s0"}]}},
-         {**STEERING, "steering": 1, "manifest": 1, "all": 1}),
+         {**STEERING, "steering": 1, "steering_judge": 1, "manifest": 1, "all": 1}),
         # one pair's own settings: that pair's job and what gathers all pairs, not the other pair
         ({"steering": {"pairs": [{"source": "ne-micro-s0", "target": "ne-micro-s1"},
                                  {"source": "NA-micro-s0", "target": "ne-micro-s0",
                                   "settings": {"texts_per_side": 4, "vector_skip_positions": 1}}]}},
-         {**STEERING, "steering": 1, "manifest": 1, "all": 1}),
+         {**STEERING, "steering": 1, "steering_judge": 1, "manifest": 1, "all": 1}),
+        # a judge setting: the judge jobs, the cards and their figure, never the pair jobs
+        ({"steering": {"judge": {"alphas": [1]}}},
+         {"steering_judge": 2, "steering_cards": 1, "figure_steering_cards": 1, "manifest": 1, "all": 1}),
         # the study's analyses: each value reruns its own rule (and the figures drawn from it) only
         ({"analyses": {"neighbourhoods": {"k": 6}}}, {"neighbourhoods": 1, "manifest": 1, "all": 1}),
         ({"analyses": {"rank_knee": {"tolerance": 0.05}}}, {"rank_knee": 1, "across_runs": 1, "manifest": 1, "all": 1}),
@@ -334,7 +353,7 @@ def test_unchanged_config_plans_nothing(pipeline):
         ({"harness": {"num_fewshot": 1}}, {"harness": 1, "harness_summary": 1, "across_runs": 1, "manifest": 1,
                                            "all": 1}),
     ],
-    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.id.comparison_nulls", "geometry.id.comparison_metrics", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "geometry.properties.tops", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs", "steering.pairs[].settings", "analyses.neighbourhoods.k", "analyses.rank_knee.tolerance", "analyses.across_runs.min_subsets", "harness.num_fewshot"],
+    ids=["geometry.id.ks", "geometry.id.nulls", "geometry.id.comparison_nulls", "geometry.id.comparison_metrics", "geometry.bootstrap.replicates", "geometry.similarity.sample_size", "geometry.lle.k", "geometry.properties.tops", "training.lr", "registers.min_chars", "evaluation.max_batches", "subsets.val_tokens", "training.runs", "steering.alphas", "steering.pairs", "steering.pairs[].settings", "steering.judge.alphas", "analyses.neighbourhoods.k", "analyses.rank_knee.tolerance", "analyses.across_runs.min_subsets", "harness.num_fewshot"],
 )
 def test_a_config_change_reruns_only_what_uses_it(pipeline, change, expected):
     write_config(pipeline, change)

@@ -211,6 +211,26 @@ rule figure_steering_effects:
         "../scripts/figure_steering_effects.py"
 
 
+rule figure_steering_cards:
+    input:
+        layout.steering_table("cards.parquet"),
+    output:
+        pdf=layout.figure("steering_cards"),
+        png=report(
+            layout.figure("steering_cards", "png"),
+            caption="../report/steering_judged.rst",
+            category="Steering transfer",
+        ),
+    log:
+        "logs/figures/steering_cards.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_steering_cards.py"
+
+
 rule figure_steering_transfer:
     input:
         layout.steering_table("transfer.parquet"),

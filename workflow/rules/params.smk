@@ -31,6 +31,15 @@ def steering_params(source, target):
     return rule_params.steering_params(config, source, target)
 
 
+def steering_judge_params(source, target):
+    """One pair's judge values: steering.judge and the steering keys it shares."""
+    return rule_params.steering_judge_params(config, source, target)
+
+
+def steering_judge_classifier_params():
+    return rule_params.steering_judge_classifier_params(config)
+
+
 def harness_task_params():
     return rule_params.harness_task_params(config)
 

@@ -68,6 +68,11 @@ def val_documents(subsets):
     return {subset: layout.subset_split(subset, "val") for subset in subsets}
 
 
+def train_documents(subsets):
+    """subset -> its train documents."""
+    return {subset: layout.subset_split(subset, "train") for subset in subsets}
+
+
 def final_models():
     """run -> its final dump, tokenizer and counts, for the cross-model rules (regeo.stages.cross_model)."""
     return {

@@ -145,3 +145,82 @@ rule steering_predictors:
         seed=config["steering"]["seed"],
     script:
         "../scripts/steering_predictors.py"
+
+
+# Judged generations (issue 31): per pair, B's native and transferred vectors from the pair job's
+# file, generations from held-out prompts scored by a register judge, their fluency, and the val
+# loss with the vector (regeo.steering.judged); the tfidf judge is fit on the subsets' train text.
+rule steering_judge:
+    input:
+        target=lambda wc: layout.model_dir(wc.target),
+        vectors=layout.steering_vectors("{source}", "{target}"),
+        val=list(val_documents(STEERING_SUBSETS).values()),
+        train=list(train_documents(STEERING_SUBSETS).values()),
+    output:
+        table=layout.steering_judged("{source}", "{target}"),
+        samples=layout.steering_judged("{source}", "{target}", "samples"),
+    log:
+        "logs/steering/judge/{source}__{target}.log",
+    benchmark:
+        layout.job_benchmark("steering_judge", "{source}__{target}")
+    wildcard_constraints:
+        source=_alternatives(RUNS),
+        target=_alternatives(RUNS),
+    conda:
+        "../../envs/train.yaml"
+    threads: config["steering"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=steering_judge_memory,
+    params:
+        judge=lambda wc: steering_judge_params(wc.source, wc.target),
+        classifier=steering_judge_classifier_params(),
+        val_paths=val_documents(STEERING_SUBSETS),
+        train_paths=train_documents(STEERING_SUBSETS),
+    script:
+        "../scripts/steering_judge.py"
+
+
+# One card per (pair, concept, vector): effect, per-passage columns where the pair tables carry
+# them, and the judged changes, p adjusted across the cards' family (regeo.steering.cards).
+rule steering_cards:
+    input:
+        judged=[layout.steering_judged(a, b) for a, b in STEERING_PAIRS],
+        transfer=layout.steering_table("transfer.parquet"),
+        native=layout.steering_table("native.parquet"),
+    output:
+        cards=layout.steering_table("cards.parquet"),
+        judged=layout.steering_table("judged.parquet"),
+        html=report(
+            layout.steering_table("cards.html"),
+            caption="../report/steering_cards.rst",
+            category="Steering transfer",
+        ),
+    log:
+        "logs/steering/cards.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        adjustment=config["steering"]["adjustment"],
+    script:
+        "../scripts/steering_cards.py"
+
+
+# Every saved vector as a llama.cpp control vector (the GGUF repeng writes), one folder per pair.
+rule steering_control_vectors:
+    input:
+        vectors=[layout.steering_vectors(a, b) for a, b in STEERING_PAIRS],
+        models=[layout.model_dir(run) for run in steering_pair_runs()],
+    output:
+        folders=[
+            directory(layout.steering_control_vectors(a, b)) for a, b in STEERING_PAIRS
+        ],
+    log:
+        "logs/steering/control_vectors.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        pairs=[{"source": a, "target": b} for a, b in STEERING_PAIRS],
+        model_dirs=model_dirs(steering_pair_runs()),
+    script:
+        "../scripts/steering_control_vectors.py"

@@ -15,6 +15,9 @@ STEERING_TABLES_OVER_PAIRS = [
     "top_tokens.html",
     "vector_readings.parquet",
     "vector_readings.html",
+    "cards.parquet",
+    "judged.parquet",
+    "cards.html",
 ]
 
 
@@ -27,6 +30,9 @@ def steering_outputs():
             layout.steering_pair(a, b, "samples"),
             layout.steering_vectors(a, b),
             layout.steering_maps(a, b),
+            layout.steering_judged(a, b),
+            layout.steering_judged(a, b, "samples"),
+            layout.steering_control_vectors(a, b),
         )
     ]
     tables = steering_tables() + [
@@ -62,6 +68,7 @@ FIGURES = [
         "steering_transfer",
         "steering_alignment",
         "steering_next_token",
+        "steering_cards",
         "loss_curves",
         "neighbourhood_settling",
         "low_high_id",

@@ -149,6 +149,16 @@ def classify(texts_df: pd.DataFrame, cfg: ClassifierConfig, progress: bool = Tru
     return table
 
 
+def predict(loaded: LoadedClassifier, texts: list[str], batch_size: int) -> np.ndarray:
+    """(N, len(ALL_LABELS)) probabilities of a few texts with a loaded classifier, in input order and
+    without resume state: for callers that score many small sets with one model (the steering judge)."""
+    probs = np.zeros((len(texts), len(ALL_LABELS)), dtype=np.float32)  # labels the model lacks stay 0
+    for start in range(0, len(texts), batch_size):
+        batch = list(texts[start:start + batch_size])
+        probs[start:start + len(batch), loaded.output_columns] = _predict_batch(loaded, batch)
+    return probs.astype(np.float64)
+
+
 def resolve_device_dtype(cfg: ClassifierConfig) -> tuple[str, str]:
     """The device and dtype a config runs with: bfloat16 on CUDA and float32 elsewhere unless set."""
     import torch

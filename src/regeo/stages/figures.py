@@ -20,6 +20,7 @@ from regeo.figures.pair_heatmaps import plot_global_similarity, plot_lle_compari
 from regeo.figures.registers import plot_register_distribution
 from regeo.figures.steering import (plot_alignment_depth, plot_next_token_kl, plot_steering_effects,
                                     plot_transfer_ratios)
+from regeo.figures.steering_cards import plot_steering_cards
 from regeo.geometry.postprocess import raw_rows
 from regeo.io import read_columns, read_parquet, read_tables
 
@@ -76,6 +77,10 @@ def steering_alignment(depth: PathLike, pdf: PathLike, png: PathLike, dpi: int, 
                        ) -> None:
     """Alignment by depth beside the layer sweep's effect by depth (``effects``: depth_effects.parquet)."""
     save_figure(plot_alignment_depth(read_parquet(depth), read_parquet(effects) if effects else None), pdf, png, dpi)
+
+
+def steering_cards(cards: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
+    save_figure(plot_steering_cards(read_parquet(cards)), pdf, png, dpi)
 
 
 def steering_next_token(kl: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:

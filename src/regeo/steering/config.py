@@ -17,10 +17,12 @@ FIT_ROWS = ("input", "output", "both")
 # Keys of the steering section that the workflow reads, not a pair job: which pairs exist, the
 # job's threads (the rule's directive), the readings' length (rule steering_readings) and the
 # multiple-test adjustment across pairs (rule steering_summary), the predictors' permutations
-# (rule steering_predictors). Every
+# (rule steering_predictors) and the judged generations (rule steering_judge,
+# regeo.steering.judge_config, which reads the saved vectors). Every
 # other key is a pair job's (SteeringConfig's fields, the concepts and their passages, the map's
 # seen-token filter), and a pair may override it for itself (steering.pairs[].settings).
-PIPELINE_KEYS = ("pairs", "all_pairs_among", "threads", "readings_k", "adjustment", "predictor_permutations")
+PIPELINE_KEYS = ("pairs", "all_pairs_among", "threads", "readings_k", "adjustment", "predictor_permutations",
+                 "judge")
 
 
 def pair_job_params(section: dict, settings: dict | None = None) -> dict:
