@@ -106,7 +106,7 @@ def test_small_pipeline_on_slurm_equals_a_local_run(slurm_cluster, pipeline, tmp
         re.fullmatch(r"gres[:/]gpu:1", job.get("TresPerJob", "")) for job in by_rule["steering"])
     # GPU jobs in the GPU partition, every other job in the CPU one, all under the site's account
     where = {rule: {(job["Partition"], job["Account"]) for job in jobs} for rule, jobs in by_rule.items()}
-    gpu_rules = {"train", "steering", "rank_knee", "harness"}  # the rules that declare gpu: 1
+    gpu_rules = {"train", "steering", "rank_knee", "harness", "steering_judge"}  # the rules that declare gpu: 1
     assert {rule: where[rule] for rule in gpu_rules} == {
         rule: {(slurm_cluster.gpu_partition, ACCOUNT)} for rule in gpu_rules}
     assert len(where.keys() - gpu_rules) >= 8 and all(
