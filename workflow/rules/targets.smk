@@ -57,6 +57,7 @@ FIGURES = [
         "rank_knee",
         "rq3_correlations",
         "redundancy_vs_size",
+        "redundancy_by_width",
         "benchmark_ranking",
     )
 ]
@@ -74,6 +75,7 @@ ANALYSES_TABLES = [
         "run_variables",
         "rq3_correlations",
         "redundancy_by_size",
+        "redundancy_by_width",
     )
 ]
 

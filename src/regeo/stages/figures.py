@@ -20,7 +20,7 @@ from regeo.figures.pair_heatmaps import plot_global_similarity, plot_lle_compari
 from regeo.figures.registers import plot_register_distribution
 from regeo.figures.steering import (plot_alignment_depth, plot_next_token_kl, plot_steering_effects,
                                     plot_transfer_ratios)
-from regeo.io import read_columns, read_parquet, read_tables
+from regeo.io import read_columns, read_parquet, read_tables, write_parquet
 
 PathLike = str | Path  # what every function here takes for a file
 
@@ -77,3 +77,15 @@ def steering_alignment(depth: PathLike, pdf: PathLike, png: PathLike, dpi: int) 
 
 def steering_next_token(kl: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
     save_figure(plot_next_token_kl(read_parquet(kl)), pdf, png, dpi)
+
+
+def redundancy_by_width(id_tables: list[PathLike], runs: dict, reference: dict | None, table: PathLike,
+                        pdf: PathLike, png: PathLike, dpi: int) -> None:
+    """Rule ``figure_redundancy_by_width``: every run's redundancy at its last dump against its width,
+    each on its own token set, with the nulls, and a published range where ``reference`` gives one."""
+    from regeo.analyses.across_runs import at_last_dump, redundancy_by_size
+    from regeo.figures.analyses import plot_redundancy_vs_size
+
+    size = redundancy_by_size(with_run_columns(at_last_dump(read_tables(id_tables)), runs))
+    write_parquet(size, table)
+    save_figure(plot_redundancy_vs_size(size, reference), pdf, png, dpi)
