@@ -91,20 +91,22 @@ def test_every_mapped_output_exists_on_stand_ins(stand_in):
 
 
 def test_the_stand_ins_keep_the_paper_configs_runs(stand_in):
-    """Every external run of the paper config is in the results under its own name, at the steps
-    it was given; the redundancy-by-width table has every run at its last dump."""
+    """Every external run of the paper config is in the results under its own name, at the steps it
+    was given, on its whole vocabulary; where the map names the redundancy-by-width table, it has
+    every run at its last dump, one width each."""
     paper, workdir, cfg = stand_in
     external = external_runs(cfg)
     assert set(external) == set(external_runs(effective_config(REPO / paper)))
-    size = pd.read_parquet(workdir / "results" / "analyses" / "redundancy_by_width.parquet")
-    assert set(external) <= set(size["run"])
-    assert size["redundancy"].between(0, 1).all() and size["null_redundancy"].between(0, 1).all()
     for name, run in external.items():
         table = pd.read_parquet(workdir / "results" / "geometry" / "id" / f"{name}.parquet")
         assert sorted(table["step"].unique()) == list(run.steps)
         assert (table["token_set"] == "all").all()
-        width = size.loc[size["run"] == name, "d"].unique()
-        assert len(width) == 1
+    width_table = "results/analyses/redundancy_by_width.parquet"
+    if width_table in mapped_outputs(paper):
+        size = pd.read_parquet(workdir / width_table)
+        assert set(external) <= set(size["run"])
+        assert size["redundancy"].between(0, 1).all() and size["null_redundancy"].between(0, 1).all()
+        assert (size.groupby("run")["d"].nunique() == 1).all()
 
 
 def test_the_stand_ins_steer_the_paper_configs_pairs(stand_in):
@@ -116,4 +118,4 @@ def test_the_stand_ins_steer_the_paper_configs_pairs(stand_in):
         transfer = pd.read_parquet(workdir / "results" / "steering" / "transfer.parquet")
         crossing = {(a, b) for a, b in pairs if a != b}
         assert set(zip(transfer["source"], transfer["target"])) == crossing
-        assert set(transfer["map"]) == {"output", "input", "both"}
+        assert {"output", "input", "both"} <= set(transfer["map"])  # beside the ceiling and shuffled maps
