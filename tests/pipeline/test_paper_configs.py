@@ -1,5 +1,5 @@
 """The source papers' configs (config/kataiwa2025.yaml, config/lee2025.yaml) against the figure map
-of docs/reproduce.md: each plans offline in seconds with every mapped output, and each runs end to
+of docs/reproduce.md: each plans offline with every mapped output, and each runs end to
 end on tiny stand-ins built from the config file itself, so that a broken paper config fails here."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -36,12 +35,10 @@ def architecture(model: str) -> str:
 
 
 @pytest.mark.parametrize("paper", PAPERS)
-def test_the_paper_config_plans_offline_in_seconds_with_every_mapped_output(paper, tmp_path):
+def test_the_paper_config_plans_offline_with_every_mapped_output(paper, tmp_path):
     cfg = effective_config(REPO / paper)
     write_config(tmp_path, base=REPO / paper)
-    started = time.perf_counter()
     plan = (lambda proc: proc.stdout + proc.stderr)(snakemake(tmp_path, "--dry-run", env=offline_env(tmp_path)))
-    elapsed = time.perf_counter() - started
     counts = job_counts(plan)
     for name in external_runs(cfg):
         assert counts["external_dump_" + re.sub(r"\W", "_", name)] == 1
@@ -49,7 +46,6 @@ def test_the_paper_config_plans_offline_in_seconds_with_every_mapped_output(pape
     outputs = mapped_outputs(paper)
     assert len(outputs) >= 5
     assert [path for path in outputs if path not in plan] == []
-    assert elapsed < 30, f"planning took {elapsed:.1f} s"
 
 
 def stand_in_config(paper: Path, root: Path, tokenizer) -> dict:
