@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -119,14 +118,11 @@ SECTIONS = ["corpus", "registers", "subsets", "tokenizer", "training", "geometry
     ({section: {"no_such_key": 1} for section in SECTIONS},
      [rf"config\.{section}: .*'no_such_key' was unexpected" for section in SECTIONS]),
 ], ids=["steering.bootstrap_replicates", "steering.kl_null_draws", "unknown key in every section"])
-def test_the_dry_run_fails_in_seconds_naming_the_key(tmp_path, change, named):
+def test_the_dry_run_fails_naming_the_key(tmp_path, change, named):
     import re
 
     write_config(tmp_path, change)
-    started = time.perf_counter()
     proc = snakemake(tmp_path, "--dry-run", check=False)
-    elapsed = time.perf_counter() - started
     assert proc.returncode != 0
     for pattern in named:
         assert re.search(pattern, proc.stdout + proc.stderr), (pattern, (proc.stdout + proc.stderr)[-3000:])
-    assert elapsed < 60, elapsed  # the parse alone: no job starts (seconds on an idle machine)

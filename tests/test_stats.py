@@ -11,7 +11,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from regeo.stats import adjust, blocked_f, block_relabellings, minimum_p, permutation_p, permutation_test
-from regeo.analyses.register_effect import register_tests
+from regeo.analyses.register_effect import PROPERTY_MEASURE, register_tests
 
 
 def test_p_is_one_plus_b_over_one_plus_b_total_and_never_zero():
@@ -121,3 +121,20 @@ def test_exact_spearman_floor_with_five_units():
     assert exact and len(orders) == 119
     rho = np.array([np.corrcoef(x, x[o])[0, 1] for o in itertools.chain([np.arange(5)], orders)])
     assert permutation_p(1.0, np.abs(rho[1:])) == pytest.approx(2 / 120)
+
+
+def test_register_tests_of_properties_group_by_embeddings_and_property():
+    rng = np.random.default_rng(4)
+    rows = []
+    for embeddings, prop, shift in (("input", "mean_cosine", 0.0), ("output", "mean_cosine", 4.0),
+                                    ("output", "effective_rank", 0.0)):
+        values, registers, seeds = simulated_study(rng, register_effect=shift)
+        rows += [{"preset": "tiny", "embeddings": embeddings, "property": prop, "subset": f"r{r}", "seed": int(s),
+                  "run": f"r{r}-tiny-s{s}", "value": v} for v, r, s in zip(values, registers, seeds)]
+    table = register_tests(pd.DataFrame(rows), "holm", 999, 0, 0.05, 20_000, PROPERTY_MEASURE,
+                           "register_property_tests")
+    assert list(table.columns[:3]) == ["preset", "embeddings", "property"] and len(table) == 3
+    assert (table["family"] == "register_property_tests").all()
+    planted = table[(table["embeddings"] == "output") & (table["property"] == "mean_cosine")].iloc[0]
+    assert planted["p_value"] == pytest.approx(1 / 120)
+    np.testing.assert_allclose(table["p_adjusted"], multipletests(table["p_value"], method="holm")[1])

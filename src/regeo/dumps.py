@@ -30,6 +30,11 @@ def dump_name(step: int) -> str:
     return f"step{step:07d}.safetensors"
 
 
+def step_model_name(step: int) -> str:
+    """Directory name of the whole model saved at ``step`` (``training.save_models_at``)."""
+    return f"step{step:07d}"
+
+
 def dump_step(path: str | Path) -> int:
     """The step of a dump from its file name (the inverse of :func:`dump_name`)."""
     match = _NAME.match(Path(path).name)

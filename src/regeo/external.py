@@ -194,7 +194,17 @@ def entry_problems(entry: dict, where: str) -> list[str]:
     schedule = entry.get("schedule")
     if schedule and schedule["every"] > schedule["steps"]:
         problems.append(f"{where}.schedule.every: {schedule['every']} is past the last step ({schedule['steps']})")
+    if not problems and entry.get("save_models_at"):
+        steps = set(external_run(entry).steps)
+        missing = sorted(set(entry["save_models_at"]) - steps)
+        if missing:
+            problems.append(f"{where}.save_models_at: steps {missing} are not among the run's steps")
     return problems
+
+
+def step_models_at(entry: dict) -> tuple[int, ...]:
+    """The steps of an ``external`` entry whose checkpoint is saved whole (its ``save_models_at``)."""
+    return tuple(sorted(entry.get("save_models_at") or ()))
 
 
 # --- loading, inside the job --------------------------------------------------------------------
@@ -272,8 +282,9 @@ def load_tokenizer(source: CheckpointSource, trust_remote_code: bool = False, ca
         raise RegeoInputError(f"cannot load the tokenizer of {source.location}: {err}") from err
 
 
-def final_model_and_tokenizer(settings: dict, tokenizer_dir: str | None = None):
-    """(model, tokenizer) of an external run's last step, for evaluation and steering.
+def final_model_and_tokenizer(settings: dict, tokenizer_dir: str | None = None, step: int | None = None):
+    """(model, tokenizer) of an external run's last step (or of ``step``, one of its steps), for
+    evaluation, steering and the harness.
 
     ``settings`` is ``ExternalRun.settings()`` (a rule's params); ``tokenizer_dir`` the tokenizer
     its dump job saved, which is preferred: it is the one the dumps' rows were cut to.
@@ -281,19 +292,20 @@ def final_model_and_tokenizer(settings: dict, tokenizer_dir: str | None = None):
     from transformers import AutoTokenizer
 
     run = external_run(settings)
-    source = run.sources()[-1]
+    source = run.sources()[-1] if step is None else run.source(step)
     model = load_model(source, run.trust_remote_code)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir) if tokenizer_dir else \
         load_tokenizer(source, run.trust_remote_code)
     return model, tokenizer
 
 
-def save_final_model(settings: dict, tokenizer_dir: str, out_dir) -> None:
-    """An external run's last checkpoint as a float32 ``save_pretrained`` directory with its
-    tokenizer: the form a trained run's ``model/`` has, so that steering reads either alike."""
+def save_final_model(settings: dict, tokenizer_dir: str, out_dir, step: int | None = None) -> None:
+    """An external run's last checkpoint (or that of ``step``, for the harness over training) as a
+    float32 ``save_pretrained`` directory with its tokenizer: the form a trained run's ``model/``
+    (and ``models/step*/``) has, so that steering and the harness read either alike."""
     from regeo.io import atomic_dir
 
-    model, tokenizer = final_model_and_tokenizer(settings, tokenizer_dir)
+    model, tokenizer = final_model_and_tokenizer(settings, tokenizer_dir, step)
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(str(tmp))  # safetensors
         tokenizer.save_pretrained(str(tmp))

@@ -90,6 +90,16 @@ def model_dir(run: str, root: str = RESULTS) -> str:
     return _at(run_dir(run, root), "model")
 
 
+def step_models_dir(run: str, root: str = RESULTS) -> str:
+    """A trained run's models saved during training (``training.save_models_at``)."""
+    return _at(run_dir(run, root), "models")
+
+
+def step_model_dir(run: str, name: str, root: str = RESULTS) -> str:
+    """One of them; ``name`` from regeo.dumps.step_model_name."""
+    return _at(step_models_dir(run, root), name)
+
+
 def state_dir(run: str, root: str = RESULTS) -> str:
     """A trained run's resumable state (never a declared output)."""
     return _at(run_dir(run, root), "state")
@@ -150,6 +160,16 @@ def benchmark_table(run: str, root: str = RESULTS) -> str:
 def benchmark_results(run: str, root: str = RESULTS) -> str:
     """The harness's own results JSON of one final model (without the per-sample logs)."""
     return _at(root, "harness", "models", f"{run}.results.json")
+
+
+def benchmark_step_table(run: str, name: str, root: str = RESULTS) -> str:
+    """The harness table of one model saved during training; ``name`` from regeo.dumps.step_model_name."""
+    return _at(root, "harness", "steps", run, f"{name}.parquet")
+
+
+def benchmarks_over_training_table(root: str = RESULTS) -> str:
+    """Every saved step's benchmark rows, the final models' beside them."""
+    return _at(root, "harness", "over_training.parquet")
 
 
 def benchmarks_table(root: str = RESULTS) -> str:

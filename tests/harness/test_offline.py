@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import datasets
 import datasets.config
@@ -20,12 +19,10 @@ def _state():
 
 def test_a_hub_dataset_fails_at_once_inside_and_the_settings_come_back_after():
     before = _state()
-    start = time.perf_counter()
     with pytest.raises(Exception, match="OfflineModeIsEnabled|offline"):
         with hub_offline(True):
             assert _state() == (True, True, "1", "1")
             datasets.load_dataset("regeo-no-such-user/no-such-dataset")
-    assert time.perf_counter() - start < 30  # no wait on a network
     assert _state() == before
     with hub_offline(False):
         assert _state() == before

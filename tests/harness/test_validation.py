@@ -46,12 +46,11 @@ def test_a_task_inside_a_named_group_or_tag_is_reported_as_run_twice():
 
 
 def test_regeo_tasks_are_checked_without_reading_or_importing_the_harness():
-    code = ("import sys, time; t = time.perf_counter(); from regeo.harness.validation import task_problems; "
+    # What keeps the dry run fast is what it does not import; no wall-clock bound (speed is a benchmark's job).
+    code = ("import sys; from regeo.harness.validation import task_problems; "
             f"assert task_problems({list(LOCAL_TASKS)!r}) == []; "
-            "assert not {'lm_eval', 'torch', 'pandas', 'numpy'} & set(sys.modules), sorted(sys.modules); "
-            "print(time.perf_counter() - t)")
-    seconds = float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
-    assert seconds < 1.0
+            "assert not {'lm_eval', 'torch', 'pandas', 'numpy'} & set(sys.modules), sorted(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
 
 
 def test_tasks_in_an_include_path_are_local_unless_their_files_are_urls(tmp_path):

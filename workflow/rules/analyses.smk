@@ -110,10 +110,13 @@ rule across_runs:
         rank_summary=layout.analyses_table("rank_knee_summary"),
         # the final dump's properties are geometry variables of RQ3, effective rank its control
         properties=[layout.properties_table(run) for run in RUNS],
+        # every run on the same tokens: the register test of the properties
+        properties_comparison=layout.geometry_table("properties_comparison"),
     output:
         variables=layout.analyses_table("run_variables"),
         correlations=layout.analyses_table("rq3_correlations"),
         registers=layout.analyses_table("register_tests"),
+        property_registers=layout.analyses_table("register_property_tests"),
         size=layout.analyses_table("redundancy_by_size"),
         rq3_pdf=layout.figure("rq3_correlations"),
         rq3_png=report(
@@ -146,3 +149,30 @@ rule across_runs:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/across_runs.py"
+
+
+# Raw against standardised and all-but-the-top similarity per pair type, with the test of the change.
+rule postprocessed_similarity:
+    input:
+        global_similarity=layout.geometry_table("global_similarity"),
+        lle_comparison=layout.geometry_table("lle_comparison"),
+    output:
+        table=layout.analyses_table("postprocessed_similarity"),
+        pdf=layout.figure("postprocessed_similarity"),
+        png=report(
+            layout.figure("postprocessed_similarity", "png"),
+            caption="../report/postprocessed_similarity.rst",
+            category="Cross-model geometry",
+        ),
+    log:
+        "logs/postprocessed_similarity.log",
+    benchmark:
+        layout.job_benchmark("postprocessed_similarity")
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        postprocessed=config["analyses"]["postprocessed"],
+        adjustment=config["analyses"]["adjustment"],
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/postprocessed_similarity.py"

@@ -15,7 +15,8 @@ from snakemake.exceptions import WorkflowError
 
 from regeo import layout
 from regeo.config import ConfigError, validate_config
-from regeo.dumps import dump_name
+from regeo.dumps import dump_name, step_model_name
+from regeo.external import step_models_at
 from regeo.runs import (
     concept_subsets,
     external_runs,
@@ -46,6 +47,36 @@ DUMP_STEPS = checkpoint_steps(
     config["training"]["steps"], config["training"]["checkpoint_every"]
 )
 DUMP_NAMES = [dump_name(step) for step in DUMP_STEPS]
+# The steps every trained run also saves its whole model at (off by default), for the harness.
+STEP_MODELS = {
+    step_model_name(step): step for step in sorted(config["training"]["save_models_at"])
+}
+# An external run's checkpoints saved whole (its save_models_at), by run: name -> step.
+EXTERNAL_STEP_MODELS = {
+    entry["name"]: {step_model_name(s): s for s in step_models_at(entry)}
+    for entry in config["external"]
+    if entry.get("save_models_at")
+}
+
+
+def step_models(run):
+    """name -> step of the models a run saved during training (or an external run's saved
+    checkpoints), for the harness over training."""
+    return STEP_MODELS if run in TRAINED_RUNS else EXTERNAL_STEP_MODELS.get(run, {})
+
+
+# Every (run, step model name) the harness scores over training.
+SAVED_STEP_MODELS = [(run, name) for run in RUNS for name in step_models(run)]
+OVER_TRAINING_RUNS = {
+    run: RUNS[run] for run in dict.fromkeys(r for r, _ in SAVED_STEP_MODELS)
+}
+
+
+def final_step(run):
+    """The step of a run's final model: training.steps, or an external run's last step."""
+    return config["training"]["steps"] if run in TRAINED_RUNS else max(RUNS[run].steps)
+
+
 VOCAB_SIZE = (
     config["tokenizer"]["vocab_size"] if config["tokenizer"]["kind"] == "bpe" else 50257
 )

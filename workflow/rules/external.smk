@@ -52,3 +52,30 @@ if EXTERNAL_RUNS:
             external=lambda wc: EXTERNAL_RUNS[wc.run].settings(),
         script:
             "../scripts/external_model.py"
+
+
+# An external run's checkpoints of its save_models_at in the same form, for the harness over
+# training; the rule exists only when some external run names such steps.
+if EXTERNAL_STEP_MODELS:
+
+    rule external_step_model:
+        input:
+            tokenizer=lambda wc: run_tokenizer(wc.run),
+        output:
+            directory(layout.step_model_dir("{run}", "{name}")),
+        log:
+            "logs/external_model/{run}-{name}.log",
+        wildcard_constraints:
+            run=_alternatives(EXTERNAL_STEP_MODELS),
+            name=_alternatives(
+                {n for names in EXTERNAL_STEP_MODELS.values() for n in names}
+            ),
+        conda:
+            "../../envs/train.yaml"
+        resources:
+            mem_mb=16000,
+        params:
+            external=lambda wc: EXTERNAL_RUNS[wc.run].settings(),
+            step=lambda wc: EXTERNAL_STEP_MODELS[wc.run][wc.name],
+        script:
+            "../scripts/external_step_model.py"

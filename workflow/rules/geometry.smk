@@ -79,6 +79,7 @@ rule global_similarity:
         min_count=config["geometry"]["id"]["min_count"],
         bootstrap=config["geometry"]["bootstrap"],
         runs=final_models(),
+        postprocess=config["geometry"]["postprocess"],
     script:
         "../scripts/global_similarity.py"
 
@@ -105,6 +106,7 @@ rule lle_comparison:
         min_count=config["geometry"]["id"]["min_count"],
         bootstrap=config["geometry"]["bootstrap"],
         runs=final_models(),
+        postprocess=config["geometry"]["postprocess"],
     script:
         "../scripts/lle_comparison.py"
 
@@ -159,3 +161,31 @@ rule properties:
         subset=lambda wc: run_subset(wc.run),
     script:
         "../scripts/properties.py"
+
+
+# Every final model's properties on the tokens all of them saw, so that registers are compared on
+# the same tokens (each run's own table holds the tokens it saw), as id_comparison does for the ID.
+rule properties_comparison:
+    input:
+        dumps=[final_dump(run) for run in RUNS],
+        tokenizers=sorted({run_tokenizer(run) for run in RUNS}),
+        counts=sorted({c for c in map(run_counts, RUNS) if c}),
+    output:
+        table=layout.geometry_table("properties_comparison"),
+    log:
+        "logs/properties_comparison.log",
+    benchmark:
+        layout.job_benchmark("properties_comparison")
+    conda:
+        "../../envs/analysis.yaml"
+    threads: config["geometry"]["threads"]
+    params:
+        properties={
+            **config["geometry"]["properties"],
+            "min_count": config["geometry"]["id"]["min_count"],
+            "null_seed": config["geometry"]["id"]["null_seed"],
+        },
+        bootstrap=config["geometry"]["bootstrap"],
+        runs=final_models(),
+    script:
+        "../scripts/properties_comparison.py"

@@ -59,6 +59,7 @@ FIGURES = [
         "redundancy_vs_size",
         "redundancy_by_width",
         "benchmark_ranking",
+        "postprocessed_similarity",
     )
 ]
 
@@ -74,7 +75,10 @@ ANALYSES_TABLES = [
         "rank_knee_summary",
         "run_variables",
         "rq3_correlations",
+        "register_tests",
+        "register_property_tests",
         "redundancy_by_size",
+        "postprocessed_similarity",
         "redundancy_by_width",
     )
 ]
@@ -88,11 +92,28 @@ def final_outputs():
         + [layout.id_table(run) for run in RUNS]
         + [
             layout.geometry_table(name)
-            for name in ("id_comparison", "global_similarity", "lle_comparison")
+            for name in (
+                "id_comparison",
+                "global_similarity",
+                "lle_comparison",
+                "properties_comparison",
+            )
         ]
         + [layout.similarity_over_training(run) for run in RUNS]
         + [layout.properties_table(run) for run in RUNS]
         + [layout.subset_stats(subset) for subset in SUBSETS]
         + steering_outputs()
         + ANALYSES_TABLES
+        + over_training_outputs()
     )
+
+
+def over_training_outputs():
+    """The benchmarks over training, when a run saves models during training."""
+    if not SAVED_STEP_MODELS:
+        return []
+    return [
+        layout.benchmarks_over_training_table(),
+        layout.figure("benchmarks_over_training"),
+        layout.figure("benchmarks_over_training", "png"),
+    ]

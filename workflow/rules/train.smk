@@ -13,6 +13,9 @@ rule train:
         dumps=[layout.dump("{run}", name) for name in DUMP_NAMES],
         model=directory(layout.model_dir("{run}")),
         log_csv=layout.train_log("{run}"),
+        step_models=[
+            directory(layout.step_model_dir("{run}", name)) for name in STEP_MODELS
+        ],
     log:
         "logs/train/{run}.log",
     benchmark:

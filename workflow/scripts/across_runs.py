@@ -7,4 +7,5 @@ with snakemake_job(snakemake):
                 snakemake.input.similarity, snakemake.input.evaluation, snakemake.input.rank_curve,
                 snakemake.input.rank_summary, dict(snakemake.output.items()),
                 snakemake.params.dpi, snakemake.params.adjustment, benchmarks=snakemake.input.benchmarks,
-                properties=list(snakemake.input.properties))
+                properties=list(snakemake.input.properties),
+                properties_comparison=snakemake.input.properties_comparison)

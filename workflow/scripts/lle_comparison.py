@@ -9,4 +9,5 @@ with snakemake_job(snakemake):
         snakemake.params.bootstrap,
         snakemake.params.runs,
         snakemake.output[0],
+        snakemake.params.postprocess,
     )

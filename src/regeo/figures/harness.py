@@ -38,3 +38,31 @@ def plot_benchmark_ranking(ranking: pd.DataFrame):
     fig.suptitle("Registers by own-register loss and by benchmark proxies: bar = mean over seeds, dots = seeds")
     fig.tight_layout()
     return fig
+
+
+def plot_benchmarks_over_training(rows: pd.DataFrame):
+    """One panel per (task, metric) of :func:`regeo.harness.over_training.curves`: per register
+    (subset) and preset the mean over seeds against the step, the seeds' min-max band shaded."""
+    if rows.empty:
+        fig, ax = plt.subplots(figsize=(4, 1.5))
+        ax.text(0.5, 0.5, "no models saved during training (training.save_models_at)", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    panels = list(dict.fromkeys(zip(rows["task"], rows["metric"])))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.2), squeeze=False)
+    colors = register_colors(sorted(rows["subset"].unique()))
+    for ax, (task, metric) in zip(axes[0], panels):
+        part = rows[(rows["task"] == task) & (rows["metric"] == metric)]
+        for (subset, preset), line in part.groupby(["subset", "preset"], sort=True):
+            by_step = line.groupby("step")["value"]
+            mean, low, high = by_step.mean(), by_step.min(), by_step.max()
+            style = "-" if preset == part["preset"].mode().iloc[0] else "--"
+            ax.plot(mean.index, mean.values, style, marker=".", color=colors[subset], label=f"{subset} ({preset})")
+            ax.fill_between(mean.index, low.values, high.values, color=colors[subset], alpha=0.15, linewidth=0)
+        ax.set_title(f"{task}: {metric}", fontsize=8)
+        ax.set_xlabel("step")
+    axes[0][0].legend(fontsize=6, loc="best")
+    fig.suptitle("Benchmarks over training by register: mean over seeds, band = seeds' min-max "
+                 "(harness stderr in results/harness/over_training.parquet)", fontsize=8)
+    fig.tight_layout()
+    return fig

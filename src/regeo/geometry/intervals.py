@@ -78,6 +78,13 @@ class TokenBootstrap:
         return float(low), float(high)
 
 
+    def basic(self, replicates: np.ndarray, full: float) -> tuple[float, float]:
+        """The basic (reverse-percentile) interval ``(2 full - q_high, 2 full - q_low)``: the
+        percentile interval reflected about ``full``, so that a bias the resamples add to the
+        sample's own (a resample of n rows holds fewer distinct ones) is subtracted, not repeated."""
+        low, high = self.percentiles(replicates)
+        return float(2 * full - high), float(2 * full - low)
+
     def normal(self, replicates: np.ndarray, full: float) -> tuple[float, float]:
         """``full`` +- z * (standard deviation of ``replicates``) at ``confidence``.
 

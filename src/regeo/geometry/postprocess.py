@@ -49,3 +49,59 @@ def remove_top_components(X, k: int) -> np.ndarray:
         return centred
     top = _top_directions(centred, k)  # (d, k)
     return centred - (centred @ top) @ top.T
+
+
+RAW = "raw"
+STANDARDISED = "standardised"
+ABTT = "abtt"  # all-but-the-top
+METHODS = (STANDARDISED, ABTT)
+
+
+def top_components(d: int, components: int | None) -> int:
+    """The D of all-but-the-top for width ``d``: ``components`` when given (at most d - 1, so
+    something is left), else Mu & Viswanath's rule of about d / 100, at least 1."""
+    if components is None:
+        return max(1, round(d / 100))
+    return min(int(components), d - 1)
+
+
+def postprocess(X, method: str, components: int | None = None) -> np.ndarray:
+    """(n, d) float64 rows after ``method``: ``raw`` (unchanged), ``standardised`` or ``abtt``
+    (``components`` as :func:`top_components` reads it)."""
+    if method == RAW:
+        return as_matrix(X).astype(np.float64)
+    if method == STANDARDISED:
+        return standardise(X)
+    if method == ABTT:
+        X = as_matrix(X)
+        return remove_top_components(X, top_components(X.shape[1], components))
+    raise ValueError(f"postprocess must be one of {(RAW, *METHODS)}, got {method!r}")
+
+
+def weighted_postprocess(X, weights, method: str, components: int | None = None):
+    """:func:`postprocess` with every statistic (means, standard deviations, principal directions)
+    taken over the rows weighted by ``weights`` (n,), as torch float64, differentiable in the
+    weights: a token resample refits the postprocessing, so an interval from the gradient (or from
+    resamples) carries the postprocessing's own variation. Weights of 1 give :func:`postprocess`."""
+    import torch
+
+    X = torch.as_tensor(X, dtype=torch.float64)
+    if method == RAW:
+        return X
+    c = torch.as_tensor(weights, dtype=torch.float64)
+    s = c.sum()
+    centred = X - (c @ X) / s
+    if method == STANDARDISED:
+        sd = torch.sqrt((c @ centred.square()) / s)
+        constant = sd <= _CONSTANT * X.abs().amax(0)
+        return torch.where(constant, torch.zeros_like(centred), centred / torch.where(constant, torch.ones_like(sd), sd))
+    if method == ABTT:
+        k = top_components(X.shape[1], components)
+        top = torch.linalg.eigh((centred * c[:, None]).T @ centred)[1].flip(1)[:, :k]  # (d, k)
+        return centred - (centred @ top) @ top.T
+    raise ValueError(f"postprocess must be one of {(RAW, *METHODS)}, got {method!r}")
+
+
+def raw_rows(table):
+    """A pair table's raw rows (tables written before the ``postprocess`` column are all raw)."""
+    return table if "postprocess" not in table else table[table["postprocess"] == RAW]

@@ -22,6 +22,7 @@ from statistics import NormalDist
 import numpy as np
 
 from regeo.geometry._validation import as_matrix
+from regeo.geometry.postprocess import RAW, postprocess as apply_postprocess, weighted_postprocess
 
 
 def _paired(X_a, X_b, sample_size, seed) -> tuple[np.ndarray, np.ndarray]:
@@ -86,9 +87,14 @@ def linear_cka(X_a, X_b) -> float:
     return float(np.linalg.norm(B.T @ A) ** 2 / (norm_a * norm_b))
 
 
-def global_similarity(X_a, X_b, sample_size: int | None = None, seed: int = 0) -> dict:
-    """Both global measures on the same rows (a sample of ``sample_size`` when given)."""
+def global_similarity(X_a, X_b, sample_size: int | None = None, seed: int = 0, postprocess: str = RAW,
+                      components: int | None = None) -> dict:
+    """Both global measures on the same rows (a sample of ``sample_size`` when given), after
+    ``postprocess`` (:func:`regeo.geometry.postprocess.postprocess`, fitted on those rows, each
+    matrix on its own)."""
     X_a, X_b = _paired(X_a, X_b, sample_size, seed)
+    if postprocess != RAW:
+        X_a, X_b = apply_postprocess(X_a, postprocess, components), apply_postprocess(X_b, postprocess, components)
     return {
         "n": int(X_a.shape[0]),
         "cosine_similarity_correlation": cosine_similarity_correlation(X_a, X_b),
@@ -167,18 +173,27 @@ def _weighted_measures(U, V, A, B, c):
     return corr, cka
 
 
-def linearised_bootstrap_sd(X_a, X_b) -> tuple[float, float]:
+def _postprocessed_measures(X_a, X_b, c, postprocess: str, components: int | None):
+    """:func:`_weighted_measures` of the rows after ``postprocess`` refitted with weights ``c``."""
+    A = weighted_postprocess(X_a, c, postprocess, components)
+    B = weighted_postprocess(X_b, c, postprocess, components)
+    U, V = A / A.norm(dim=1, keepdim=True), B / B.norm(dim=1, keepdim=True)
+    return _weighted_measures(U, V, A, B, c)
+
+
+def linearised_bootstrap_sd(X_a, X_b, postprocess: str = RAW, components: int | None = None) -> tuple[float, float]:
     """Standard deviations of both measures over token resamples, to first order (the
     infinitesimal jackknife): with g = d(measure)/d(weights) at weights 1, a resample's
     multiplicities c have covariance I - 11^T/n, so Var = sum_i (g_i - mean g)^2. One gradient
-    instead of hundreds of resamples; tested against the resampling bootstrap."""
+    instead of hundreds of resamples; tested against the resampling bootstrap.
+
+    ``postprocess``: the measures of the postprocessed rows, the postprocessing's statistics
+    (means, spreads, top directions) refitted from the weights, so the gradient carries them too."""
     import torch
 
-    A = torch.from_numpy(np.asarray(X_a, dtype=np.float64))
-    B = torch.from_numpy(np.asarray(X_b, dtype=np.float64))
-    U, V = A / A.norm(dim=1, keepdim=True), B / B.norm(dim=1, keepdim=True)
-    c = torch.ones(A.shape[0], dtype=torch.float64, requires_grad=True)
-    corr, cka = _weighted_measures(U, V, A, B, c)
+    c = torch.ones(np.shape(X_a)[0], dtype=torch.float64, requires_grad=True)
+    corr, cka = _postprocessed_measures(np.asarray(X_a, dtype=np.float64), np.asarray(X_b, dtype=np.float64), c,
+                                        postprocess, components)
     out = []
     for value, last in ((corr, False), (cka, True)):
         (g,) = torch.autograd.grad(value, c, retain_graph=not last)
@@ -187,7 +202,8 @@ def linearised_bootstrap_sd(X_a, X_b) -> tuple[float, float]:
 
 
 def global_similarity_intervals(X_a, X_b, boot, sample_size: int | None = None, seed: int = 0,
-                                method: str = "linearised") -> dict:
+                                method: str = "linearised", postprocess: str = RAW,
+                                components: int | None = None) -> dict:
     """Bootstrap intervals over tokens of both global measures (rows as :func:`global_similarity` uses).
 
     ``boot``: a :class:`regeo.geometry.intervals.TokenBootstrap` (its confidence; with
@@ -203,22 +219,35 @@ def global_similarity_intervals(X_a, X_b, boot, sample_size: int | None = None, 
     Not a percentile interval: a resample holds only about 63 % of the tokens (the rest are
     repeats), and fewer distinct tokens raise CKA (and the correlation) between unrelated
     matrices, so the replicates sit above the value and a percentile interval can miss it.
+    ``postprocess`` (with ``components``): intervals of the measures after that postprocessing,
+    which every resample refits (:func:`regeo.geometry.postprocess.weighted_postprocess`). For
+    ``abtt`` the first-order interval moves the removed directions to first order, whose variation
+    is about 1 / (the gap between the D-th and (D+1)-th eigenvalues): it holds where that gap is
+    large, as after a dominant rogue direction, and overstates the spread where it is not.
     Returns ``{measure}_ci_low`` and ``{measure}_ci_high`` for both measures, and ``method``.
     """
     X_a, X_b = _paired(X_a, X_b, sample_size, seed)
     n = X_a.shape[0]
     if n < 3:
         raise ValueError("need at least 3 rows for a correlation of pairwise similarities")
-    full = (cosine_similarity_correlation(X_a, X_b), linear_cka(X_a, X_b))
+    P_a, P_b = apply_postprocess(X_a, postprocess, components), apply_postprocess(X_b, postprocess, components)
+    full = (cosine_similarity_correlation(P_a, P_b), linear_cka(P_a, P_b))
     out = {"method": method}
     names = ("cosine_similarity_correlation", "linear_cka")
     if method == "linearised":
         z = NormalDist().inv_cdf(0.5 + boot.confidence / 2.0)
-        for name, value, sd in zip(names, full, linearised_bootstrap_sd(X_a, X_b)):
+        for name, value, sd in zip(names, full, linearised_bootstrap_sd(X_a, X_b, postprocess, components)):
             out[f"{name}_ci_low"], out[f"{name}_ci_high"] = value - z * sd, value + z * sd
         return out
     if method != "resample":
         raise ValueError(f"method must be 'linearised' or 'resample', got {method!r}")
+    if postprocess != RAW:  # each resample refits the postprocessing: one replicate at a time
+        values = np.array([[float(v) for v in _postprocessed_measures(X_a, X_b, np.bincount(row, minlength=n),
+                                                                       postprocess, components)]
+                           for idx in boot.indices(n) for row in idx])
+        for j, name in enumerate(names):
+            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = boot.normal(values[:, j], full[j])
+        return out
     U, V = _unit_rows(X_a, "X_a"), _unit_rows(X_b, "X_b")
     values = []
     for idx in boot.indices(n):  # (b, n) resampled rows

@@ -28,12 +28,13 @@ def build_local_tasks(local_tasks: dict, tasks: list[str], val_docs: dict[str, s
 
 def model_benchmarks(params: dict, model: str, model_dir: str | Path, tokenizer_dir: str | Path,
                      task_dir: str | Path | None, out_path: str | Path,
-                     results_path: str | Path | None = None) -> pd.DataFrame:
+                     results_path: str | Path | None = None, step: int | None = None) -> pd.DataFrame:
     """The benchmark table of one saved model (:func:`regeo.harness.table.harness_table`) at
     ``out_path``. ``params``: the harness section (``local_tasks`` may be left out); ``model``:
     the run's name, the table's model column; ``task_dir``: the local tasks' directory (None when
     the config names none); ``results_path``: where to keep the harness's own results as JSON,
-    without the per-sample logs (optional)."""
+    without the per-sample logs (optional); ``step``: the training step of a model saved during
+    training (``training.save_models_at``), kept as a ``step`` column (a final model's table has none)."""
     import torch
 
     from regeo.harness.run import load_hf_model, run_harness
@@ -48,6 +49,8 @@ def model_benchmarks(params: dict, model: str, model_dir: str | Path, tokenizer_
     run = run_harness(lm, cfg.tasks, task_dir, cfg.num_fewshot, cfg.limit, cfg.seed, cfg.bootstrap_iters,
                       cfg.offline)
     table = harness_table(model, run)
+    if step is not None:
+        table["step"] = step
     write_parquet(table, out_path)
     if results_path is not None:
         write_json({k: v for k, v in run.results.items() if k != "samples"}, results_path)

@@ -161,12 +161,15 @@ def rank_knee(params: dict, bootstrap: dict, seq_len: int, device_name: str, run
 
 def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: str, evaluation: str,
                 rank_curve: str, rank_summary: str, out: dict[str, str], dpi: int, adjustment: str,
-                benchmarks: str | None = None, properties: list[str] | None = None) -> None:
+                benchmarks: str | None = None, properties: list[str] | None = None,
+                properties_comparison: str | None = None) -> None:
     """Rule ``across_runs``: RQ3's rank correlations (geometry against losses and, with
     ``benchmarks``, the harness's proxies; with ``properties``, the runs' properties tables, the
     final dump's properties as geometry and each correlation's partial one beyond effective rank),
     the seed-blocked register tests, redundancy against model size, and the rank knee beside the
-    IDs (``id_comparison``, input embeddings, first metric)."""
+    IDs (``id_comparison``, input embeddings, first metric). With ``properties_comparison`` (every
+    run on the common tokens) the same register test per (embeddings, property) of RQ3's
+    properties, a family of its own (``out["property_registers"]``)."""
     from regeo.figures.analyses import plot_rank_knee, plot_redundancy_vs_size, plot_rq3
     from regeo.analyses.across_runs import measured, redundancy_by_size, rq3_correlations, run_variables, with_ids
     from regeo.analyses.register_effect import register_tests
@@ -181,6 +184,15 @@ def across_runs(params: dict, bootstrap: dict, id_comparison: str, similarity: s
     registers = register_tests(measured(ids[ids["run"].isin(variables["run"])], measures), adjustment,
                                params["replicates"],
                                bootstrap["seed"], 1 - bootstrap["confidence"], params["max_exact"])
+    if properties_comparison is not None:
+        from regeo.analyses.across_runs import PROPERTY_VARIABLES
+        from regeo.analyses.register_effect import PROPERTY_MEASURE
+
+        common = read_parquet(properties_comparison)
+        common = common[common["run"].isin(variables["run"]) & common["property"].isin(PROPERTY_VARIABLES)]
+        write_parquet(register_tests(common, adjustment, params["replicates"], bootstrap["seed"],
+                                     1 - bootstrap["confidence"], params["max_exact"], PROPERTY_MEASURE,
+                                     "register_property_tests"), out["property_registers"])
     size = redundancy_by_size(ids)
     write_parquet(variables, out["variables"])
     write_parquet(correlations, out["correlations"])
@@ -204,3 +216,16 @@ def loss_curves(logs: dict[str, str], runs: dict[str, dict], pdf: str, png: str,
         table["run"] = run
         frames.append(table)
     save_figure(plot_loss_curves(pd.concat(frames, ignore_index=True)), pdf, png, dpi)
+
+
+def postprocessed_similarity(params: dict, adjustment: str, global_similarity: str, lle_comparison: str,
+                             out: dict[str, str], dpi: int) -> None:
+    """Rule ``postprocessed_similarity``: raw against standardised and all-but-the-top similarity
+    per pair type, the sign-flip test of each change (:mod:`regeo.analyses.postprocessed`) and its figure."""
+    from regeo.analyses.postprocessed import postprocess_tests
+    from regeo.figures.postprocessed import plot_postprocessed
+
+    tables = {"global_similarity": read_parquet(global_similarity), "lle_comparison": read_parquet(lle_comparison)}
+    tests = postprocess_tests(tables, adjustment, params["sign_flips"], params["seed"])
+    write_parquet(tests, out["table"])
+    save_figure(plot_postprocessed(tables, tests), out["pdf"], out["png"], dpi)

@@ -20,6 +20,7 @@ from regeo.figures.pair_heatmaps import plot_global_similarity, plot_lle_compari
 from regeo.figures.registers import plot_register_distribution
 from regeo.figures.steering import (plot_alignment_depth, plot_next_token_kl, plot_steering_effects,
                                     plot_transfer_ratios)
+from regeo.geometry.postprocess import raw_rows
 from regeo.io import read_columns, read_parquet, read_tables, write_parquet
 
 PathLike = str | Path  # what every function here takes for a file
@@ -48,11 +49,11 @@ def properties_over_training(tables: list[PathLike], runs: dict, pdf: PathLike, 
 
 
 def global_similarity(table: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
-    save_figure(plot_global_similarity(read_parquet(table)), pdf, png, dpi)
+    save_figure(plot_global_similarity(raw_rows(read_parquet(table))), pdf, png, dpi)
 
 
 def lle_comparison(table: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
-    save_figure(plot_lle_comparison(read_parquet(table)), pdf, png, dpi)
+    save_figure(plot_lle_comparison(raw_rows(read_parquet(table))), pdf, png, dpi)
 
 
 def cross_register(table: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:

@@ -1,4 +1,5 @@
-"""Properties of every embedding dump of a run (rule ``properties``)."""
+"""Properties of every embedding dump of a run (rule ``properties``), and of every final model on
+the tokens all of them saw (rule ``properties_comparison``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 from regeo.dumps import dump_rows, read_dump, steps_of
 from regeo.geometry.properties import TABLE_COLUMNS, property_table
 from regeo.io import RegeoInputError, write_parquet
+from regeo.pairs import RunFiles, common_token_ids
 from regeo.token_sets import dump_token_sets, read_counts
 
 log = logging.getLogger(__name__)
@@ -90,3 +92,35 @@ def properties(params: dict, bootstrap: dict, run: str, subset: str, dumps: list
     table.insert(1, "subset", subset)
     table.insert(len(table.columns) - 1, "token_set", token_set)
     write_parquet(table, table_path)
+
+
+def properties_comparison(params: dict, bootstrap: dict, runs: dict[str, dict], table_path: str | Path) -> pd.DataFrame:
+    """Every final model's properties on one token set: the ids all runs hold and saw at least
+    ``min_count`` times (:func:`regeo.pairs.common_token_ids`, ``token_set`` "common"), each with
+    its nulls and row-bootstrap interval; one row per (run, embeddings, property), the columns of
+    :func:`regeo.geometry.properties.property_table` after run, subset, preset, seed, embeddings.
+
+    Each run's own table (rule ``properties``) holds the tokens it saw, so two registers differ
+    there in how many and which tokens they are measured on; here they do not, as in the ID
+    comparison. The spread over seeds is in the rows. ``runs``: the rule's ``final_models()``."""
+    table = RunFiles.table(runs)
+    rows = {run.name: dump_rows(run.dump) for run in table}
+    ids = common_token_ids(table, params["min_count"], rows)
+    n_common = len(next(iter(ids.values()))) if ids else 0
+    log.info("%d runs compared on %d common tokens seen at least %d times by each", len(table), n_common,
+             params["min_count"])
+    frames = []
+    for run in table:
+        chosen = ids[run.name]
+        counts = None if run.counts is None else _counts_of_rows(run.counts, rows[run.name])[chosen]
+        for which, matrix in read_dump(run.dump).matrices(MATRICES).items():
+            part = _matrix_table(matrix.numpy()[chosen], counts, params, bootstrap, with_intervals=True)
+            part.insert(0, "embeddings", which)
+            for position, (key, value) in enumerate(run.identity().items()):
+                part.insert(position, "run" if key == "name" else key, value)
+            part["n_tokens"] = np.int64(len(chosen))
+            frames.append(part)
+    out = pd.concat(frames, ignore_index=True)
+    out["token_set"] = "common"
+    write_parquet(out, table_path)
+    return out

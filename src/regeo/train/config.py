@@ -17,7 +17,9 @@ RUN_FIELDS = ("run", "preset", "model", "seed", "data_seed")
 # sums): left out of the fingerprint and of the train rule's params, so that setting one resumes a
 # saved state and reruns no finished run. device, threads and state_every are of the same kind but
 # predate these and stay in the params: moving them out would rerun every finished run once.
-EXECUTION_KEYS = ("micro_batch_size", "compile", "log_every", "peak_flops")
+# save_models_at changes what a run writes beside its trajectory, never the trajectory: its step
+# models are declared outputs, so naming a step reruns a finished run through them, not its params.
+EXECUTION_KEYS = ("micro_batch_size", "compile", "log_every", "peak_flops", "save_models_at")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,12 @@ class TrainConfig:
     log_every: int  # steps between host syncs that read the losses
     peak_flops: float | None  # one device's peak FLOP/s for the MFU; None: looked up by device name
     data_seed: int | None = None  # batch order; None: seed (every run before data seeds existed)
+    save_models_at: tuple[int, ...] = ()  # steps whose whole model is saved beside the dumps
+
+    def __post_init__(self):
+        late = [s for s in self.save_models_at if not 0 <= s <= self.steps]
+        if late:
+            raise ValueError(f"training.save_models_at: steps {late} are outside 0..training.steps = {self.steps}")
 
     @property
     def batch_seed(self) -> int:
@@ -61,6 +69,7 @@ class TrainConfig:
         from regeo.params import section_fields
 
         values = section_fields(cls, training, "training", given=RUN_FIELDS)
+        values["save_models_at"] = tuple(sorted(values.get("save_models_at", ())))
         return cls(run=run, preset=preset, model=dict(model), seed=seed, data_seed=data_seed, **values)
 
     def hyperparameters(self) -> dict:

@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from regeo.dumps import dump_name, model_embeddings, write_dump
+from regeo.dumps import dump_name, model_embeddings, step_model_name, write_dump
 from regeo.io import RegeoInputError, atomic_dir, atomic_path, link_or_copy, write_json
 from regeo.loss import mean_loss
 from regeo.tokenizer import load_tokenizer
@@ -111,23 +111,30 @@ class StepLog:
 
 
 def train(cfg: TrainConfig, train_tokens: str | Path, val_tokens: str | Path, tokenizer_dir: str | Path,
-          model_dir: str | Path, dumps_dir: str | Path, log_csv: str | Path, state_dir: str | Path) -> None:
+          model_dir: str | Path, dumps_dir: str | Path, log_csv: str | Path, state_dir: str | Path,
+          models_dir: str | Path | None = None) -> None:
     """Train one run; resumes from ``state_dir`` when it holds a state of this same config.
+
+    ``models_dir``: where the whole models of ``cfg.save_models_at`` go, one directory per step
+    (:func:`regeo.dumps.step_model_name`); needed when that names any step.
 
     Under ``torchrun`` (WORLD_SIZE > 1) every process takes its slice of each global batch and
     DDP averages the gradients, so the trajectory is the single-process one up to the order of
     floating-point sums; rank 0 alone writes files.
     """
+    if cfg.save_models_at and models_dir is None:
+        raise ValueError(f"run {cfg.run}: training.save_models_at names steps but no models directory was given")
     configure_torch(cfg)
     group = distributed.init(cfg.device, cfg.batch_size)
     try:
-        _train(cfg, group, train_tokens, val_tokens, tokenizer_dir, model_dir, dumps_dir, log_csv, state_dir)
+        _train(cfg, group, train_tokens, val_tokens, tokenizer_dir, model_dir, dumps_dir, log_csv, state_dir,
+               models_dir)
     finally:
         group.close()
 
 
 def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_tokens, tokenizer_dir, model_dir,
-           dumps_dir, log_csv, state_dir) -> None:
+           dumps_dir, log_csv, state_dir, models_dir) -> None:
     device, lead = group.device, group.is_lead
     tokenizer = load_tokenizer(tokenizer_dir)
     train_ids, val_ids = load_tokens(train_tokens), load_tokens(val_tokens)
@@ -151,6 +158,10 @@ def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_token
         else:  # past the saved state: rewritten from the resumed trajectory
             saved_dump.unlink(missing_ok=True)
             out_dump.unlink(missing_ok=True)
+    if lead:  # saved past the resumed state: rewritten from the resumed trajectory
+        for step in cfg.save_models_at:
+            if step > start:
+                shutil.rmtree(state.root / "models" / step_model_name(step), ignore_errors=True)
     n_params = non_embedding_parameters(model)
     peak = peak_flops(device, cfg.precision, cfg.peak_flops)
     log.info("run %s on %s: %d parameters (%d non-embedding), steps %d..%d, %d dumps scheduled; %s attention, "
@@ -175,6 +186,12 @@ def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_token
                            metadata={"run": cfg.run, "step": step, "tokens": step * tokens_per_step, "tied": tied})
                 link_or_copy(state.dumps / dump_name(step), dumps_dir / dump_name(step))
                 steplog.timer.restart()  # nothing is pending: a dump step is a logging step
+            if lead and step in cfg.save_models_at and not (state.root / "models" / step_model_name(step)).is_dir():
+                # Into the state, as the dumps: a run killed later keeps it, Snakemake's retry does not
+                with atomic_dir(state.root / "models" / step_model_name(step)) as tmp:
+                    model.save_pretrained(tmp, safe_serialization=True)
+                    tokenizer.save_pretrained(tmp)
+                steplog.timer.restart()
             if step == cfg.steps:
                 break
             lr = learning_rate(step, cfg)
@@ -223,6 +240,10 @@ def _train(cfg: TrainConfig, group: "distributed.Group", train_tokens, val_token
                 write_json(cfg.hyperparameters(), tmp / "regeo_train_config.json")
             with atomic_path(log_csv, ".csv") as tmp:
                 pd.DataFrame(rows, columns=LOG_COLUMNS).to_csv(tmp, index=False)
+            for step in cfg.save_models_at:
+                with atomic_dir(Path(models_dir) / step_model_name(step)) as tmp:
+                    for file in sorted((state.root / "models" / step_model_name(step)).iterdir()):
+                        link_or_copy(file, tmp / file.name)
             # The finished outputs hold every dump (hard links), so the resumable state can go.
             shutil.rmtree(state.root, ignore_errors=True)
         group.barrier()
