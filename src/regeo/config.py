@@ -155,6 +155,10 @@ def _semantic_problems(cfg: dict) -> list[str]:
     problems += _steering_problems(cfg)
     problems += _external_problems(cfg)
     problems += _analyses_problems(cfg)
+    reference = cfg["figures"]["redundancy_reference"]
+    if reference and reference["low"] >= reference["high"]:
+        problems.append(f"config.figures.redundancy_reference: low {reference['low']:g} must be below high "
+                        f"{reference['high']:g}")
     return problems
 
 

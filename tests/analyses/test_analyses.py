@@ -10,7 +10,8 @@ from regeo.devices import resolve_device
 from regeo.geometry.intervals import TokenBootstrap
 from regeo.loss import window_losses
 from regeo.analyses.neighbourhoods import probe_tokens
-from regeo.analyses.across_runs import final_properties, redundancy_by_size, rq3_correlations, spearman
+from regeo.analyses.across_runs import (at_last_dump, final_properties, redundancy_by_size, rq3_correlations,
+                                       spearman)
 from regeo.analyses.neighbourhoods import chance_jaccard, coherence, id_groups, settled_step, settling
 from regeo.analyses.rank_knee import knee, measured_id, rank_curve, rank_grid, svd_rank, window_starts
 
@@ -186,6 +187,33 @@ def test_redundancy_by_size_reads_the_width_from_the_ceiling():
                          "n_tokens": 100, "metric": "euclidean", "token_set": "common"})
     size = redundancy_by_size(rows)
     assert size["d"].tolist() == [64, 128] and size["null_redundancy"].tolist() == [0.5, 0.625]
+
+
+def test_redundancy_by_width_takes_each_run_at_its_own_last_dump_and_marks_the_published_range():
+    """Runs on different schedules (a trained run's 20 steps, a Pythia run's 143000): each at its own
+    last step, on its own token set; the figure shades the reference range on the raw-redundancy panel."""
+    from regeo.figures.analyses import plot_redundancy_vs_size
+
+    def rows(run, steps, d, n_tokens, token_set):
+        return pd.DataFrame({"run": run, "subset": run, "preset": run, "seed": 0, "step": steps, "embeddings": "input",
+                             "estimator": "mle", "k": 20, "value": [d / 2.0] * (len(steps) - 1) + [d / 20.0],
+                             "ci_low": 0.0, "ci_high": 1.0, "null_isotropic": d / 2.0,
+                             "redundancy": [0.5] * (len(steps) - 1) + [0.95], "redundancy_vs_null": 0.9,
+                             "redundancy_vs_null_ci_low": 0.8, "redundancy_vs_null_ci_high": 0.95, "ceiling": float(d),
+                             "n_tokens": n_tokens, "metric": "euclidean", "token_set": token_set})
+
+    tables = pd.concat([rows("ne-tiny-s0", [0, 10, 20], 64, 1500, "seen_by_step"),
+                        rows("pythia-70m", [0, 512, 143000], 512, 50277, "all")], ignore_index=True)
+    last = at_last_dump(tables)
+    assert dict(zip(last["run"], last["step"])) == {"ne-tiny-s0": 20, "pythia-70m": 143000}
+    size = redundancy_by_size(last)
+    assert size["d"].tolist() == [64, 512] and size["redundancy"].tolist() == [0.95, 0.95]
+    assert size["n_tokens"].tolist() == [1500, 50277]
+    fig = plot_redundancy_vs_size(size, {"low": 0.9, "high": 0.98, "label": "Kataiwa et al. 2025"})
+    (band,) = [p for p in fig.axes[0].patches if p.get_label().startswith("Kataiwa")]
+    assert band.get_label() == "Kataiwa et al. 2025: 90%-98%"
+    assert "own tokens (1500-50277)" in fig._suptitle.get_text()
+    assert not [p for p in plot_redundancy_vs_size(size).axes[0].patches if p.get_label().startswith("Kataiwa")]
 
 
 def test_probe_tokens_are_each_registers_over_represented_words():

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM
+from transformers import (GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig,
+                          LlamaForCausalLM)
 
 from regeo.tokenizer import train_bpe
 
@@ -20,24 +21,30 @@ def tiny_tokenizer():
     return train_bpe(texts, vocab_size=300)
 
 
-def tiny_model(vocab_rows: int, seed: int, arch: str = "neox"):
+def tiny_model(vocab_rows: int, seed: int, arch: str = "neox", hidden_size: int = 16):
+    """A random one-block causal LM: ``neox`` (Pythia's architecture: separate input and output
+    matrices), ``gpt2`` (GPT-2's: tied, learned positions) or ``llama`` (tied)."""
     torch.manual_seed(seed)
-    if arch == "neox":  # Pythia's architecture: separate input and output matrices
-        config = GPTNeoXConfig(vocab_size=vocab_rows, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                               intermediate_size=32, max_position_embeddings=64)
+    if arch == "neox":
+        config = GPTNeoXConfig(vocab_size=vocab_rows, hidden_size=hidden_size, num_hidden_layers=1,
+                               num_attention_heads=2, intermediate_size=2 * hidden_size, max_position_embeddings=64)
         return GPTNeoXForCausalLM(config).eval()
-    config = LlamaConfig(vocab_size=vocab_rows, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=32, max_position_embeddings=64, tie_word_embeddings=True)
+    if arch == "gpt2":
+        config = GPT2Config(vocab_size=vocab_rows, n_embd=hidden_size, n_layer=1, n_head=2, n_positions=64)
+        return GPT2LMHeadModel(config).eval()
+    config = LlamaConfig(vocab_size=vocab_rows, hidden_size=hidden_size, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=2 * hidden_size, max_position_embeddings=64, tie_word_embeddings=True)
     return LlamaForCausalLM(config).eval()
 
 
-def save_revisions(root: Path, steps, arch: str = "neox", tokenizer=None) -> dict[int, Path]:
+def save_revisions(root: Path, steps, arch: str = "neox", tokenizer=None, hidden_size: int = 16) -> dict[int, Path]:
     """root/step{S} for each step: a different random model each, the same tokenizer beside it."""
     tokenizer = tokenizer or tiny_tokenizer()
     out = {}
     for step in steps:
         directory = Path(root) / f"step{step}"
-        tiny_model(len(tokenizer) + PAD_ROWS, seed=1000 + step, arch=arch).save_pretrained(directory)
+        tiny_model(len(tokenizer) + PAD_ROWS, seed=1000 + step, arch=arch,
+                   hidden_size=hidden_size).save_pretrained(directory)
         tokenizer.save_pretrained(directory)
         out[step] = directory
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 import subprocess
 import sys
@@ -42,6 +43,26 @@ def write_config(workdir: Path, changes: dict | None = None, base: Path = SMALL_
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+# Any connection attempt from the planning process fails loudly (data and model code must run only
+# inside jobs): a sitecustomize on PYTHONPATH that refuses every socket connection.
+NO_NETWORK = '''import socket
+def _refuse(self, *args, **kwargs):
+    raise OSError("network access while planning the workflow")
+socket.socket.connect = _refuse
+socket.socket.connect_ex = _refuse
+'''
+
+
+def offline_env(workdir: Path) -> dict:
+    """The environment of a Snakemake run that cannot reach the network: the hub libraries told they
+    are offline, and every socket connection refused (NO_NETWORK, written under ``workdir``)."""
+    guard = workdir / "guard"
+    guard.mkdir(exist_ok=True)
+    (guard / "sitecustomize.py").write_text(NO_NETWORK)
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(guard), os.environ.get("PYTHONPATH")]))}
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:

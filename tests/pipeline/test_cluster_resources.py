@@ -79,3 +79,30 @@ def test_labels_from_metadata_ask_for_no_gpu(tmp_path):
     assert [job["gpu"] for job in jobs["register_probabilities"]] == ["0"]
     assert all(job["gpu"] == "1" for job in jobs["train"])
     assert all(job["gpu"] == "0" for job in jobs["id_dynamics"] + jobs["lle_comparison"])  # analysis_gpu: false
+
+
+def profile_as_read(monkeypatch, **env: str) -> dict:
+    """profiles/slurm/profile.yaml as Snakemake reads it (YTE, which evaluates the environment)."""
+    import yte
+
+    for name in ("REGEO_SLURM_STATUS_COMMAND", "REGEO_SLURM_PARTITION_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with open(REPO / "profiles" / "slurm" / "profile.yaml") as stream:
+        return yte.process_yaml(stream, require_use_yte=True)
+
+
+def test_the_efficiency_report_is_on_where_slurm_keeps_accounts(monkeypatch):
+    """The plugin's report reads sacct: on by default and with sacct, off where the site has no
+    accounting database (status command squeue)."""
+    assert profile_as_read(monkeypatch)["slurm-efficiency-report"] is True
+    assert profile_as_read(monkeypatch, REGEO_SLURM_STATUS_COMMAND="sacct")["slurm-efficiency-report"] is True
+    assert profile_as_read(monkeypatch, REGEO_SLURM_STATUS_COMMAND="squeue")["slurm-efficiency-report"] is False
+    assert profile_as_read(monkeypatch)["slurm-efficiency-report-path"] == "logs/slurm"
+
+
+def test_partitions_may_come_from_the_plugins_partition_file(monkeypatch, tmp_path):
+    assert profile_as_read(monkeypatch)["slurm-partition-config"] is None  # Snakemake drops a None
+    path = str(tmp_path / "partitions.yaml")
+    assert profile_as_read(monkeypatch, REGEO_SLURM_PARTITION_CONFIG=path)["slurm-partition-config"] == path

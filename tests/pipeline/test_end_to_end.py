@@ -22,10 +22,10 @@ CROSS_MODEL = {"global_similarity": 1, "lle_comparison": 1, "global_similarity_m
                "similarity_over_training": 4, "id_comparison": 1,
                "figure_redundancy_over_training": 1, "figure_global_similarity": 1, "figure_lle_comparison": 1,
                "figure_similarity_over_training": 1, "figure_id_comparison": 1, "properties": 4,
-               "figure_properties_over_training": 1}
+               "figure_properties_over_training": 1, "figure_redundancy_by_width": 1}
 # The ID jobs and figures after a change of what the ID measures.
 ID_JOBS = {"id_dynamics": 4, "id_comparison": 1, "figure_id_over_training": 1, "figure_redundancy_over_training": 1,
-           "figure_id_comparison": 1}
+           "figure_id_comparison": 1, "figure_redundancy_by_width": 1}
 # The steering jobs after new final models or val splits: the two pairs of the small config, the
 # summary, the tables over pairs (next-token, readings, transfer predictors) and the figures; each
 # pair's judged generations, the cards and the control vectors.
@@ -48,8 +48,9 @@ def test_every_stage_produced_its_outputs(pipeline):
     results = pipeline / "results"
     for name in ("id_over_training", "id_comparison", "cross_register_loss", "register_distribution", "redundancy_over_training",
                  "global_similarity", "lle_comparison", "similarity_over_training", "steering_effects",
-                 "steering_transfer", "steering_alignment", "steering_next_token", "steering_cards", "loss_curves", "neighbourhood_settling", "low_high_id",
-                 "rank_knee", "rq3_correlations", "redundancy_vs_size", "properties_over_training"):
+                 "steering_transfer", "steering_alignment", "steering_next_token", "steering_cards", "loss_curves",
+                 "neighbourhood_settling", "low_high_id", "rank_knee", "rq3_correlations", "redundancy_vs_size",
+                 "properties_over_training", "redundancy_by_width"):
         for ext in ("pdf", "png"):
             assert (results / "figures" / f"{name}.{ext}").stat().st_size > 5000
     for subset in ("ne", "NA"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -15,20 +14,11 @@ import yaml
 from regeo.config import external_runs, runs, steering_pairs, subset_names, validate_config
 from regeo.costs import Costs
 from regeo.train.schedule import checkpoint_steps
-from snakemake_helpers import REPO, job_counts, snakemake, write_config
+from figure_map import mapped_outputs
+from snakemake_helpers import REPO, job_counts, offline_env, snakemake, write_config
 from snakemake_helpers import effective_config as merged_over_default
 
 PAPER = REPO / "config" / "paper.yaml"
-# Any connection attempt from the planning process fails loudly (the data and classifier code
-# must run only inside jobs).
-NO_NETWORK = '''import socket
-def _refuse(self, *args, **kwargs):
-    raise OSError("network access while planning the workflow")
-socket.socket.connect = _refuse
-socket.socket.connect_ex = _refuse
-'''
-
-
 def effective_config() -> dict:
     return merged_over_default(PAPER)
 
@@ -37,12 +27,7 @@ def effective_config() -> dict:
 def plan(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("paper-plan")
     write_config(workdir, base=PAPER)
-    guard = workdir / "guard"
-    guard.mkdir()
-    (guard / "sitecustomize.py").write_text(NO_NETWORK)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(guard), os.environ.get("PYTHONPATH")]))}
-    proc = snakemake(workdir, "--dry-run", env=env)
+    proc = snakemake(workdir, "--dry-run", env=offline_env(workdir))
     return proc.stdout + proc.stderr
 
 
@@ -95,6 +80,13 @@ def test_planned_jobs_follow_from_the_config(plan):
     assert {rule: counts.get(rule) for rule in expected} == expected
     figures = [rule for rule in counts if rule.startswith("figure_")]
     assert len(figures) >= 7 and all(counts[rule] == 1 for rule in figures)
+
+
+def test_every_output_of_the_figure_map_is_planned(plan):
+    """docs/reproduce.md's rows of the register study name files this config makes."""
+    outputs = mapped_outputs("config/paper.yaml")
+    assert len(outputs) >= 5
+    assert [path for path in outputs if path not in plan] == []
 
 
 def test_every_run_has_its_dumps(plan):

@@ -222,3 +222,26 @@ def test_training_is_warned_before_its_time_limit_and_saves_its_state(slurm_clus
     (call,) = [line for line in output.splitlines() if "sbatch call:" in line and "rule_train" in line]
     assert "--signal=TERM@300" in call and " -t 6 " in f"{call} ", call
     assert slurm_cluster.job(job_id)["TimeLimit"] == "00:06:00"
+
+
+def test_partitions_come_from_the_plugins_partition_file(slurm_cluster, tmp_path):
+    """No partition variables, only the plugin's partition file (REGEO_SLURM_PARTITION_CONFIG in the
+    profile): the plugin places each job by the file's limits, the training job (gpu: 1) where
+    there are GPUs, the ID analysis (no GPU) where a CPU job fits best. Without an accounting
+    database (squeue) the profile leaves the efficiency report off, so none is written."""
+    import yaml
+
+    write_config(tmp_path, one_micro_run(steps=20, checkpoint_every=10, state_every=10))
+    prepare_training_data(tmp_path)
+    partitions = tmp_path / "partitions.yaml"
+    partitions.write_text(yaml.safe_dump({"partitions": {slurm_cluster.partition: {"max_gpu": 0},
+                                                         slurm_cluster.gpu_partition: {"max_gpu": 2}}}))
+    result = slurm_cluster.run(tmp_path, "--snakefile", str(REPO / "Snakefile"), "--configfile", "config.yaml",
+                               "--profile", str(REPO / "profiles" / "slurm"), *FAST,
+                               f"results/geometry/id/{MICRO_RUN}.parquet",
+                               env={**PROFILE_ENV, "REGEO_SLURM_PARTITION_CONFIG": str(partitions)})
+    assert result.returncode == 0, result.stdout[-8000:]
+    jobs = [slurm_cluster.job(i) for i in set(submitted(result.stdout)) | set(array_submissions(result.stdout))]
+    assert {rule_of(job): job["Partition"] for job in jobs} == {
+        "train": slurm_cluster.gpu_partition, "id_dynamics": slurm_cluster.partition}
+    assert not list(tmp_path.glob("logs/slurm/efficiency_report_*.csv"))

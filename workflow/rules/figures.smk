@@ -108,6 +108,31 @@ rule figure_redundancy_over_training:
         "../scripts/figure_redundancy_over_training.py"
 
 
+# Kataiwa et al. read each model's redundancy on its own vocabulary, so this figure takes every run
+# at its last dump on its own token set; across_runs draws the same on the common tokens.
+rule figure_redundancy_by_width:
+    input:
+        expand(layout.id_table("{run}"), run=RUNS),
+    output:
+        table=layout.analyses_table("redundancy_by_width"),
+        pdf=layout.figure("redundancy_by_width"),
+        png=report(
+            layout.figure("redundancy_by_width", "png"),
+            caption="../report/redundancy_by_width.rst",
+            category="Intrinsic dimension",
+        ),
+    log:
+        "logs/figures/redundancy_by_width.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        runs=run_table(),
+        reference=config["figures"]["redundancy_reference"],
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_redundancy_by_width.py"
+
+
 rule figure_global_similarity:
     input:
         layout.geometry_table("global_similarity"),

@@ -75,6 +75,7 @@ FIGURES = [
         "rank_knee",
         "rq3_correlations",
         "redundancy_vs_size",
+        "redundancy_by_width",
         "benchmark_ranking",
         "postprocessed_similarity",
     )
@@ -96,6 +97,7 @@ ANALYSES_TABLES = [
         "register_property_tests",
         "redundancy_by_size",
         "postprocessed_similarity",
+        "redundancy_by_width",
     )
 ]
 

@@ -209,6 +209,14 @@ def redundancy_by_size(id_comparison: pd.DataFrame, embeddings: str = "input") -
     return out.sort_values(["d", "run", "estimator", "k"]).reset_index(drop=True)
 
 
+def at_last_dump(id_tables: pd.DataFrame) -> pd.DataFrame:
+    """Each run's rows of its ID table at its own last dump, on the run's own token set (an external
+    run: its whole vocabulary), for :func:`redundancy_by_size` where no common token set is wanted:
+    Kataiwa et al. read each model's redundancy on its own vocabulary."""
+    last = id_tables.groupby("run")["step"].transform("max")
+    return id_tables[id_tables["step"] == last].reset_index(drop=True)
+
+
 def with_ids(knees: pd.DataFrame, id_comparison: pd.DataFrame, embeddings: str = "input") -> pd.DataFrame:
     """The rank-knee summary with each run's IDs on the common tokens as ``id_{estimator}_k{k}``."""
     ids = id_comparison[(id_comparison["embeddings"] == embeddings)

@@ -223,11 +223,16 @@ def plot_rq3(variables: pd.DataFrame, correlations: pd.DataFrame):
     return fig
 
 
-def plot_redundancy_vs_size(size: pd.DataFrame):
+def plot_redundancy_vs_size(size: pd.DataFrame, reference: dict | None = None):
     """Redundancy against the width d per estimator: raw 1 - ID/d with the isotropic null's own
-    raw redundancy (left), and 1 - ID/null with its interval (right); one point per run."""
+    raw redundancy (left), and 1 - ID/null with its interval (right); one point per run.
+    ``reference`` ({low, high, label}): a published range of raw redundancy, shaded on the left
+    panel, which is the quantity such ranges report."""
     estimators = [(e, k) for e, k in size[["estimator", "k"]].drop_duplicates().itertuples(index=False)]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    if reference:
+        axes[0].axhspan(reference["low"], reference["high"], color="0.85", zorder=0,
+                        label=f"{reference['label']}: {reference['low']:.0%}-{reference['high']:.0%}")
     for j, (est, k) in enumerate(estimators):
         rows = size[(size["estimator"] == est) & (size["k"] == k)]
         jitter = 1 + 0.03 * (j - len(estimators) / 2)
@@ -239,16 +244,20 @@ def plot_redundancy_vs_size(size: pd.DataFrame):
                          yerr=[rows["redundancy_vs_null"] - rows["redundancy_vs_null_ci_low"],
                                rows["redundancy_vs_null_ci_high"] - rows["redundancy_vs_null"]],
                          fmt="o", color=color, ms=4, capsize=2, label=f"{est} k={k}")
-    presets = size.drop_duplicates("d").sort_values("d")
+    # Models of one width (Pythia-1b and -1.4b are both 2048 wide) share a tick.
+    widths = size.groupby("d")["preset"].agg(lambda p: " / ".join(dict.fromkeys(x.split("/")[-1] for x in p)))
     for ax in axes:
         ax.set_xscale("log", base=2)
-        ax.set_xticks(presets["d"], [f"{p}\nd={d}" for p, d in zip(presets["preset"], presets["d"])])
+        ax.set_xticks(widths.index, [f"{p}\nd={d}" for d, p in widths.items()], fontsize=7)
     runs = size.groupby("preset")["run"].nunique()
     axes[0].set(ylabel="1 - ID / d", title="raw redundancy; bars: the isotropic null's own")
     axes[1].set(ylabel="1 - ID / ID(isotropic null)", title="redundancy against the null, 95 % interval")
     axes[1].axhline(0, color="grey", lw=0.5)
     axes[0].legend(fontsize=7)
-    fig.suptitle("Runs per preset: " + ", ".join(f"{p} {n}" for p, n in runs.items())
-                 + f"; {size['n_tokens'].iloc[0]} common tokens", fontsize=9)
+    n_tokens = size["n_tokens"]
+    tokens = (f"{n_tokens.iloc[0]} common tokens" if (size["token_set"] == "common").all()
+              else f"each run at its last dump on its own tokens ({n_tokens.min()}-{n_tokens.max()})")
+    fig.suptitle("Runs per preset: " + ", ".join(f"{p.split('/')[-1]} {n}" for p, n in runs.items())
+                 + f"; {tokens}", fontsize=9)
     fig.tight_layout()
     return fig

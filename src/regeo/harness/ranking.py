@@ -23,8 +23,12 @@ def benchmark_columns(benchmarks: pd.DataFrame, metrics=(RANKING_METRIC,)) -> pd
 
 def register_ranking(benchmarks: pd.DataFrame, evaluation: pd.DataFrame, runs: dict[str, dict]) -> pd.DataFrame:
     """Long table (run, subset, preset, seed, measure, value) of the trained runs: ``loss_own``
-    (validation loss on the run's own subset), then every ``bench_*`` column."""
-    trained = {run: fields for run, fields in runs.items() if run in set(evaluation["run"])}
+    (validation loss on the run's own subset), then every ``bench_*`` column. A ranking of registers
+    reads only runs trained on a subset: an external run (its subset is its own name) has no own
+    validation split, and alone in its preset it would leave that panel without its first measure."""
+    subsets = set(evaluation["eval_subset"])
+    trained = {run: fields for run, fields in runs.items()
+               if run in set(evaluation["run"]) and fields["subset"] in subsets}
     own = evaluation[evaluation["eval_subset"] == evaluation["subset"]].set_index("run")["loss"]
     wide = benchmark_columns(benchmarks).set_index("run")
     wide.insert(0, "loss_own", own)

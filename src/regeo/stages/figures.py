@@ -22,7 +22,7 @@ from regeo.figures.steering import (plot_alignment_depth, plot_next_token_kl, pl
                                     plot_transfer_ratios)
 from regeo.figures.steering_cards import plot_steering_cards
 from regeo.geometry.postprocess import raw_rows
-from regeo.io import read_columns, read_parquet, read_tables
+from regeo.io import read_columns, read_parquet, read_tables, write_parquet
 
 PathLike = str | Path  # what every function here takes for a file
 
@@ -85,3 +85,15 @@ def steering_cards(cards: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> N
 
 def steering_next_token(kl: PathLike, pdf: PathLike, png: PathLike, dpi: int) -> None:
     save_figure(plot_next_token_kl(read_parquet(kl)), pdf, png, dpi)
+
+
+def redundancy_by_width(id_tables: list[PathLike], runs: dict, reference: dict | None, table: PathLike,
+                        pdf: PathLike, png: PathLike, dpi: int) -> None:
+    """Rule ``figure_redundancy_by_width``: every run's redundancy at its last dump against its width,
+    each on its own token set, with the nulls, and a published range where ``reference`` gives one."""
+    from regeo.analyses.across_runs import at_last_dump, redundancy_by_size
+    from regeo.figures.analyses import plot_redundancy_vs_size
+
+    size = redundancy_by_size(with_run_columns(at_last_dump(read_tables(id_tables)), runs))
+    write_parquet(size, table)
+    save_figure(plot_redundancy_vs_size(size, reference), pdf, png, dpi)
