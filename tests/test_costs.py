@@ -100,3 +100,18 @@ def test_training_declares_at_most_the_limit_and_an_unsplittable_job_is_reported
     assert all(job.rule != "train" for job in over)
     assert all(len(costs.evaluate_batches()[job.name]) == 1 for job in over if job.rule == "evaluate")
     assert "Over the limit" in cost_report({**paper, "resources": {"max_job_minutes": 60, "analysis_gpu": False}})
+
+
+def test_the_pair_tables_cost_grows_with_each_postprocessing(paper):
+    """global_similarity and lle_comparison compute every pair raw and once per
+    geometry.postprocess method: the work part of a pair's prediction scales with their number."""
+    import copy
+
+    raw_only = copy.deepcopy(paper)
+    raw_only["geometry"]["postprocess"]["methods"] = []
+    a, b = Costs(paper).pairs()[0]
+    readings = 1 + len(paper["geometry"]["postprocess"]["methods"])
+    assert readings == 3
+    for name in ("global_similarity_pair_s", "lle_pair_s"):
+        full, raw = getattr(Costs(paper), name)(a, b), getattr(Costs(raw_only), name)(a, b)
+        assert 2.5 * raw < full <= 3 * raw, (name, full, raw)  # the per-pair start is paid once

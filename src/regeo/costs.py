@@ -262,12 +262,18 @@ class Costs:
         """Unordered pairs of final models, a before b in run order (regeo.pairs.final_model_pairs)."""
         return list(combinations(self.models, 2))
 
+    def _readings(self) -> int:
+        """The raw rows and each postprocessing the pair tables compute (regeo.stages.cross_model)."""
+        return 1 + len(self.cfg["geometry"]["postprocess"]["methods"])
+
     def global_similarity_pair_s(self, a: str, b: str) -> float:
         ma, mb = self.models[a], self.models[b]
         n, d = min(ma.rows, mb.rows), max(ma.width, mb.width)
         mats = _matrices(self.cfg["geometry"]["similarity"]["embeddings"], ma.untied, mb.untied)
-        # value, first-order interval (~3), permuted null, at init: ~6 evaluations of six Grams
-        return PER_PAIR_S["global_similarity"] + self._on("global_similarity", mats * 6 * 6 * _gram_s(n, d))
+        # value, first-order interval (~3), permuted null, at init: ~6 evaluations of six Grams, for
+        # the raw rows and each postprocessing (geometry.postprocess.methods)
+        work = self._readings() * mats * 6 * 6 * _gram_s(n, d)
+        return PER_PAIR_S["global_similarity"] + self._on("global_similarity", work)
 
     def lle_pair_s(self, a: str, b: str) -> float:
         ma, mb = self.models[a], self.models[b]
@@ -275,8 +281,9 @@ class Costs:
         size = self.cfg["geometry"]["lle"]["sample_size"]
         n = n if size is None else min(n, size)
         mats = _matrices(self.cfg["geometry"]["lle"]["embeddings"], ma.untied, mb.untied)
-        # both models' kNN and weights; errors, the permuted null and intervals assumed one more
-        work = mats * 1.5 * (_knn_s(n, ma.width) + _knn_s(n, mb.width))
+        # both models' kNN and weights; errors, the permuted null and intervals assumed one more; the
+        # raw rows and each postprocessing redo all of it
+        work = self._readings() * mats * 1.5 * (_knn_s(n, ma.width) + _knn_s(n, mb.width))
         return PER_PAIR_S["lle_comparison"] + self._on("lle_comparison", work)
 
     def _eval_tokens(self) -> int:
