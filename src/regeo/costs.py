@@ -315,7 +315,14 @@ class Costs:
         return PER_MODEL_S["harness"] + self._on("harness", flops=2 * m.forward_params * tokens)
 
     def steering_pair_s(self, source: str, target: str, settings: dict) -> float:
+        # Each further vector method (steering.methods) sweeps B's own vector and the default map's
+        # transfer again (two of the four conditions); the layer sweep is one first-order pass
+        # (forward and backward, ~3 forwards) per condition and depth.
+        extra_methods = max(0, len(settings.get("methods", ["mean_difference"])) - 1)
+        sweep = settings.get("sweep_depths", [])
         passes = (len(settings["alphas"]) * (4 + len(settings["map_variants"]) + settings["kl_null_draws"])
+                  * (1 + 0.5 * extra_methods)
+                  + 3 * 2 * len(sweep) * (1 + extra_methods)
                   + settings["n_generate"] * settings["max_new_tokens"])
         texts = len(settings["concepts"]) * 2 * settings["texts_per_side"]
         tokens = passes * texts * settings["max_length"]
