@@ -22,7 +22,8 @@ CROSS_MODEL = {"global_similarity": 1, "lle_comparison": 1, "global_similarity_m
                "similarity_over_training": 4, "id_comparison": 1,
                "figure_redundancy_over_training": 1, "figure_global_similarity": 1, "figure_lle_comparison": 1,
                "figure_similarity_over_training": 1, "figure_id_comparison": 1, "properties": 4,
-               "figure_properties_over_training": 1, "figure_redundancy_by_width": 1}
+               "figure_properties_over_training": 1, "figure_redundancy_by_width": 1, "properties_comparison": 1,
+               "postprocessed_similarity": 1}
 # The ID jobs and figures after a change of what the ID measures.
 ID_JOBS = {"id_dynamics": 4, "id_comparison": 1, "figure_id_over_training": 1, "figure_redundancy_over_training": 1,
            "figure_id_comparison": 1, "figure_redundancy_by_width": 1}
@@ -114,6 +115,8 @@ def test_cross_model_tables(pipeline):
     """Every pair of final models once (similarity) or in both orders (LLE), seed pairs present."""
     geometry = pipeline / "results" / "geometry"
     similarity = pd.read_parquet(geometry / "global_similarity.parquet")
+    assert set(similarity["postprocess"]) == {"raw", "standardised", "abtt"}  # geometry.postprocess's defaults
+    similarity = similarity[similarity["postprocess"] == "raw"]
     pairs = {frozenset(p) for p in zip(similarity["run_a"], similarity["run_b"])}
     assert len(pairs) == 6 and all(len(p) == 2 for p in pairs)  # 4 runs: 6 unordered pairs, no self pair
     assert sorted(similarity["embeddings"].unique()) == ["input", "output"]  # the micro preset is untied
@@ -128,6 +131,8 @@ def test_cross_model_tables(pipeline):
     # Both runs' seen tokens; the vocabulary is 512, so some tokens drop out but most remain.
     assert similarity["n_tokens"].between(100, 512).all()
     lle = pd.read_parquet(geometry / "lle_comparison.parquet")
+    assert set(lle["postprocess"]) == {"raw", "standardised", "abtt"}
+    lle = lle[lle["postprocess"] == "raw"]
     assert len(lle) == 24 and set(zip(lle["run_a"], lle["run_b"])) == {(a, b) for a in RUNS for b in RUNS if a != b}
     assert (lle["relative_error"] > 0).all() and lle["jaccard"].between(0, 1).all()
     # After 20 steps the initialisation (set by the seed) still dominates: models of one seed share
@@ -296,15 +301,19 @@ def test_unchanged_config_plans_nothing(pipeline):
         # the bootstrap: every geometry table with intervals and its figure, nothing before them
         ({"geometry": {"bootstrap": {"replicates": 100}}},
          {**ID_JOBS, **CROSS_MODEL, **STUDY_ID, "rank_knee": 1, "manifest": 1, "all": 1}),
-        # the global similarity: its pair table, each run's table over training, their figures
+        # the global similarity: its pair table, each run's table over training, their figures, the
+        # raw-against-postprocessed test
         ({"geometry": {"similarity": {"sample_size": 50}}},
          {"global_similarity": 1, "global_similarity_merge": 1, "similarity_over_training": 4, "figure_global_similarity": 1,
-          "figure_similarity_over_training": 1, "across_runs": 1, "manifest": 1, "all": 1}),
+          "figure_similarity_over_training": 1, "across_runs": 1, "postprocessed_similarity": 1, "manifest": 1,
+          "all": 1}),
         # the LLE comparison: its table and figure only
-        ({"geometry": {"lle": {"k": 6}}}, {"lle_comparison": 1, "lle_comparison_merge": 1, "figure_lle_comparison": 1, "manifest": 1, "all": 1}),
+        ({"geometry": {"lle": {"k": 6}}}, {"lle_comparison": 1, "lle_comparison_merge": 1, "figure_lle_comparison": 1,
+                                           "postprocessed_similarity": 1, "manifest": 1, "all": 1}),
         # the property suite: each run's properties table, their figure and RQ3, which reads them
         ({"geometry": {"properties": {"tops": [1, 3]}}},
-         {"properties": 4, "figure_properties_over_training": 1, "across_runs": 1, "manifest": 1, "all": 1}),
+         {"properties": 4, "figure_properties_over_training": 1, "properties_comparison": 1, "across_runs": 1,
+          "manifest": 1, "all": 1}),
         # a training value: every run and everything downstream, but no data or tokenizer job
         ({"training": {"lr": 0.002}}, {"train": 4, "id_dynamics": 4, "evaluate": 1, "evaluate_merge": 1, **CROSS_MODEL, **STEERING, **STUDY,
                                         "figure_id_over_training": 1, "figure_cross_register": 1, "manifest": 1, "all": 1}),

@@ -104,9 +104,12 @@ def test_pair_tables_set_the_external_run_beside_the_trained_ones(pipeline, tmp_
     trained = sorted(runs(config(workdir)))
     similarity = pd.read_parquet(workdir / targets[0])
     with_external = similarity[(similarity["run_a"] == NAME) | (similarity["run_b"] == NAME)]
-    # One row per trained partner and matrix (both models are untied); another tokenizer, so the
-    # tokens are the string intersection of the two vocabularies, with no count filter on this side.
-    assert len(with_external) == 2 * len(trained) and (with_external["relation"] == "presets").all()
+    # One row per trained partner, matrix (both models are untied) and reading (raw and each of
+    # geometry.postprocess's methods); another tokenizer, so the tokens are the string intersection
+    # of the two vocabularies, with no count filter on this side.
+    readings = 1 + len(config(workdir)["geometry"]["postprocess"]["methods"])
+    assert len(with_external) == 2 * len(trained) * readings and (with_external["relation"] == "presets").all()
+    assert (with_external["postprocess"].value_counts() == 2 * len(trained)).all()
     assert with_external["n_tokens"].between(20, len(tiny_tokenizer())).all()
     assert with_external["linear_cka"].between(0, 1).all()
     lle = pd.read_parquet(workdir / targets[1])
