@@ -16,7 +16,7 @@ DEFAULT = REPO / "config" / "config.yaml"
 PAPER = REPO / "config" / "paper.yaml"
 # the analysis rules with a CUDA path, and those without one (NumPy or CPU torch)
 HEAVY = ("id_dynamics", "id_comparison", "lle_comparison", "evaluate", "neighbourhoods", "rank_knee")
-HOST = ("properties", "similarity_over_training", "global_similarity")
+HOST = ("properties", "similarity_over_training", "global_similarity", "properties_comparison")
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +115,59 @@ def test_the_pair_tables_cost_grows_with_each_postprocessing(paper):
     for name in ("global_similarity_pair_s", "lle_pair_s"):
         full, raw = getattr(Costs(paper), name)(a, b), getattr(Costs(raw_only), name)(a, b)
         assert 2.5 * raw < full <= 3 * raw, (name, full, raw)  # the per-pair start is paid once
+
+
+# Measured job tables (benchmarks/cost_check.py on a finished workflow; docs/benchmarks.md, "The
+# cost model against the jobs"): the default from a fresh clone, and the paper config's shape with
+# small matrices through the local SLURM (benchmarks/paper_shape/run.sh).
+MEASURED = {"default": REPO / "docs" / "data" / "cost_default.csv",
+            "paper_shape": REPO / "docs" / "data" / "cost_paper_shape.csv"}
+
+
+def measured_config(case: str, tmp_path: Path) -> dict:
+    if case == "default":
+        return load_config_files([DEFAULT])
+    import sys
+
+    import yaml
+
+    sys.path.insert(0, str(REPO / "benchmarks" / "paper_shape"))
+    from standins import shape_config
+
+    # The external run's stand-in at its last revision only: the cost model reads its size there.
+    root = tmp_path / "pythia-160m"
+    config = shape_config(root, steps_saved=[143000])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    return load_config_files([DEFAULT, tmp_path / "config.yaml"])
+
+
+@pytest.mark.parametrize("case", sorted(MEASURED))
+def test_the_measured_jobs_are_within_the_factor_of_todays_predictions(case, tmp_path):
+    """Every heavy job the model plans today was measured (a new rule or split needs a new run), its
+    CPU time within SAFETY of today's prediction either way, its wall time under the declared
+    runtime and its peak memory under the declared memory."""
+    import pandas as pd
+
+    measured = pd.read_csv(MEASURED[case]).set_index(["rule", "job"])
+    jobs = {(job.rule, job.name): job for job in Costs(measured_config(case, tmp_path)).jobs() if job.rule != "train"}
+    assert set(measured.index) == set(jobs)
+    for key, job in jobs.items():
+        row = measured.loc[key]
+        assert job.seconds / SAFETY <= row["cpu_s"] <= job.seconds * SAFETY, (key, row["cpu_s"], job.seconds)
+        assert row["wall_s"] <= 60 * job.runtime, (key, row["wall_s"], job.runtime)
+        assert row["max_rss_mb"] <= job.mem_mb, (key, row["max_rss_mb"], job.mem_mb)
+
+
+def test_the_paper_shape_has_the_paper_configs_numbers_of_jobs(paper, tmp_path):
+    """benchmarks/paper_shape/config.yaml keeps what the paper plans in runs, models, dumps and
+    pairs, and every per-run rule's job count."""
+    from collections import Counter
+
+    shape = Costs(measured_config("paper_shape", tmp_path))
+    full = Costs(paper)
+    assert len(shape.models) == len(full.models) == 43
+    assert sorted(m.dumps for m in shape.models.values()) == sorted(m.dumps for m in full.models.values())
+    assert len(shape.pairs()) == len(full.pairs())
+    counts = [Counter(job.rule for job in costs.jobs()) for costs in (shape, full)]
+    for rule in ("train", "id_dynamics", "properties", "similarity_over_training", "steering", "steering_judge"):
+        assert counts[0][rule] == counts[1][rule], rule

@@ -18,8 +18,9 @@ import math
 from dataclasses import dataclass
 from itertools import combinations
 
-from regeo.resources import (ASSUMED_FLOPS_PER_GPU, harness_mem_mb, steering_mem_mb, train_mem_mb,
-                             train_runtime_minutes)
+from regeo.external import local_shape
+from regeo.resources import (ASSUMED_FLOPS_PER_GPU, harness_mem_mb, steering_judge_mem_mb, steering_mem_mb,
+                             train_mem_mb, train_runtime_minutes)
 from regeo.runs import external_runs, runs as trained_runs, steering_pairs, subset_names, vocab_size
 from regeo.train.presets import parameter_count, resolve_preset
 from regeo.train.schedule import checkpoint_steps
@@ -77,9 +78,9 @@ GPU_WORTH_CPU_MINUTES = 30.0
 # model or pair that tiny matrices leave visible.
 START_S = {"id_dynamics": 2.0, "id_comparison": 5.0, "properties": 2.0, "similarity_over_training": 2.0,
            "global_similarity": 2.0, "lle_comparison": 2.0, "evaluate": 4.0, "harness": 6.0, "steering": 8.0,
-           "neighbourhoods": 3.0, "rank_knee": 3.0}
+           "neighbourhoods": 3.0, "rank_knee": 3.0, "properties_comparison": 2.0, "steering_judge": 6.0}
 PER_DUMP_S = {"properties": 0.1, "similarity_over_training": 0.1, "neighbourhoods": 0.3}
-PER_MODEL_S = {"id_comparison": 1.0, "evaluate": 0.3, "harness": 2.0, "rank_knee": 1.0}
+PER_MODEL_S = {"id_comparison": 1.0, "evaluate": 0.3, "harness": 2.0, "rank_knee": 1.0, "properties_comparison": 0.3}
 PER_PAIR_S = {"global_similarity": 0.1, "lle_comparison": 0.3, "steering": 0.0}
 # The ID table's per-row work outside the kNN (the bootstrap's resamples of per-point estimates,
 # the nulls' draws): it dominates below a few thousand rows, where the kNN takes milliseconds.
@@ -93,15 +94,18 @@ ANALYSIS_BASE_MB = 2048
 # unit rows): 16 x 147 MB at 50,000 x 768, over the ~1 GB measured above that.
 MATRIX_COPIES = 16
 
-# An external run's shape is not in the config: assumed at Pythia-410m's scale and untied, over
-# the paper's Pythia-160m (50,277 x 768, untied, 162 M parameters); a larger external model needs
-# a larger resources.max_job_minutes or --set-resources.
+# A hub model's shape is not in the config and planning is offline: assumed at Pythia-410m's scale
+# and untied, over the paper's Pythia-160m (50,277 x 768, untied, 162 M parameters); a larger hub
+# model needs a larger resources.max_job_minutes or --set-resources. A local checkpoint directory
+# is read instead (regeo.external.local_shape).
 EXTERNAL_ROWS, EXTERNAL_WIDTH, EXTERNAL_PARAMS = 65_536, 1024, 500_000_000
 # Tokens of a benchmark request (context and one choice) and documents of a hub task (the paper's
 # largest, MMLU and HellaSwag, have 14,042 and 10,042): assumed upper bounds.
 REQUEST_TOKENS = 256
 HUB_TASK_DOCS = 15_000
 CHOICES = 4
+# The register classifier a judge may load (XLM-RoBERTa-large, regeo.resources.CLASSIFIER_MEM_MB).
+CLASSIFIER_PARAMS = 560_000_000
 
 # Rules whose heavy part has a CUDA path (the exact kNN under the ID, LLE and neighbourhood
 # tables; the models' forward passes): these may ask for a GPU. The property suite, the
@@ -170,7 +174,9 @@ def models(cfg: dict) -> dict[str, Model]:
         out[name] = Model(vocab, fields["hidden_size"], not fields.get("tie_word_embeddings"), dumps,
                           parameter_count(fields, vocab))
     for name, run in external_runs(cfg).items():
-        out[name] = Model(EXTERNAL_ROWS, EXTERNAL_WIDTH, True, len(run.steps), EXTERNAL_PARAMS)
+        shape = local_shape(run)
+        out[name] = (Model(EXTERNAL_ROWS, EXTERNAL_WIDTH, True, len(run.steps), EXTERNAL_PARAMS) if shape is None
+                     else Model(shape.rows, shape.width, shape.untied, len(run.steps), shape.params))
     return out
 
 
@@ -207,7 +213,7 @@ class Costs:
         self.gpu_rules = {rule for rule in CUDA_RULES
                           if self.analysis_gpu and self._largest_cpu_item(rule) / 60 > GPU_WORTH_CPU_MINUTES}
         if self.analysis_gpu:
-            self.gpu_rules |= {"harness", "steering"}
+            self.gpu_rules |= {"harness", "steering", "steering_judge"}
 
     # -- the work of one item (a run, a model, a pair), in CPU seconds or on the rule's device --
 
@@ -329,6 +335,31 @@ class Costs:
         flops = 2 * (self.models[source].forward_params + self.models[target].forward_params) * tokens
         return START_S["steering"] + PER_PAIR_S["steering"] + self._on("steering", flops=flops)
 
+    def properties_comparison_s(self) -> float:
+        """Every final model's property suite with nulls and interval on the common tokens (at most a
+        model's rows: the prediction errs high), one matrix at a time."""
+        p = self.cfg["geometry"]["properties"]
+        replicates = self.cfg["geometry"]["bootstrap"]["replicates"]
+        work = sum(self._id_embeddings(m) * ((1 + len(p["nulls"])) * PROPERTY_SUITE_S + replicates * PROPERTY_REPLICATE_S)
+                   * _suite_s(m.rows, m.width) for m in self.models.values())
+        return (START_S["properties_comparison"] + PER_MODEL_S["properties_comparison"] * len(self.models)
+                + self._on("properties_comparison", work))
+
+    def steering_judge_s(self, source: str, target: str, judge: dict) -> float:
+        """Per concept, judged vector and alpha (and alpha 0): greedy generation from each prompt (a
+        full forward pass per new token, no cache assumed), the unsteered model's loss of the
+        generations, the held-out passages' loss with the vector, and the classifier's pass over
+        the generations where it judges; the target's forward passes, on the GPU the rule asks for."""
+        settings = judge["judge"]
+        conditions = len(self.cfg["steering"]["concepts"]) * len(settings["vectors"]) * (1 + len(settings["alphas"]))
+        length = judge["prompt_tokens"] + settings["max_new_tokens"]
+        tokens = conditions * settings["n_prompts"] * (settings["max_new_tokens"] * length + length
+                                                        + judge["max_length"])
+        flops = 2 * self.models[target].forward_params * tokens
+        if settings["judge"] == "classifier":
+            flops += 2 * CLASSIFIER_PARAMS * conditions * settings["n_prompts"] * length
+        return START_S["steering_judge"] + self._on("steering_judge", flops=flops)
+
     def neighbourhoods_s(self) -> float:
         k = 0.0
         for m in self.models.values():
@@ -428,6 +459,7 @@ class Costs:
 
     def jobs(self) -> list[Job]:
         """Every heavy job of the config with its predicted seconds, memory and GPU."""
+        from regeo.rule_params import steering_judge_params
         from regeo.steering.config import pair_job_params
 
         cfg = self.cfg
@@ -465,7 +497,15 @@ class Costs:
             out.append(Job("steering", f"{source}__{target}", self.steering_pair_s(source, target, s),
                            steering_mem_mb([self._model_mem(source), self._model_mem(target)], vocab,
                                            s["batch_size"], s["max_length"]), True))
+        for source, target in steering_pairs(cfg):
+            judge = steering_judge_params(cfg, source, target)
+            out.append(Job("steering_judge", f"{source}__{target}", self.steering_judge_s(source, target, judge),
+                           steering_judge_mem_mb(self._model_mem(target), vocab, judge["batch_size"],
+                                                 judge["max_length"], judge["judge"]["judge"] == "classifier"),
+                           True))
         all_runs = list(self.models)
+        out.append(Job("properties_comparison", "properties_comparison", self.properties_comparison_s(),
+                       self.analysis_mem_mb(all_runs[:1]), gpu("properties_comparison")))
         out.append(Job("neighbourhoods", "neighbourhoods", self.neighbourhoods_s(),
                        self.analysis_mem_mb(all_runs[:1]), gpu("neighbourhoods")))
         if trained_runs(cfg):

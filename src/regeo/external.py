@@ -151,6 +151,49 @@ def resolve_path(model: str, name: str) -> str:
     return str(path)
 
 
+@dataclass(frozen=True)
+class LocalShape:
+    """An external checkpoint's size read from its directory without loading it (for the cost model)."""
+
+    rows: int  # rows of the input embedding (the config's vocab_size: padded rows included)
+    width: int
+    untied: bool
+    params: int  # every stored tensor's elements (a tied matrix is stored once)
+
+
+def local_shape(run: ExternalRun) -> LocalShape | None:
+    """The size of the run's last checkpoint where it is a local save_pretrained directory (its
+    config.json and the safetensors headers, a few kB read); None for a hub id, a GGUF file or a
+    directory without them, whose size planning cannot know offline."""
+    import json
+    import struct
+
+    if not run.is_path_template or run.is_gguf:
+        return None
+    directory = Path(run.source(run.steps[-1]).location)
+    files = sorted(directory.glob("*.safetensors"))
+    if not (directory / "config.json").is_file() or not files:
+        return None
+    config = json.loads((directory / "config.json").read_text())
+    config = config.get("text_config", config)
+    rows = config.get("vocab_size")
+    width = config.get("hidden_size", config.get("n_embd", config.get("d_model")))
+    if not isinstance(rows, int) or not isinstance(width, int):
+        return None
+    params = 0
+    for path in files:
+        with path.open("rb") as handle:  # the safetensors layout: u64 header length, JSON header
+            (length,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(length))
+        for name, tensor in header.items():
+            if name != "__metadata__":
+                count = 1
+                for size in tensor["shape"]:
+                    count *= size
+                params += count
+    return LocalShape(rows, width, not config.get("tie_word_embeddings", True), params)
+
+
 def _fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
 

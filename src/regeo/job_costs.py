@@ -30,3 +30,31 @@ def read_benchmarks(directory: str | Path) -> pd.DataFrame:
         rows.append({"rule": rule, "job": job, "s": float(last["s"]), "max_rss": float(last["max_rss"]),
                      "cpu_time": float(last.get("cpu_time", float("nan")))})
     return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss", "cpu_time"])
+
+
+def measured_jobs(workdir: str | Path, cfg: dict) -> pd.DataFrame:
+    """Every heavy job the cost model plans for ``cfg`` (regeo.costs; training aside, which
+    regeo.resources sizes from FLOPs on a GPU) beside what the finished workflow in ``workdir``
+    measured: rule, job, predicted_s and declared_min and mem_mb (the model's), cpu_s (the last
+    line of the job's log: CPU seconds, which neighbours on a shared machine do not inflate),
+    wall_s and max_rss_mb (its benchmark file). A job with no log line or no benchmark row is an
+    error naming it."""
+    from regeo.costs import Costs
+    from regeo.logs import job_cpu_seconds
+
+    workdir = Path(workdir)
+    bench = read_benchmarks(workdir / "results" / "benchmarks").set_index(["rule", "job"])
+    rows = []
+    for job in Costs(cfg).jobs():
+        if job.rule == "train":
+            continue
+        log = workdir / "logs" / (f"{job.rule}.log" if job.name == job.rule else f"{job.rule}/{job.name}.log")
+        cpu = job_cpu_seconds(log)
+        if cpu is None or (job.rule, job.name) not in bench.index:
+            raise RegeoInputError(f"{log}: job {job.rule} {job.name} logged no CPU time or has no benchmark file "
+                                  f"under {workdir / 'results' / 'benchmarks'}; did the workflow finish?")
+        measured = bench.loc[(job.rule, job.name)]
+        rows.append({"rule": job.rule, "job": job.name, "predicted_s": round(job.seconds, 2),
+                     "declared_min": job.runtime, "mem_mb": job.mem_mb, "cpu_s": cpu,
+                     "wall_s": float(measured["s"]), "max_rss_mb": float(measured["max_rss"])})
+    return pd.DataFrame(rows)

@@ -206,3 +206,20 @@ def test_a_killed_job_resumes_after_its_last_dump(tmp_path, monkeypatch, revisio
     loaded.clear()
     run_stage(tmp_path / "resumed", cfg)
     assert loaded == STEPS
+
+
+@pytest.mark.parametrize("arch", ["neox", "gpt2"])
+def test_the_cost_model_reads_a_local_checkpoints_size_without_loading_it(tmp_path, tokenizer, arch):
+    """regeo.external.local_shape: the last revision's vocabulary rows, width, tying and stored
+    parameters, equal to the loaded model's; a hub id or a missing directory gives None (assumed)."""
+    from regeo.external import local_shape
+
+    save_revisions(tmp_path, [0, 8], arch=arch, tokenizer=tokenizer, hidden_size=24)
+    run = external_run({"name": "ext", "model": str(tmp_path / "step{step}"), "steps": [0, 8]})
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "step8")
+    shape = local_shape(run)
+    assert (shape.rows, shape.width) == tuple(model.get_input_embeddings().weight.shape)
+    assert shape.untied == (arch == "neox")
+    assert shape.params == sum(p.numel() for p in model.parameters())
+    assert local_shape(external_run({"name": "hub", "model": "EleutherAI/pythia-160m", "steps": [0, 8]})) is None
+    assert local_shape(external_run({"name": "gone", "model": str(tmp_path / "none{step}"), "steps": [0]})) is None

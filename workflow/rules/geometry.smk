@@ -256,6 +256,9 @@ rule properties_comparison:
     conda:
         "../../envs/analysis.yaml"
     threads: config["geometry"]["threads"]
+    resources:
+        runtime=job_runtime("properties_comparison"),
+        mem_mb=job_memory("properties_comparison"),
     params:
         properties={
             **config["geometry"]["properties"],

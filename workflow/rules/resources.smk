@@ -3,7 +3,6 @@ from regeo.costs import Costs, declared_minutes
 from regeo.resources import (
     data_mem_mb,
     local_rules,
-    steering_judge_mem_mb,
     train_mem_mb,
 )
 from regeo.train.presets import resolve_preset
@@ -22,25 +21,6 @@ def train_memory(wildcards, attempt):
 
 def data_memory(wildcards, attempt):
     return data_mem_mb(attempt=attempt)
-
-
-def steering_judge_memory(wildcards, attempt):
-    """Host memory of a judge job (regeo.resources.steering_judge_mem_mb): the target model, the
-    pair's batches, and the register classifier when it judges."""
-    s = steering_params(wildcards.source, wildcards.target)
-    model = (
-        resolve_preset(RUNS[wildcards.target].preset, config["training"]["presets"])
-        if wildcards.target in TRAINED_RUNS
-        else None
-    )
-    return steering_judge_mem_mb(
-        model,
-        VOCAB_SIZE,
-        s["batch_size"],
-        s["max_length"],
-        config["steering"]["judge"]["judge"] == "classifier",
-        attempt=attempt,
-    )
 
 
 def send_gpu_rules_to(partition):

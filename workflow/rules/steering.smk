@@ -171,7 +171,8 @@ rule steering_judge:
     threads: config["steering"]["threads"]
     resources:
         gpu=1,
-        mem_mb=steering_judge_memory,
+        runtime=job_runtime("steering_judge"),
+        mem_mb=job_memory("steering_judge"),
     params:
         judge=lambda wc: steering_judge_params(wc.source, wc.target),
         classifier=steering_judge_classifier_params(),
