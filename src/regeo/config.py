@@ -232,6 +232,14 @@ def _external_problems(cfg: dict) -> list[str]:
     return problems
 
 
+def _name_list(names: list[str], shown: int = 12) -> str:
+    """Names for an error message: all of a few, the first ``shown`` and the count of many (a
+    paper-sized config has 42 runs, and every wrong pair would repeat them)."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])}, ... ({len(names)} in all)"
+
+
 def _steering_problems(cfg: dict) -> list[str]:
     """Pairs must name runs of training.runs, concepts subsets that have val splits."""
     problems: list[str] = []
@@ -239,8 +247,8 @@ def _steering_problems(cfg: dict) -> list[str]:
     # External runs steer and are steered through their model/ directory (rule external_model).
     external = [entry["name"] for entry in cfg["external"]]
     run_names = list(runs(cfg)) + external
-    known_runs = f"runs of training.runs: {', '.join(run_names[:len(run_names) - len(external)])}" + \
-        (f"; external runs: {', '.join(external)}" if external else "")
+    known_runs = f"runs of training.runs: {_name_list(run_names[:len(run_names) - len(external)])}" + \
+        (f"; external runs: {_name_list(external)}" if external else "")
     for i, pair in enumerate(steering["pairs"]):
         for side in ("source", "target"):
             if pair[side] not in run_names:
