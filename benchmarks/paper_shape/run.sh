@@ -20,5 +20,5 @@ cd "$workdir"
 env -u CUDA_VISIBLE_DEVICES REGEO_SLURM_STATUS_COMMAND=squeue REGEO_SLURM_PARTITION="$partition" \
   REGEO_SLURM_GPU_PARTITION="${partition}_gpu" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
   "$python" -m snakemake --snakefile "$repo/Snakefile" --configfile config.yaml --profile "$repo/profiles/slurm" \
-  --slurm-init-seconds-before-status-checks 2 --latency-wait 5 --jobs 4
+  --slurm-init-seconds-before-status-checks 2 --latency-wait 5
 "$python" "$repo/benchmarks/cost_check.py" "$workdir" "$repo/docs/data/cost_paper_shape.csv"
