@@ -1,7 +1,6 @@
 # Steering-vector transfer (Emb2Emb): one job per ordered (source, target) pair of final models,
 # then one summary of every pair. A pair job loads two models and runs a few hundred forward
-# passes: on a cluster it is a GPU job of its own (steering.device: auto), and the pair jobs
-# are all of one shape, so they suit one SLURM job array (slurm-array-jobs in the profile).
+# passes: on a cluster it is a GPU job of its own (steering.device: auto).
 
 
 rule steering:
