@@ -2,8 +2,8 @@
 
     python benchmarks/cost_check.py WORKDIR OUT.csv
 
-WORKDIR holds the run's config.yaml (merged over config/config.yaml, as the workflow reads a
---configfile), logs/ and results/benchmarks/. OUT gets regeo.job_costs.measured_jobs's table,
+WORKDIR holds logs/ and results/benchmarks/ and, unless it ran the default (a clone's root), the
+run's config.yaml, merged over config/config.yaml as the workflow merges a --configfile. OUT gets regeo.job_costs.measured_jobs's table,
 which tests/test_costs.py holds to the model's factor; a summary per rule is printed.
 """
 
@@ -17,7 +17,8 @@ from regeo.job_costs import measured_jobs
 
 
 def main(workdir: Path, out: Path) -> None:
-    cfg = load_config_files([Path(__file__).resolve().parents[1] / "config" / "config.yaml", workdir / "config.yaml"])
+    files = [Path(__file__).resolve().parents[1] / "config" / "config.yaml", workdir / "config.yaml"]
+    cfg = load_config_files([f for f in files if f.is_file()])
     jobs = measured_jobs(workdir, cfg)
     out.parent.mkdir(parents=True, exist_ok=True)
     jobs.to_csv(out, index=False)

@@ -78,9 +78,9 @@ GPU_WORTH_CPU_MINUTES = 30.0
 # model or pair that tiny matrices leave visible.
 START_S = {"id_dynamics": 2.0, "id_comparison": 5.0, "properties": 2.0, "similarity_over_training": 2.0,
            "global_similarity": 2.0, "lle_comparison": 2.0, "evaluate": 4.0, "harness": 6.0, "steering": 8.0,
-           "neighbourhoods": 3.0, "rank_knee": 3.0, "properties_comparison": 2.0, "steering_judge": 6.0}
-PER_DUMP_S = {"properties": 0.1, "similarity_over_training": 0.1, "neighbourhoods": 0.3}
-PER_MODEL_S = {"id_comparison": 1.0, "evaluate": 0.3, "harness": 2.0, "rank_knee": 1.0, "properties_comparison": 0.3}
+           "neighbourhoods": 3.0, "rank_knee": 6.0, "properties_comparison": 2.0, "steering_judge": 8.0}
+PER_DUMP_S = {"properties": 0.01, "similarity_over_training": 0.005, "neighbourhoods": 0.3}
+PER_MODEL_S = {"id_comparison": 0.1, "evaluate": 0.3, "harness": 2.0, "rank_knee": 0.05, "properties_comparison": 0.3}
 PER_PAIR_S = {"global_similarity": 0.1, "lle_comparison": 0.3, "steering": 0.0}
 # The ID table's per-row work outside the kNN (the bootstrap's resamples of per-point estimates,
 # the nulls' draws): it dominates below a few thousand rows, where the kNN takes milliseconds.
@@ -321,18 +321,19 @@ class Costs:
         return PER_MODEL_S["harness"] + self._on("harness", flops=2 * m.forward_params * tokens)
 
     def steering_pair_s(self, source: str, target: str, settings: dict) -> float:
-        # Each further vector method (steering.methods) sweeps B's own vector and the default map's
-        # transfer again (two of the four conditions); the layer sweep is one first-order pass
-        # (forward and backward, ~3 forwards) per condition and depth.
+        # The sweeps run in B: each further vector method (steering.methods) sweeps B's own vector
+        # and the default map's transfer again (two of the four conditions); the layer sweep is one
+        # first-order pass (forward and backward, ~3 forwards) per condition and depth. A reads the
+        # concept's texts once per method for its vector.
         extra_methods = max(0, len(settings.get("methods", ["mean_difference"])) - 1)
         sweep = settings.get("sweep_depths", [])
         passes = (len(settings["alphas"]) * (4 + len(settings["map_variants"]) + settings["kl_null_draws"])
                   * (1 + 0.5 * extra_methods)
                   + 3 * 2 * len(sweep) * (1 + extra_methods)
                   + settings["n_generate"] * settings["max_new_tokens"])
-        texts = len(settings["concepts"]) * 2 * settings["texts_per_side"]
-        tokens = passes * texts * settings["max_length"]
-        flops = 2 * (self.models[source].forward_params + self.models[target].forward_params) * tokens
+        text_tokens = len(settings["concepts"]) * 2 * settings["texts_per_side"] * settings["max_length"]
+        flops = 2 * (self.models[target].forward_params * passes * text_tokens
+                     + self.models[source].forward_params * (1 + extra_methods) * text_tokens)
         return START_S["steering"] + PER_PAIR_S["steering"] + self._on("steering", flops=flops)
 
     def properties_comparison_s(self) -> float:

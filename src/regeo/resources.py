@@ -36,7 +36,8 @@ UNKNOWN_MODEL_MEM_MB = 4096
 
 def steering_mem_mb(models: list[dict | None], vocab_size: int, batch_size: int, max_length: int,
                     attempt: int = 1) -> int:
-    """Host memory of a steering pair job: 2 GB for the interpreter and libraries, each model at
+    """Host memory of a steering pair job: 3 GB for the interpreter and libraries (the default's
+    tiny self pair peaked at 2.3 GB, docs/benchmarks.md), each model at
     8 bytes per parameter (float32 weights and their loading copy; None: UNKNOWN_MODEL_MEM_MB),
     and ten (batch, tokens, vocabulary) float32 buffers: the first-order pass's logits and their
     graph, and the next-token KL's unsteered reference with one steered pass's logits,
@@ -45,7 +46,7 @@ def steering_mem_mb(models: list[dict | None], vocab_size: int, batch_size: int,
     model_mb = sum(UNKNOWN_MODEL_MEM_MB if m is None else 8 * parameter_count(m, vocab_size) / 2**20
                    for m in models)
     batch_mb = 10 * batch_size * max_length * vocab_size * 4 / 2**20
-    return int(math.ceil(2048 + model_mb + batch_mb) * attempt)
+    return int(math.ceil(3072 + model_mb + batch_mb) * attempt)
 
 
 # The register classifier a judge job may load: XLM-RoBERTa-large (560M parameters), float32

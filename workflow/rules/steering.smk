@@ -159,7 +159,7 @@ rule steering_judge:
         table=layout.steering_judged("{source}", "{target}"),
         samples=layout.steering_judged("{source}", "{target}", "samples"),
     log:
-        "logs/steering/judge/{source}__{target}.log",
+        "logs/steering_judge/{source}__{target}.log",
     benchmark:
         layout.job_benchmark("steering_judge", "{source}__{target}")
     wildcard_constraints:
