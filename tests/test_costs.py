@@ -146,6 +146,10 @@ def measured_config(case: str, tmp_path: Path) -> dict:
 # stand-in for Pythia has a 300-token tokenizer of its own that shares 66 strings with the trained
 # runs' 512, so there these jobs take a fraction of their prediction: only the declaration is held.
 SHARED_TOKEN_RULES = ("id_comparison", "global_similarity", "lle_comparison", "properties_comparison")
+# Not run on the shape: its short pseudo-register val splits give next-sentence answers only up to
+# 100 characters, which the Pythia stand-in's 300-token tokenizer spends up to a token a character
+# on, past its 64 positions; the paper's harness runs hub tasks on the real Pythia (2,048).
+UNMEASURED = {"default": (), "paper_shape": ("harness",)}
 
 
 @pytest.mark.parametrize("case", sorted(MEASURED))
@@ -157,7 +161,8 @@ def test_the_measured_jobs_are_within_the_factor_of_todays_predictions(case, tmp
     import pandas as pd
 
     measured = pd.read_csv(MEASURED[case]).set_index(["rule", "job"])
-    jobs = {(job.rule, job.name): job for job in Costs(measured_config(case, tmp_path)).jobs() if job.rule != "train"}
+    jobs = {(job.rule, job.name): job for job in Costs(measured_config(case, tmp_path)).jobs()
+            if job.rule != "train" and job.rule not in UNMEASURED[case]}
     assert set(measured.index) == set(jobs)
     for key, job in jobs.items():
         row = measured.loc[key]

@@ -21,4 +21,4 @@ env -u CUDA_VISIBLE_DEVICES REGEO_SLURM_STATUS_COMMAND=squeue REGEO_SLURM_PARTIT
   REGEO_SLURM_GPU_PARTITION="${partition}_gpu" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
   "$python" -m snakemake --snakefile "$repo/Snakefile" --configfile config.yaml --profile "$repo/profiles/slurm" \
   --slurm-init-seconds-before-status-checks 2 --latency-wait 5
-"$python" "$repo/benchmarks/cost_check.py" "$workdir" "$repo/docs/data/cost_paper_shape.csv"
+"$python" "$repo/benchmarks/cost_check.py" "$workdir" "$repo/docs/data/cost_paper_shape.csv" harness

@@ -79,7 +79,11 @@ GPU_WORTH_CPU_MINUTES = 30.0
 START_S = {"id_dynamics": 2.0, "id_comparison": 5.0, "properties": 2.0, "similarity_over_training": 2.0,
            "global_similarity": 2.0, "lle_comparison": 2.0, "evaluate": 4.0, "harness": 6.0, "steering": 8.0,
            "neighbourhoods": 3.0, "rank_knee": 6.0, "properties_comparison": 2.0, "steering_judge": 8.0}
-PER_DUMP_S = {"properties": 0.01, "similarity_over_training": 0.005, "neighbourhoods": 0.3}
+PER_DUMP_S = {"properties": 0.01, "similarity_over_training": 0.005, "neighbourhoods": 0.01}
+# neighbourhoods' end-of-run work per final row (low/high-ID groups, matched-noise nulls, coherence
+# intervals): fit with the per-dump cost on the test config (4 models x 7 dumps), the default (11
+# x 11, 2,048 rows) and the paper's shape (43 x 154, 512 rows), 7.8, 71 and 127 CPU seconds.
+NEIGHBOURHOOD_ROW_S = 2.7e-3
 PER_MODEL_S = {"id_comparison": 0.1, "evaluate": 0.3, "harness": 2.0, "rank_knee": 0.05, "properties_comparison": 0.3}
 PER_PAIR_S = {"global_similarity": 0.1, "lle_comparison": 0.3, "steering": 0.0}
 # The ID table's per-row work outside the kNN (the bootstrap's resamples of per-point estimates,
@@ -362,11 +366,16 @@ class Costs:
         return START_S["steering_judge"] + self._on("steering_judge", flops=flops)
 
     def neighbourhoods_s(self) -> float:
+        """Each dump: a cosine kNN and its Jaccard with the final dump's, with a bootstrap interval;
+        each final model: the low/high-ID groups, their matched-noise nulls and coherence intervals,
+        which grow with its rows (host work)."""
         k = 0.0
         for m in self.models.values():
-            k += m.dumps * _knn_s(min(m.rows, REF_N), m.width)  # one cosine kNN a dump
+            k += m.dumps * _knn_s(min(m.rows, REF_N), m.width)
         dumps = sum(m.dumps for m in self.models.values())
-        return START_S["neighbourhoods"] + PER_DUMP_S["neighbourhoods"] * dumps + self._on("neighbourhoods", k)
+        final_rows = sum(m.rows for m in self.models.values())
+        return (START_S["neighbourhoods"] + PER_DUMP_S["neighbourhoods"] * dumps
+                + NEIGHBOURHOOD_ROW_S * final_rows + self._on("neighbourhoods", k))
 
     def rank_knee_s(self) -> float:
         r, t = self.cfg["analyses"]["rank_knee"], self.cfg["training"]

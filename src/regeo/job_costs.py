@@ -32,13 +32,13 @@ def read_benchmarks(directory: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss", "cpu_time"])
 
 
-def measured_jobs(workdir: str | Path, cfg: dict) -> pd.DataFrame:
+def measured_jobs(workdir: str | Path, cfg: dict, skip: tuple[str, ...] = ()) -> pd.DataFrame:
     """Every heavy job the cost model plans for ``cfg`` (regeo.costs; training aside, which
     regeo.resources sizes from FLOPs on a GPU) beside what the finished workflow in ``workdir``
     measured: rule, job, predicted_s and declared_min and mem_mb (the model's), cpu_s (the last
     line of the job's log: CPU seconds, which neighbours on a shared machine do not inflate),
     wall_s and max_rss_mb (its benchmark file). A job with no log line or no benchmark row is an
-    error naming it."""
+    error naming it, unless its rule is in ``skip``."""
     from regeo.costs import Costs
     from regeo.logs import job_cpu_seconds
 
@@ -46,7 +46,7 @@ def measured_jobs(workdir: str | Path, cfg: dict) -> pd.DataFrame:
     bench = read_benchmarks(workdir / "results" / "benchmarks").set_index(["rule", "job"])
     rows = []
     for job in Costs(cfg).jobs():
-        if job.rule == "train":
+        if job.rule == "train" or job.rule in skip:
             continue
         log = workdir / "logs" / (f"{job.rule}.log" if job.name == job.rule else f"{job.rule}/{job.name}.log")
         cpu = job_cpu_seconds(log)

@@ -101,7 +101,7 @@ def test_every_jobs_time_is_within_the_cost_models_factor_of_its_prediction(pipe
     checked = jobs["rule"].value_counts().to_dict()
     assert checked == {"id_dynamics": 4, "properties": 4, "similarity_over_training": 4, "id_comparison": 1,
                        "global_similarity": 1, "lle_comparison": 1, "evaluate": 1, "harness": 1, "steering": 2,
-                       "neighbourhoods": 1, "rank_knee": 1}
+                       "steering_judge": 2, "properties_comparison": 1, "neighbourhoods": 1, "rank_knee": 1}
 
 
 def test_cross_model_tables(pipeline):
