@@ -5,7 +5,7 @@
 #
 #   bash benchmarks/paper_shape/run.sh [WORKDIR]     # as root: it may start the cluster
 #
-# Takes about an hour on 2 cores (docs/benchmarks.md, "The paper's shape through SLURM").
+# What it found and how long it took: docs/benchmarks.md, "The paper's shape through SLURM".
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 workdir="$(realpath -m "${1:-/tmp/regeo-paper-shape}")"
