@@ -3,9 +3,10 @@
     python benchmarks/cost_check.py WORKDIR OUT.csv [SKIPPED_RULE ...]
 
 WORKDIR holds logs/ and results/benchmarks/ and, unless it ran the default (a clone's root), the
-run's config.yaml, merged over config/config.yaml as the workflow merges a --configfile. OUT gets regeo.job_costs.measured_jobs's table,
-which tests/test_costs.py holds to the model's factor; a summary per rule is printed. Rules
-named after OUT did not run in WORKDIR and are left out (docs/benchmarks.md says why).
+run's config.yaml, merged over config/config.yaml as the workflow merges a --configfile. OUT gets
+regeo.job_costs.measured_jobs's table, which tests/test_costs.py holds to the model's factor; a
+summary per rule is printed. Rules named after OUT did not run in WORKDIR and are left out
+(docs/benchmarks.md says why).
 """
 
 from __future__ import annotations

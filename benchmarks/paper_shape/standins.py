@@ -39,5 +39,6 @@ def main(workdir: Path) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     print(f"{workdir / 'config.yaml'}: {len(config['external'][0]['steps'])} revisions under {workdir / 'checkpoints'}")
 
+
 if __name__ == "__main__":
     main(Path(sys.argv[1]).resolve())

@@ -350,7 +350,7 @@ class Costs:
         return (START_S["properties_comparison"] + PER_MODEL_S["properties_comparison"] * len(self.models)
                 + self._on("properties_comparison", work))
 
-    def steering_judge_s(self, source: str, target: str, judge: dict) -> float:
+    def steering_judge_s(self, target: str, judge: dict) -> float:
         """Per concept, judged vector and alpha (and alpha 0): greedy generation from each prompt (a
         full forward pass per new token, no cache assumed), the unsteered model's loss of the
         generations, the held-out passages' loss with the vector, and the classifier's pass over
@@ -469,8 +469,8 @@ class Costs:
 
     def jobs(self) -> list[Job]:
         """Every heavy job of the config with its predicted seconds, memory and GPU."""
-        from regeo.rule_params import steering_judge_params
         from regeo.steering.config import pair_job_params
+        from regeo.steering.judge_config import judge_job_params
 
         cfg = self.cfg
         out: list[Job] = []
@@ -507,9 +507,8 @@ class Costs:
             out.append(Job("steering", f"{source}__{target}", self.steering_pair_s(source, target, s),
                            steering_mem_mb([self._model_mem(source), self._model_mem(target)], vocab,
                                            s["batch_size"], s["max_length"]), True))
-        for source, target in steering_pairs(cfg):
-            judge = steering_judge_params(cfg, source, target)
-            out.append(Job("steering_judge", f"{source}__{target}", self.steering_judge_s(source, target, judge),
+            judge = judge_job_params({**s, "judge": cfg["steering"]["judge"]})  # rule_params.steering_judge_params
+            out.append(Job("steering_judge", f"{source}__{target}", self.steering_judge_s(target, judge),
                            steering_judge_mem_mb(self._model_mem(target), vocab, judge["batch_size"],
                                                  judge["max_length"], judge["judge"]["judge"] == "classifier"),
                            True))

@@ -166,6 +166,7 @@ def local_shape(run: ExternalRun) -> LocalShape | None:
     config.json and the safetensors headers, a few kB read); None for a hub id, a GGUF file or a
     directory without them, whose size planning cannot know offline."""
     import json
+    import math
     import struct
 
     if not run.is_path_template or run.is_gguf:
@@ -185,12 +186,7 @@ def local_shape(run: ExternalRun) -> LocalShape | None:
         with path.open("rb") as handle:  # the safetensors layout: u64 header length, JSON header
             (length,) = struct.unpack("<Q", handle.read(8))
             header = json.loads(handle.read(length))
-        for name, tensor in header.items():
-            if name != "__metadata__":
-                count = 1
-                for size in tensor["shape"]:
-                    count *= size
-                params += count
+        params += sum(math.prod(tensor["shape"]) for name, tensor in header.items() if name != "__metadata__")
     return LocalShape(rows, width, not config.get("tie_word_embeddings", True), params)
 
 
